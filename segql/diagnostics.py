@@ -1,0 +1,266 @@
+"""Diagnostics as data: every user-facing problem is a :class:`Diagnostic`.
+
+Exceptions only carry diagnostics (:class:`SegqlError`); they are raised once, at the
+boundary of a public function, with every problem found so far.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "CheckError",
+    "Diagnostic",
+    "EngineError",
+    "LimitError",
+    "SchemaError",
+    "SegqlError",
+    "Severity",
+    "Span",
+    "SyntaxErrorDiagnostic",
+    "render",
+    "render_all",
+    "span_at",
+]
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Span:
+    """A region of source text. Lines and columns are 1-based; ``end_column`` is exclusive."""
+
+    start: int
+    end: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+        }
+
+    def cover(self, other: Span) -> Span:
+        """The smallest span covering both."""
+        first = self if self.start <= other.start else other
+        last = self if self.end >= other.end else other
+        return Span(
+            start=first.start,
+            end=last.end,
+            line=first.line,
+            column=first.column,
+            end_line=last.end_line,
+            end_column=last.end_column,
+        )
+
+    def shifted(self, base: Span | None) -> Span:
+        """Re-base a span measured inside an embedded snippet onto its host file.
+
+        ``base`` is the position of the snippet's first character in the host; columns on
+        the snippet's first line are offset by the host column, later lines keep theirs.
+        """
+        if base is None:
+            return self
+        col = self.column + base.column - 1 if self.line == 1 else self.column
+        end_col = self.end_column + base.column - 1 if self.end_line == 1 else self.end_column
+        return Span(
+            start=self.start + base.start,
+            end=self.end + base.start,
+            line=self.line + base.line - 1,
+            column=col,
+            end_line=self.end_line + base.line - 1,
+            end_column=end_col,
+        )
+
+
+NO_SPAN = Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1)
+
+
+def span_at(text: str, start: int, end: int | None = None) -> Span:
+    """Build a span for ``text[start:end]`` by counting lines."""
+    start = max(0, min(start, len(text)))
+    end = start if end is None else max(start, min(end, len(text)))
+    line = text.count("\n", 0, start) + 1
+    col = start - (text.rfind("\n", 0, start) + 1) + 1
+    end_line = line + text.count("\n", start, end)
+    end_col = end - (text.rfind("\n", 0, end) + 1) + 1
+    return Span(start=start, end=end, line=line, column=col, end_line=end_line, end_column=end_col)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnostic:
+    """One problem, positioned in a source. ``file`` is None for inline expressions."""
+
+    code: str
+    message: str
+    severity: Severity = Severity.ERROR
+    span: Span = NO_SPAN
+    hints: tuple[str, ...] = ()
+    file: str | None = None
+    source: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def line(self) -> int:
+        return self.span.line
+
+    @property
+    def column(self) -> int:
+        return self.span.column
+
+    @property
+    def end_line(self) -> int:
+        return self.span.end_line
+
+    @property
+    def end_column(self) -> int:
+        return self.span.end_column
+
+    @property
+    def start(self) -> int:
+        return self.span.start
+
+    @property
+    def end(self) -> int:
+        return self.span.end
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": str(self.severity),
+            "message": self.message,
+            "hints": list(self.hints),
+            "file": self.file,
+            **self.span.to_dict(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+    def with_location(
+        self, *, file: str | None, source: str | None, base: Span | None = None
+    ) -> Diagnostic:
+        """Attach (or move) this diagnostic to a host file, shifting by ``base``."""
+        return Diagnostic(
+            code=self.code,
+            message=self.message,
+            severity=self.severity,
+            span=self.span.shifted(base),
+            hints=self.hints,
+            file=file,
+            source=source,
+        )
+
+    def __str__(self) -> str:
+        return render(self)
+
+
+class SegqlError(Exception):
+    """Base of every error segql raises for user input; carries ``diagnostics``."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic] | Diagnostic) -> None:
+        diags = (diagnostics,) if isinstance(diagnostics, Diagnostic) else tuple(diagnostics)
+        if not diags:
+            diags = (Diagnostic(code="internal", message="unknown error"),)
+        self.diagnostics: tuple[Diagnostic, ...] = diags
+        super().__init__(render_all(diags))
+
+    @property
+    def diagnostic(self) -> Diagnostic:
+        return self.diagnostics[0]
+
+    @property
+    def code(self) -> str:
+        return self.diagnostics[0].code
+
+    def to_json(self) -> str:
+        return json.dumps([d.to_dict() for d in self.diagnostics], ensure_ascii=False)
+
+
+class SyntaxErrorDiagnostic(SegqlError):
+    """The text is not a well-formed segql expression."""
+
+
+class LimitError(SyntaxErrorDiagnostic):
+    """The text exceeds a configured limit (length, depth, terms)."""
+
+
+class CheckError(SegqlError):
+    """The expression is well-formed but does not type-check against the schema."""
+
+
+class SchemaError(SegqlError):
+    """A schema or catalog file is invalid."""
+
+
+class EngineError(SegqlError):
+    """The database engine failed or the data does not match the schema."""
+
+
+def _line_of(source: str, line: int) -> str:
+    lines = source.split("\n")
+    if 1 <= line <= len(lines):
+        return lines[line - 1].rstrip("\r")
+    return ""
+
+
+def render(diag: Diagnostic, *, color: bool = False) -> str:
+    """``file:line:col: severity[code]: message``, the source line, a ``^~~~`` marker, hints."""
+    where = f"{diag.file or '<expr>'}:{diag.line}:{diag.column}"
+    sev = str(diag.severity)
+    if color:
+        tint = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "note": "\x1b[1;36m"}[sev]
+        head = (
+            f"\x1b[1m{where}:\x1b[0m {tint}{sev}[{diag.code}]:\x1b[0m \x1b[1m{diag.message}\x1b[0m"
+        )
+    else:
+        head = f"{where}: {sev}[{diag.code}]: {diag.message}"
+    out = [head]
+    if diag.source is not None:
+        text = _line_of(diag.source, diag.line)
+        visible = text.replace("\t", " ")
+        col = max(1, diag.column)
+        if diag.end_line == diag.line:
+            width = max(1, diag.end_column - diag.column)
+        else:
+            width = max(1, len(text) - col + 1)
+        marker = " " * (col - 1) + "^" + "~" * (width - 1)
+        gutter = f"{diag.line:>4} | "
+        out.append(gutter + _printable(visible))
+        pad = " " * (len(gutter) - 2) + "| "
+        out.append(pad + (f"\x1b[1;32m{marker}\x1b[0m" if color else marker))
+    for hint in diag.hints:
+        out.append(f"  hint: {hint}")
+    return "\n".join(out)
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() or ch == " " else "\ufffd" for ch in text)
+
+
+def render_all(diags: Iterable[Diagnostic], *, color: bool = False) -> str:
+    return "\n".join(render(d, color=color) for d in diags)
+
+
+def raise_if_errors(diags: Sequence[Diagnostic], cls: type[SegqlError] = CheckError) -> None:
+    errors = [d for d in diags if d.is_error]
+    if errors:
+        raise cls(errors)

@@ -231,7 +231,7 @@ class _Builder:
         lst: a.ListLit = c[0]
         return lst.items, lst.span
 
-    def tuple(self, c: list[Any]) -> tuple[tuple[a.Expr, ...], Span]:
+    def tuple_items(self, c: list[Any]) -> tuple[tuple[a.Expr, ...], Span]:
         return tuple(c[1]), _cover(c[0], c[2])
 
     def is_null(self, c: list[Any]) -> a.Expr:
@@ -342,7 +342,7 @@ class _Builder:
     def duration(self, c: list[Any]) -> a.DurationLit:
         return _duration(c[0])
 
-    def list(self, c: list[Any]) -> a.Expr:
+    def list_lit(self, c: list[Any]) -> a.Expr:
         items = tuple(c[1]) if c[1] is not None else ()
         return a.ListLit(items=items, span=_cover(c[0], c[-1]))
 
@@ -448,7 +448,7 @@ def _make_lexer_class() -> type:
     makes keywords case-insensitive without letting them swallow longer names."""
     from lark.lexer import Lexer, PatternStr, Token
 
-    class SegqlLexer(Lexer):  # type: ignore[misc]
+    class SegqlLexer(Lexer):
         def __init__(self, conf: Any) -> None:
             regexes: list[tuple[int, int, str, str]] = []
             strings: list[tuple[str, str]] = []
@@ -487,7 +487,7 @@ def _make_lexer_class() -> type:
                 m = match(text, pos)
                 if m is None:
                     raise _LexFail(pos)
-                kind = m.lastgroup
+                kind = str(m.lastgroup)
                 end = m.end()
                 if kind in ignore:
                     nl = text.count("\n", pos, end)
@@ -900,15 +900,15 @@ def _explain_token(text: str, e: Any) -> Diagnostic:
                 hints=(f"write `{prev.value}min` for minutes or `{prev.value}mo` for months",),
             )
         guess = _unit_guess(unit)
-        hints = [f"did you mean `{prev.value}{guess}`?"] if guess else []
-        hints.append("duration units are s, min, h, d, w, mo and y")
+        unit_hints = [f"did you mean `{prev.value}{guess}`?"] if guess else []
+        unit_hints.append("duration units are s, min, h, d, w, mo and y")
         if prev.type == "DECIMAL":
-            hints.insert(0, "durations take a whole number, e.g. `36h` instead of `1.5d`")
+            unit_hints.insert(0, "durations take a whole number, e.g. `36h` instead of `1.5d`")
         return Diagnostic(
             code="invalid-duration",
             message=f"unknown duration unit `{unit}` in `{prev.value}{unit}`",
             span=whole,
-            hints=tuple(hints),
+            hints=tuple(unit_hints),
         )
     # unclosed brackets at the end
     if at_end:
@@ -963,10 +963,14 @@ def _explain_token(text: str, e: Any) -> Diagnostic:
         )
     after = f" after `{prev_text}`" if prev is not None else ""
     if prev is not None and prev.type in _AFTER_KEYWORD:
+        kw_hints: tuple[str, ...] = ()
+        if prev.type == "_WITHIN" and tok.type == "INT":
+            kw_hints = (f"did you mean `{tok.value}d`?",)
         return Diagnostic(
             code="syntax",
             message=f"expected {_AFTER_KEYWORD[prev.type]}{after}, found {found}",
             span=span,
+            hints=kw_hints,
         )
     if _open_between(prev_tokens) and "_AND" in expected:
         return Diagnostic(

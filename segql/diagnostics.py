@@ -264,3 +264,45 @@ def raise_if_errors(diags: Sequence[Diagnostic], cls: type[SegqlError] = CheckEr
     errors = [d for d in diags if d.is_error]
     if errors:
         raise cls(errors)
+
+
+def relocate(
+    diag: Diagnostic,
+    *,
+    file: str | None,
+    text: str | None,
+    offsets: Sequence[int] | None,
+) -> Diagnostic:
+    """Move a diagnostic measured in an embedded expression into its host file.
+
+    ``offsets[i]`` is the file offset of the expression's character ``i`` (so block
+    strings, escapes and indentation map exactly). Without offsets or text, only the file
+    name is attached."""
+    if text is None or not offsets:
+        return Diagnostic(
+            code=diag.code,
+            message=diag.message,
+            severity=diag.severity,
+            span=diag.span,
+            hints=diag.hints,
+            file=file if file is not None else diag.file,
+            source=diag.source if text is None else diag.source,
+        )
+    n = len(offsets)
+
+    def at(i: int) -> int:
+        if i < n:
+            return offsets[i]
+        return offsets[-1] + 1 + (i - n)
+
+    start = at(diag.span.start)
+    end = at(diag.span.end - 1) + 1 if diag.span.end > diag.span.start else start
+    return Diagnostic(
+        code=diag.code,
+        message=diag.message,
+        severity=diag.severity,
+        span=span_at(text, start, end),
+        hints=diag.hints,
+        file=file,
+        source=text,
+    )

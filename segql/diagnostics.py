@@ -286,7 +286,7 @@ def relocate(
             span=diag.span,
             hints=diag.hints,
             file=file if file is not None else diag.file,
-            source=diag.source if text is None else diag.source,
+            source=diag.source,
         )
     n = len(offsets)
 

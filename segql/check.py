@@ -1,0 +1,1252 @@
+"""The checker: AST + schema -> typed tree (:mod:`segql.ir`) and diagnostics.
+
+Every user mistake becomes a positioned :class:`Diagnostic`; the checker never raises for
+them and reports all problems at once. Sub-expressions with errors become ``None`` so one
+mistake does not cascade into a dozen. Later stages consume the typed tree and never
+re-check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from . import ast as a
+from . import ir
+from .diagnostics import (
+    CheckError,
+    Diagnostic,
+    SegqlError,
+    Severity,
+    Span,
+    relocate,
+)
+from .formatter import format_expr, quote_name
+from .limits import DEFAULT_LIMITS, Limits
+from .schema import Located, Schema, Stream
+from .syntax import parse
+from .types import Type, common_numeric
+
+__all__ = ["check", "check_schema", "resolve", "typed"]
+
+_FLIP = {
+    a.CmpOp.LT: a.CmpOp.GT,
+    a.CmpOp.LE: a.CmpOp.GE,
+    a.CmpOp.GT: a.CmpOp.LT,
+    a.CmpOp.GE: a.CmpOp.LE,
+    a.CmpOp.EQ: a.CmpOp.EQ,
+    a.CmpOp.NE: a.CmpOp.NE,
+}
+
+_FUNCS: dict[str, ir.FuncName] = {f.value: f for f in ir.FuncName}
+_ALL_FUNCS = sorted([*_FUNCS, *a.AGGREGATE_FUNCS, "percentile"])
+
+
+def _suggest(name: str, candidates: Iterable[str]) -> list[str]:
+    cands = list(candidates)
+    exact_ci = [c for c in cands if c.lower() == name.lower() and c != name]
+    if exact_ci:
+        return exact_ci[:1]
+    return difflib.get_close_matches(name, cands, n=3, cutoff=0.6)
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> tuple[str, ...]:
+    hits = _suggest(name, candidates)
+    if not hits:
+        return ()
+    return ("did you mean " + " or ".join(f"`{quote_name(h)}`" for h in hits) + "?",)
+
+
+def _describe(e: a.Expr) -> str:
+    text = format_expr(e)
+    if len(text) > 40:
+        text = text[:37] + "…"
+    return f"`{text}`"
+
+
+@dataclass
+class _Ctx:
+    schema: Schema
+    diags: list[Diagnostic]
+    stream: Stream | None = None  # inside an aggregate's where / a stream filter
+    in_filter: bool = False
+    trait_stack: list[str] = field(default_factory=list)
+    segment_stack: list[str] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)
+
+    def error(self, code: str, message: str, span: Span, *hints: str) -> None:
+        self.diags.append(Diagnostic(code=code, message=message, span=span, hints=hints))
+
+    def warn(self, code: str, message: str, span: Span, *hints: str) -> None:
+        self.diags.append(
+            Diagnostic(
+                code=code, message=message, span=span, hints=hints, severity=Severity.WARNING
+            )
+        )
+
+    def inner(self, stream: Stream | None) -> _Ctx:
+        return _Ctx(
+            schema=self.schema,
+            diags=self.diags,
+            stream=stream,
+            in_filter=self.in_filter,
+            trait_stack=self.trait_stack,
+            segment_stack=self.segment_stack,
+            broken=self.broken,
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------
+
+
+def check(
+    source: str | a.Expr, schema: Schema, *, limits: Limits = DEFAULT_LIMITS
+) -> list[Diagnostic]:
+    """All problems with ``source`` against ``schema`` (errors and warnings). Never raises
+    for user errors."""
+    return _check(source, schema, limits)[1]
+
+
+def typed(source: str | a.Expr, schema: Schema, *, limits: Limits = DEFAULT_LIMITS) -> ir.TExpr:
+    """The typed tree of a valid segment; raises :class:`CheckError` with every error."""
+    expr, diags = _check(source, schema, limits)
+    errors = [d for d in diags if d.is_error]
+    if errors or expr is None:
+        raise CheckError(errors or diags)
+    return expr
+
+
+resolve = typed
+
+
+def _check(
+    source: str | a.Expr, schema: Schema, limits: Limits
+) -> tuple[ir.TExpr | None, list[Diagnostic]]:
+    text = source if isinstance(source, str) else None
+    try:
+        tree = parse(source, limits=limits) if isinstance(source, str) else source
+    except SegqlError as e:
+        return None, list(e.diagnostics)
+    ctx = _Ctx(schema=schema, diags=[])
+    out = _segment_root(ctx, tree)
+    diags = [_with_source(d, text) for d in ctx.diags]
+    return (None if any(d.is_error for d in diags) else out), diags
+
+
+def _with_source(d: Diagnostic, text: str | None) -> Diagnostic:
+    if d.source is not None or text is None:
+        return d
+    return Diagnostic(
+        code=d.code,
+        message=d.message,
+        severity=d.severity,
+        span=d.span,
+        hints=d.hints,
+        file=d.file,
+        source=text,
+    )
+
+
+def _segment_root(ctx: _Ctx, tree: a.Expr) -> ir.TExpr | None:
+    out = _expr(ctx, tree)
+    if out is not None and out.type not in (Type.BOOLEAN, Type.NULL):
+        ctx.error(
+            "not-boolean",
+            f"a segment must be a condition (true or false), but {_describe(tree)} is "
+            f"{_a(out.type)}",
+            tree.span,
+            *_boolean_hint(out.type),
+        )
+        return None
+    return out
+
+
+def _a(t: Type) -> str:
+    word = str(t)
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def _boolean_hint(t: Type) -> tuple[str, ...]:
+    if t.is_numeric:
+        return ("compare it with a number, e.g. `… > 0`",)
+    if t.is_temporal:
+        return ("compare it with a duration, e.g. `… < 30d`, or use `within 30d`",)
+    if t is Type.STRING:
+        return ("compare it with a string, e.g. `… = 'x'`",)
+    return ()
+
+
+def check_schema(schema: Schema) -> list[Diagnostic]:
+    """Check traits, stream filters and segments; fill the schema's typed caches.
+
+    Diagnostics are relocated into the files the definitions came from."""
+    diags: list[Diagnostic] = []
+    for name, stream in schema.streams.items():
+        if stream.filter_text is None:
+            continue
+        ctx = _Ctx(schema=schema, diags=[], in_filter=True)
+        out: ir.TExpr | None = None
+        try:
+            tree = parse(stream.filter_text)
+        except SegqlError as e:
+            ctx.diags.extend(e.diagnostics)
+        else:
+            out = _expr(ctx.inner(stream), tree)
+            if out is not None and out.type not in (Type.BOOLEAN, Type.NULL):
+                ctx.error(
+                    "not-boolean",
+                    f"the `where` filter of stream `{name}` must be a condition",
+                    tree.span,
+                )
+                out = None
+        diags += _place(ctx.diags, stream.filter_where, stream.filter_text, f"<stream {name}>")
+        if out is not None and not any(d.is_error for d in ctx.diags):
+            schema.filters_ir[name] = out
+    root = _Ctx(schema=schema, diags=[])
+    for name in schema.traits:
+        _trait(root, name, Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1))
+    for name in schema.segments:
+        _segment(root, name, Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1))
+    diags += root.diags
+    return _dedupe(diags)
+
+
+def _dedupe(diags: Sequence[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple[object, ...]] = set()
+    out: list[Diagnostic] = []
+    for d in diags:
+        key = (d.code, d.message, d.file, d.span.start, d.span.end)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _place(
+    diags: Sequence[Diagnostic], where: Located, text: str, fallback: str
+) -> list[Diagnostic]:
+    out = []
+    for d in diags:
+        if where.text is not None and where.offsets:
+            out.append(relocate(d, file=where.file, text=where.text, offsets=where.offsets))
+        else:
+            out.append(
+                Diagnostic(
+                    code=d.code,
+                    message=d.message,
+                    severity=d.severity,
+                    span=d.span,
+                    hints=d.hints,
+                    file=where.file or fallback,
+                    source=text,
+                )
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Traits and segments (checked lazily, once, with cycle detection)
+# ---------------------------------------------------------------------------------------
+
+
+def _trait(ctx: _Ctx, name: str, use: Span) -> ir.TExpr | None:
+    schema = ctx.schema
+    if name in schema.traits_ir:
+        return schema.traits_ir[name]
+    key = "trait:" + name
+    if key in ctx.broken:
+        return None
+    if name in ctx.trait_stack:
+        cycle = [*ctx.trait_stack[ctx.trait_stack.index(name) :], name]
+        ctx.error(
+            "cycle",
+            "traits refer to each other in a cycle: " + " -> ".join(cycle),
+            use,
+            "break the cycle by writing one of them without the others",
+        )
+        return None
+    trait = schema.traits[name]
+    local: list[Diagnostic] = []
+    sub = _Ctx(
+        schema=schema,
+        diags=local,
+        trait_stack=[*ctx.trait_stack, name],
+        segment_stack=ctx.segment_stack,
+        broken=ctx.broken,
+    )
+    out: ir.TExpr | None = None
+    try:
+        tree = parse(trait.text)
+    except SegqlError as e:
+        local.extend(e.diagnostics)
+    else:
+        out = _expr(sub, tree)
+    errors = any(d.is_error for d in local)
+    ctx.diags.extend(_place(local, trait.where, trait.text, f"<trait {name}>"))
+    if errors or out is None:
+        ctx.broken.add(key)
+        if ctx.trait_stack or ctx.segment_stack or use.end:
+            ctx.error("broken-trait", f"trait `{name}` has errors (reported above)", use)
+        return None
+    schema.traits_ir[name] = out
+    return out
+
+
+def _segment(ctx: _Ctx, name: str, use: Span) -> ir.TExpr | None:
+    schema = ctx.schema
+    if name in schema.segments_ir:
+        return schema.segments_ir[name]
+    key = "segment:" + name
+    if key in ctx.broken:
+        return None
+    if name in ctx.segment_stack:
+        cycle = [*ctx.segment_stack[ctx.segment_stack.index(name) :], name]
+        ctx.error(
+            "cycle",
+            "segments refer to each other in a cycle: " + " -> ".join(cycle),
+            use,
+            "a segment cannot contain itself, directly or through others",
+        )
+        return None
+    seg = schema.segments[name]
+    local: list[Diagnostic] = []
+    sub = _Ctx(
+        schema=schema,
+        diags=local,
+        trait_stack=ctx.trait_stack,
+        segment_stack=[*ctx.segment_stack, name],
+        broken=ctx.broken,
+    )
+    out: ir.TExpr | None = None
+    try:
+        tree = parse(seg.text)
+    except SegqlError as e:
+        local.extend(e.diagnostics)
+    else:
+        out = _segment_root(sub, tree)
+    errors = any(d.is_error for d in local)
+    ctx.diags.extend(_place(local, seg.where, seg.text, f"<segment {name}>"))
+    if errors or out is None:
+        ctx.broken.add(key)
+        if ctx.segment_stack or use.end:
+            ctx.error("broken-segment", f"segment `{name}` has errors (reported above)", use)
+        return None
+    schema.segments_ir[name] = out
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Expressions
+# ---------------------------------------------------------------------------------------
+
+
+def _expr(ctx: _Ctx, e: a.Expr) -> ir.TExpr | None:
+    match e:
+        case a.IntLit(value=v):
+            return ir.Lit(value=v, type=Type.INTEGER, span=e.span)
+        case a.DecimalLit(value=v):
+            return ir.Lit(value=v, type=Type.DECIMAL, span=e.span)
+        case a.StringLit(value=v):
+            return ir.Lit(value=v, type=Type.STRING, span=e.span)
+        case a.BoolLit(value=v):
+            return ir.Lit(value=v, type=Type.BOOLEAN, span=e.span)
+        case a.NullLit():
+            return ir.Lit(value=None, type=Type.NULL, span=e.span)
+        case a.DateLit(value=v):
+            return ir.Lit(value=v, type=Type.DATE, span=e.span)
+        case a.TimestampLit(value=v):
+            if v.tzinfo is None:
+                v = v.replace(tzinfo=ctx.schema.tz)
+            return ir.Lit(value=v.astimezone(dt.UTC), type=Type.TIMESTAMP, span=e.span)
+        case a.DurationLit():
+            ctx.error(
+                "misplaced-duration",
+                f"a duration like `{format_expr(e)}` can only be compared with a date or "
+                "timestamp, or used with `within` and `ago`",
+                e.span,
+                f"e.g. `last_order < {format_expr(e)}` (less than {format_expr(e)} ago) or "
+                f"`signup_at > {format_expr(e)} ago`",
+            )
+            return None
+        case a.ListLit():
+            ctx.error(
+                "misplaced-list",
+                "a list can only follow `in` or `not in`",
+                e.span,
+                "e.g. `country in ['DE', 'AT']`",
+            )
+            return None
+        case a.Name():
+            return _name(ctx, e)
+        case a.Now():
+            return ir.Now(span=e.span)
+        case a.Today():
+            return ir.Today(span=e.span)
+        case a.Ago(duration=d):
+            return ir.Ago(duration=_dur(d), span=e.span)
+        case a.Neg(operand=o):
+            x = _expr(ctx, o)
+            if x is None:
+                return None
+            if not _numeric_or_null(x):
+                ctx.error(
+                    "type-mismatch",
+                    f"`-` needs a number, but {_describe(o)} is {_a(x.type)}",
+                    e.span,
+                )
+                return None
+            return ir.Neg(operand=x, type=_num(x.type), span=e.span)
+        case a.Not(operand=o):
+            x = _bool(ctx, o, "not")
+            return None if x is None else ir.Not(operand=x, span=e.span)
+        case a.BoolOp(op=op, operands=ops):
+            outs = [_bool(ctx, o, op.value) for o in ops]
+            if any(x is None for x in outs):
+                return None
+            return ir.BoolOp(op=op, operands=tuple(x for x in outs if x is not None), span=e.span)
+        case a.Arith():
+            return _arith(ctx, e)
+        case a.Compare():
+            return _compare(ctx, e)
+        case a.Between():
+            return _between(ctx, e)
+        case a.InList():
+            return _in_list(ctx, e)
+        case a.IsNull(operand=o, negated=neg):
+            x = _expr(ctx, o)
+            return None if x is None else ir.IsNull(operand=x, negated=neg, span=e.span)
+        case a.Match():
+            return _match(ctx, e)
+        case a.Within(operand=o, duration=d):
+            x = _expr(ctx, o)
+            if x is None:
+                return None
+            if not x.type.is_temporal and x.type is not Type.NULL:
+                ctx.error(
+                    "type-mismatch",
+                    f"`within` needs a date or timestamp, but {_describe(o)} is {_a(x.type)}",
+                    o.span,
+                    *(_within_hint(x)),
+                )
+                return None
+            return ir.Within(operand=_to_ts(x), duration=_dur(d), span=e.span)
+        case a.Call():
+            return _call(ctx, e)
+        case a.Aggregate():
+            return _aggregate(ctx, e)
+        case a.Has():
+            return _has(ctx, e)
+        case a.InSegment(name=n):
+            return _in_segment(ctx, e, n)
+        case a.Top():
+            return _top(ctx, e)
+    raise AssertionError(f"unhandled node {e!r}")  # pragma: no cover
+
+
+def _within_hint(x: ir.TExpr) -> tuple[str, ...]:
+    if x.type is Type.BOOLEAN:
+        return (
+            "inside `count(E where …)`, `within D` after the condition limits the events; "
+            "put the condition in parentheses if you meant that",
+        )
+    return ()
+
+
+def _dur(d: a.DurationLit) -> ir.Duration:
+    return ir.Duration(amount=d.amount, unit=d.unit)
+
+
+def _numeric_or_null(x: ir.TExpr) -> bool:
+    return x.type.is_numeric or x.type is Type.NULL
+
+
+def _num(t: Type) -> Type:
+    return Type.INTEGER if t is Type.NULL else t
+
+
+def _to_ts(x: ir.TExpr) -> ir.TExpr:
+    if x.type is Type.DATE:
+        if isinstance(x, ir.Lit) and x.value is None:
+            return x
+        return ir.DateToTimestamp(operand=x, span=_span(x))
+    return x
+
+
+def _span(x: ir.TExpr) -> Span:
+    return x.span
+
+
+def _bool(ctx: _Ctx, e: a.Expr, op: str) -> ir.TExpr | None:
+    x = _expr(ctx, e)
+    if x is None:
+        return None
+    if x.type not in (Type.BOOLEAN, Type.NULL):
+        ctx.error(
+            "type-mismatch",
+            f"`{op}` needs conditions, but {_describe(e)} is {_a(x.type)}",
+            e.span,
+            *_boolean_hint(x.type),
+        )
+        return None
+    return x
+
+
+# --- names ---------------------------------------------------------------------------
+
+
+def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
+    schema = ctx.schema
+    parts = e.parts
+    shown = e.dotted
+    if ctx.stream is not None:
+        stream = ctx.stream
+        if len(parts) == 2 and parts[0] == stream.name:
+            parts = parts[1:]
+        if len(parts) == 1:
+            fname = parts[0]
+            fd = stream.fields.get(fname)
+            if fd is not None:
+                return ir.EventField(
+                    stream=stream.name, name=fname, column=fd.column, type=fd.type, span=e.span
+                )
+            if fname == stream.time:
+                return ir.EventField(
+                    stream=stream.name,
+                    name=fname,
+                    column=stream.time,
+                    type=Type.TIMESTAMP,
+                    span=e.span,
+                )
+            where = "the stream filter" if ctx.in_filter else f"`where` of `{stream.name}`"
+            if fname in schema.entity.fields or fname in schema.traits:
+                ctx.error(
+                    "wrong-scope",
+                    f"`{shown}` is a profile {'field' if fname in schema.entity.fields else 'trait'}"
+                    f"; inside {where} names refer to the fields of each `{stream.name}` event",
+                    e.span,
+                    f"fields of `{stream.name}`: " + ", ".join(sorted(stream.fields)),
+                    "move the profile condition outside the aggregate, joined with `and`",
+                )
+                return None
+            ctx.error(
+                "unknown-name",
+                f"`{stream.name}` has no field `{shown}`",
+                e.span,
+                *_did_you_mean(fname, [*stream.fields, stream.time]),
+            )
+            return None
+        other = schema.streams.get(parts[0])
+        if other is not None and len(parts) == 2:
+            ctx.error(
+                "wrong-scope",
+                f"`{shown}` is a field of `{other.name}`, but this condition is about "
+                f"`{stream.name}` events",
+                e.span,
+                f"use `{parts[1]}` for the field of `{stream.name}`",
+            )
+            return None
+        ctx.error("unknown-name", f"`{stream.name}` has no field `{shown}`", e.span)
+        return None
+    if len(parts) == 1:
+        n = parts[0]
+        fd = schema.entity.fields.get(n)
+        if fd is not None:
+            return ir.Field(name=n, column=fd.column, type=fd.type, span=e.span)
+        if n in schema.traits:
+            return _trait(ctx, n, e.span)
+        if n in schema.streams:
+            ctx.error(
+                "misplaced-stream",
+                f"`{n}` is an event stream; use it inside an aggregate",
+                e.span,
+                f"e.g. `count({quote_name(n)}) > 0`, `has {quote_name(n)}`, or "
+                f"`last({quote_name(n)}) < 30d`",
+            )
+            return None
+        if n in schema.segments:
+            ctx.error(
+                "misplaced-segment",
+                f"`{n}` is a segment; refer to it as `in segment {quote_name(n)}`",
+                e.span,
+            )
+            return None
+        ctx.error(
+            "unknown-name",
+            f"unknown name `{n}`",
+            e.span,
+            *_did_you_mean(n, [*schema.entity.fields, *schema.traits, *schema.streams]),
+        )
+        return None
+    stream = schema.streams.get(parts[0])
+    if stream is not None and len(parts) == 2:
+        if parts[1] in stream.fields or parts[1] == stream.time:
+            ctx.error(
+                "misplaced-event-field",
+                f"`{shown}` is a field of each `{stream.name}` event; use it inside an aggregate",
+                e.span,
+                f"e.g. `sum({shown}) > 100` or `count({stream.name} where {parts[1]} = …)`",
+            )
+        else:
+            ctx.error(
+                "unknown-name",
+                f"`{stream.name}` has no field `{parts[1]}`",
+                e.span,
+                *_did_you_mean(parts[1], stream.fields),
+            )
+        return None
+    ctx.error(
+        "unknown-name",
+        f"unknown name `{shown}`",
+        e.span,
+        *_did_you_mean(parts[0], schema.streams),
+    )
+    return None
+
+
+# --- operators -------------------------------------------------------------------------
+
+
+def _arith(ctx: _Ctx, e: a.Arith) -> ir.TExpr | None:
+    x = _expr(ctx, e.left)
+    y = _expr(ctx, e.right)
+    if x is None or y is None:
+        return None
+    for side, t in ((e.left, x), (e.right, y)):
+        if not _numeric_or_null(t):
+            hints: tuple[str, ...] = ()
+            if t.type.is_temporal:
+                hints = (
+                    "for time arithmetic use `30d ago`, `days_since(x)`, or compare with a "
+                    "duration such as `< 30d`",
+                )
+            elif t.type is Type.STRING and e.op is a.ArithOp.ADD:
+                hints = ("segql has no string concatenation",)
+            ctx.error(
+                "type-mismatch",
+                f"`{e.op.value}` needs numbers, but {_describe(side)} is {_a(t.type)}",
+                side.span,
+                *hints,
+            )
+            return None
+    result = Type.FLOAT if e.op is a.ArithOp.DIV else common_numeric(_num(x.type), _num(y.type))
+    return ir.Arith(op=e.op, left=x, right=y, type=result, span=e.span)
+
+
+def _unify(
+    ctx: _Ctx,
+    what: str,
+    pairs: Sequence[tuple[a.Expr, ir.TExpr]],
+    span: Span,
+    *,
+    ordered: bool,
+) -> list[ir.TExpr] | None:
+    """Bring operands to one comparable type (widening), or report a mismatch."""
+    types = {t.type for _, t in pairs if t.type is not Type.NULL}
+    if not types:
+        return [t for _, t in pairs]
+    if all(t.is_numeric for t in types):
+        return [t for _, t in pairs]
+    if types <= {Type.DATE, Type.TIMESTAMP}:
+        if len(types) == 2:
+            return [_to_ts(t) for _, t in pairs]
+        return [t for _, t in pairs]
+    if len(types) == 1:
+        (only,) = types
+        if only.is_list:
+            ctx.error(
+                "type-mismatch",
+                f"lists cannot be compared with {what}",
+                span,
+                "test elements with `contains`, e.g. `tags contains 'vip'`",
+            )
+            return None
+        if ordered and only is Type.BOOLEAN:
+            ctx.error(
+                "type-mismatch",
+                "true and false have no order; compare booleans with `=` or `!=`",
+                span,
+            )
+            return None
+        return [t for _, t in pairs]
+    # A mismatch: name the first two different sides.
+    first_e, first = next((s, t) for s, t in pairs if t.type is not Type.NULL)
+    other_e, other = next(
+        (s, t) for s, t in pairs if t.type is not Type.NULL and t.type is not first.type
+    )
+    hints = _mismatch_hints(first, other_e, other) or _mismatch_hints(other, first_e, first)
+    ctx.error(
+        "type-mismatch",
+        f"cannot compare {_describe(first_e)} ({first.type}) with {_describe(other_e)} "
+        f"({other.type})",
+        other_e.span,
+        *hints,
+    )
+    return None
+
+
+def _mismatch_hints(target: ir.TExpr, e: a.Expr, got: ir.TExpr) -> tuple[str, ...]:
+    if target.type.is_temporal and isinstance(e, a.IntLit):
+        return (
+            f"did you mean `{e.value}d`? (a duration compares the age: less than "
+            f"{e.value} days ago)",
+        )
+    if target.type.is_temporal and isinstance(e, a.StringLit):
+        try:
+            dt.date.fromisoformat(e.value)
+            return (f"write the date without quotes: {e.value}",)
+        except ValueError:
+            try:
+                dt.datetime.fromisoformat(e.value)
+                return (f"write the timestamp without quotes: {e.value}",)
+            except ValueError:
+                return ()
+    if target.type is Type.STRING and isinstance(e, a.IntLit | a.DecimalLit):
+        return (f"quote it if you mean the text: '{format_expr(e)}'",)
+    if target.type.is_numeric and isinstance(e, a.StringLit):
+        try:
+            Decimal(e.value)
+            return (f"remove the quotes to compare numbers: {e.value}",)
+        except ArithmeticError:
+            return ()
+    if target.type is Type.BOOLEAN and isinstance(e, a.StringLit | a.IntLit):
+        return ("write `true` or `false`",)
+    return ()
+
+
+def _compare(ctx: _Ctx, e: a.Compare) -> ir.TExpr | None:
+    left, right, op = e.left, e.right, e.op
+    if isinstance(left, a.DurationLit) and not isinstance(right, a.DurationLit):
+        left, right, op = right, left, _FLIP[op]
+    if isinstance(right, a.DurationLit):
+        return _age_compare(ctx, e, left, op, right)
+    x = _expr(ctx, left)
+    y = _expr(ctx, right)
+    if x is None or y is None:
+        return None
+    if Type.NULL in (x.type, y.type):
+        ctx.warn(
+            "null-comparison",
+            f"comparing with null is never true: {_describe(e)} is always unknown",
+            e.span,
+            "use `is null` or `is not null` to test for a missing value",
+        )
+    ordered = op not in (a.CmpOp.EQ, a.CmpOp.NE)
+    got = _unify(ctx, f"`{op.value}`", [(left, x), (right, y)], e.span, ordered=ordered)
+    if got is None:
+        return None
+    lx, ry = got
+    _enum_check(ctx, x, right, y)
+    _enum_check(ctx, y, left, x)
+    return ir.Compare(op=op, left=lx, right=ry, span=e.span)
+
+
+def _age_compare(
+    ctx: _Ctx, e: a.Compare, operand: a.Expr, op: a.CmpOp, dur: a.DurationLit
+) -> ir.TExpr | None:
+    x = _expr(ctx, operand)
+    if x is None:
+        return None
+    if not x.type.is_temporal and x.type is not Type.NULL:
+        ctx.error(
+            "type-mismatch",
+            f"a duration compares the age of a date or timestamp, but {_describe(operand)} "
+            f"is {_a(x.type)}",
+            e.span,
+            *(
+                (f"compare numbers with numbers: `{format_expr(operand)} {op.value} {dur.amount}`",)
+                if x.type.is_numeric
+                else ()
+            ),
+        )
+        return None
+    if op in (a.CmpOp.EQ, a.CmpOp.NE):
+        ctx.error(
+            "type-mismatch",
+            f"ages can only be compared with `<`, `<=`, `>` or `>=`, not `{op.value}`",
+            e.span,
+            f"e.g. `{format_expr(operand)} within {format_expr(dur)}`",
+        )
+        return None
+    # Age < D  <=>  value > as_of - D (and so on): the younger, the later.
+    return ir.Compare(
+        op=_FLIP[op],
+        left=_to_ts(x),
+        right=ir.Ago(duration=_dur(dur), span=dur.span),
+        span=e.span,
+    )
+
+
+def _between(ctx: _Ctx, e: a.Between) -> ir.TExpr | None:
+    if isinstance(e.low, a.DurationLit) and isinstance(e.high, a.DurationLit):
+        # An age range: `last_order between 30d and 90d` = between 90d ago and 30d ago.
+        x = _expr(ctx, e.operand)
+        if x is None:
+            return None
+        if not x.type.is_temporal and x.type is not Type.NULL:
+            ctx.error(
+                "type-mismatch",
+                f"an age range needs a date or timestamp, but {_describe(e.operand)} is "
+                f"{_a(x.type)}",
+                e.operand.span,
+            )
+            return None
+        return ir.Between(
+            operand=_to_ts(x),
+            low=ir.Ago(duration=_dur(e.high), span=e.high.span),
+            high=ir.Ago(duration=_dur(e.low), span=e.low.span),
+            span=e.span,
+        )
+    parts = [(s, _expr(ctx, s)) for s in (e.operand, e.low, e.high)]
+    if any(t is None for _, t in parts):
+        return None
+    pairs = [(s, t) for s, t in parts if t is not None]
+    got = _unify(ctx, "`between`", pairs, e.span, ordered=True)
+    if got is None:
+        return None
+    for (s, t), (_, other) in ((pairs[1], pairs[0]), (pairs[2], pairs[0])):
+        _enum_check(ctx, other, s, t)
+    return ir.Between(operand=got[0], low=got[1], high=got[2], span=e.span)
+
+
+def _in_list(ctx: _Ctx, e: a.InList) -> ir.TExpr | None:
+    x = _expr(ctx, e.operand)
+    items = [(s, _expr(ctx, s)) for s in e.items]
+    if x is None or any(t is None for _, t in items):
+        return None
+    pairs = [(e.operand, x), *((s, t) for s, t in items if t is not None)]
+    got = _unify(ctx, "`in`", pairs, e.span, ordered=False)
+    if got is None:
+        return None
+    for s, t in items:
+        assert t is not None
+        _enum_check(ctx, x, s, t)
+        if t.type is Type.NULL:
+            ctx.warn(
+                "null-in-list",
+                "`null` in a list never matches"
+                + (" and makes `not in` unknown for every contact" if e.negated else ""),
+                s.span,
+                "use `is null` to test for missing values",
+            )
+    return ir.InList(operand=got[0], items=tuple(got[1:]), negated=e.negated, span=e.span)
+
+
+def _enum_check(ctx: _Ctx, target: ir.TExpr, e: a.Expr, lit: ir.TExpr) -> None:
+    """Warn when a string literal is not among a field's declared values."""
+    if not isinstance(lit, ir.Lit) or not isinstance(lit.value, str):
+        return
+    if isinstance(target, ir.Field):
+        fd = ctx.schema.entity.fields.get(target.name)
+    elif isinstance(target, ir.EventField):
+        fd = ctx.schema.streams[target.stream].fields.get(target.name)
+    else:
+        return
+    if fd is None or not fd.values or lit.value in fd.values:
+        return
+    hits = _suggest(lit.value, fd.values)
+    hint = (
+        "did you mean " + " or ".join(f"'{h}'" for h in hits) + "?"
+        if hits
+        else "known values: " + ", ".join(f"'{v}'" for v in fd.values[:12])
+    )
+    ctx.warn(
+        "unknown-value",
+        f"'{lit.value}' is not a known value of `{target.name}`",
+        e.span,
+        hint,
+    )
+
+
+def _match(ctx: _Ctx, e: a.Match) -> ir.TExpr | None:
+    x = _expr(ctx, e.left)
+    y = _expr(ctx, e.right)
+    if x is None or y is None:
+        return None
+    word = e.op.value
+    if e.op in (a.MatchOp.CONTAINS, a.MatchOp.NOT_CONTAINS) and x.type.is_list:
+        elem = x.type.element
+        if y.type is not Type.NULL and y.type is not elem:
+            if not (elem is Type.INTEGER and y.type is Type.INTEGER):
+                ctx.error(
+                    "type-mismatch",
+                    f"{_describe(e.left)} is a {x.type}, so `{word}` needs {_a(elem)}, but "
+                    f"{_describe(e.right)} is {_a(y.type)}",
+                    e.right.span,
+                )
+                return None
+        _enum_check(ctx, x, e.right, y)
+        node: ir.TExpr = ir.ListContains(list=x, item=y, span=e.span)
+    else:
+        for side, t in ((e.left, x), (e.right, y)):
+            if t.type not in (Type.STRING, Type.NULL):
+                ctx.error(
+                    "type-mismatch",
+                    f"`{word}` needs strings"
+                    + (" or a list" if "contains" in word else "")
+                    + f", but {_describe(side)} is {_a(t.type)}",
+                    side.span,
+                )
+                return None
+        op = {
+            a.MatchOp.CONTAINS: ir.StrMatchOp.CONTAINS,
+            a.MatchOp.NOT_CONTAINS: ir.StrMatchOp.CONTAINS,
+            a.MatchOp.STARTS_WITH: ir.StrMatchOp.STARTS_WITH,
+            a.MatchOp.ENDS_WITH: ir.StrMatchOp.ENDS_WITH,
+        }[e.op]
+        node = ir.StrMatch(op=op, left=x, right=y, span=e.span)
+    if e.op is a.MatchOp.NOT_CONTAINS:
+        return ir.Not(operand=node, span=e.span)
+    return node
+
+
+# --- functions and aggregates ------------------------------------------------------------
+
+
+def _call(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
+    name = e.func
+    if name == "percentile":
+        return _percentile(ctx, e)
+    func = _FUNCS.get(name)
+    if func is None:
+        ctx.error(
+            "unknown-function",
+            f"unknown function `{name}`",
+            e.span,
+            *(_did_you_mean(name, _ALL_FUNCS) or ("functions: " + ", ".join(_ALL_FUNCS),)),
+        )
+        return None
+    args = [_expr(ctx, x) for x in e.args]
+    if any(x is None for x in args):
+        return None
+    targs = [x for x in args if x is not None]
+
+    def arity(lo: int, hi: int) -> bool:
+        if lo <= len(targs) <= hi:
+            return True
+        want = str(lo) if lo == hi else f"{lo} to {hi}" if hi < 99 else f"at least {lo}"
+        ctx.error(
+            "wrong-arguments",
+            f"`{name}` takes {want} argument{'s' if hi != 1 else ''}, not {len(targs)}",
+            e.span,
+        )
+        return False
+
+    def need(i: int, ok: bool, what: str) -> bool:
+        if ok or targs[i].type is Type.NULL:
+            return True
+        ctx.error(
+            "type-mismatch",
+            f"`{name}` needs {what}, but {_describe(e.args[i])} is {_a(targs[i].type)}",
+            e.args[i].span,
+        )
+        return False
+
+    F = ir.FuncName
+    if func in (F.LOWER, F.UPPER, F.TRIM):
+        if not arity(1, 1) or not need(0, targs[0].type is Type.STRING, "a string"):
+            return None
+        return ir.Func(func=func, args=tuple(targs), type=Type.STRING, span=e.span)
+    if func is F.LENGTH:
+        if not arity(1, 1):
+            return None
+        t = targs[0].type
+        if not need(0, t is Type.STRING or t.is_list, "a string or a list"):
+            return None
+        return ir.Func(func=func, args=tuple(targs), type=Type.INTEGER, span=e.span)
+    if func in (F.ABS, F.FLOOR, F.CEIL, F.ROUND):
+        hi = 2 if func is F.ROUND else 1
+        if not arity(1, hi) or not need(0, targs[0].type.is_numeric, "a number"):
+            return None
+        if len(targs) == 2 and not (
+            isinstance(e.args[1], a.IntLit | a.Neg) and targs[1].type is Type.INTEGER
+        ):
+            ctx.error(
+                "wrong-arguments",
+                "the number of digits for `round` must be a whole number like `2`",
+                e.args[1].span,
+            )
+            return None
+        rtype = _num(targs[0].type)
+        if func in (F.FLOOR, F.CEIL) or (func is F.ROUND and len(targs) == 1):
+            rtype = Type.INTEGER if rtype is Type.INTEGER else rtype
+        return ir.Func(func=func, args=tuple(targs), type=rtype, span=e.span)
+    if func is F.COALESCE:
+        if not arity(1, 999):
+            return None
+        got = _unify(
+            ctx, "each other", list(zip(e.args, targs, strict=True)), e.span, ordered=False
+        )
+        if got is None:
+            return None
+        types = {t.type for t in got if t.type is not Type.NULL}
+        if not types:
+            rtype = Type.NULL
+        elif all(t.is_numeric for t in types):
+            rtype = Type.INTEGER
+            for t in types:
+                rtype = common_numeric(rtype, t)
+        elif types == {Type.DATE}:
+            rtype = Type.DATE
+        elif Type.TIMESTAMP in types:
+            rtype = Type.TIMESTAMP
+        else:
+            (rtype,) = types
+        return ir.Func(func=func, args=tuple(got), type=rtype, span=e.span)
+    # Calendar functions: year month day weekday days_since days_until_anniversary.
+    if not arity(1, 1) or not need(0, targs[0].type.is_temporal, "a date or timestamp"):
+        return None
+    return ir.Func(func=func, args=tuple(targs), type=Type.INTEGER, span=e.span)
+
+
+def _percentile(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
+    if len(e.args) != 1:
+        ctx.error("wrong-arguments", "`percentile` takes 1 argument", e.span)
+        return None
+    if ctx.stream is not None:
+        ctx.error(
+            "wrong-scope",
+            "`percentile` ranks contacts; it cannot be used inside an event condition",
+            e.span,
+        )
+        return None
+    x = _expr(ctx, e.args[0])
+    if x is None:
+        return None
+    if not (x.type.is_numeric or x.type.is_temporal):
+        ctx.error(
+            "type-mismatch",
+            f"`percentile` needs a number, date or timestamp, but {_describe(e.args[0])} is "
+            f"{_a(x.type)}",
+            e.args[0].span,
+        )
+        return None
+    return ir.Percentile(operand=_to_ts(x), span=e.span)
+
+
+def _top(ctx: _Ctx, e: a.Top) -> ir.TExpr | None:
+    pct = Decimal(e.percent.value)
+    if not (0 < pct <= 100):
+        ctx.error(
+            "bad-percent",
+            f"`top {format_expr(e.percent)}%` must be more than 0% and at most 100%",
+            e.percent.span,
+        )
+        return None
+    if ctx.stream is not None:
+        ctx.error("wrong-scope", "`top … by` ranks contacts, not events", e.span)
+        return None
+    x = _expr(ctx, e.by)
+    if x is None:
+        return None
+    if not (x.type.is_numeric or x.type.is_temporal):
+        ctx.error(
+            "type-mismatch",
+            f"`top … by` needs a number, date or timestamp, but {_describe(e.by)} is {_a(x.type)}",
+            e.by.span,
+        )
+        return None
+    return ir.TopPercent(percent=pct, operand=_to_ts(x), span=e.span)
+
+
+def _stream_of(ctx: _Ctx, target: a.Name, func: str) -> Stream | None:
+    schema = ctx.schema
+    head = target.parts[0]
+    stream = schema.streams.get(head)
+    if stream is not None:
+        return stream
+    if head in schema.entity.fields or head in schema.traits:
+        ctx.error(
+            "not-a-stream",
+            f"`{head}` is a profile {'field' if head in schema.entity.fields else 'trait'}, "
+            f"not an event stream; `{func}` aggregates events",
+            target.span,
+            "event streams: " + ", ".join(sorted(schema.streams)),
+        )
+        return None
+    ctx.error(
+        "unknown-stream",
+        f"unknown event stream `{head}`",
+        target.span,
+        *(_did_you_mean(head, schema.streams) or ("event streams: " + ", ".join(schema.streams),)),
+    )
+    return None
+
+
+def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
+    if ctx.stream is not None:
+        ctx.error(
+            "nested-aggregate",
+            f"`{e.func}(…)` cannot be used inside another event condition",
+            e.span,
+            "aggregates look at all of a contact's events; conditions inside `where` look "
+            "at one event",
+        )
+        return None
+    func = ir.AggFunc(e.func)
+    stream = _stream_of(ctx, e.target, e.func)
+    if stream is None:
+        return None
+    parts = e.target.parts
+    column: str | None = None
+    ftype: Type | None = None
+    if func in (ir.AggFunc.COUNT, ir.AggFunc.FIRST, ir.AggFunc.LAST):
+        if len(parts) != 1:
+            hint = (
+                f"`count({stream.name})` counts events; `count_distinct({e.target.dotted})` "
+                "counts distinct values"
+                if func is ir.AggFunc.COUNT
+                else f"`{e.func}({stream.name})` is the time of the "
+                f"{'earliest' if func is ir.AggFunc.FIRST else 'latest'} event"
+            )
+            ctx.error(
+                "bad-aggregate",
+                f"`{e.func}` takes an event stream, not a field",
+                e.target.span,
+                hint,
+            )
+            return None
+    else:
+        if len(parts) != 2:
+            fields = [
+                f
+                for f, d in stream.fields.items()
+                if func not in (ir.AggFunc.SUM, ir.AggFunc.AVG) or d.type.is_numeric
+            ]
+            ctx.error(
+                "bad-aggregate",
+                f"`{e.func}` needs a field of `{stream.name}`, e.g. "
+                f"`{e.func}({stream.name}.{fields[0] if fields else 'amount'})`",
+                e.target.span,
+                *(("fields: " + ", ".join(sorted(fields)),) if fields else ()),
+            )
+            return None
+        fname = parts[1]
+        fd = stream.fields.get(fname)
+        if fd is None and fname == stream.time:
+            column, ftype = stream.time, Type.TIMESTAMP
+        elif fd is None:
+            ctx.error(
+                "unknown-name",
+                f"`{stream.name}` has no field `{fname}`",
+                e.target.span,
+                *_did_you_mean(fname, stream.fields),
+            )
+            return None
+        else:
+            column, ftype = fd.column, fd.type
+        assert ftype is not None
+        if func in (ir.AggFunc.SUM, ir.AggFunc.AVG) and not ftype.is_numeric:
+            ctx.error(
+                "type-mismatch",
+                f"`{e.func}` needs a number, but `{e.target.dotted}` is {_a(ftype)}",
+                e.target.span,
+            )
+            return None
+        if func in (ir.AggFunc.MIN, ir.AggFunc.MAX) and (ftype.is_list or ftype is Type.BOOLEAN):
+            ctx.error(
+                "type-mismatch",
+                f"`{e.func}` needs a number, string, date or timestamp, but "
+                f"`{e.target.dotted}` is {_a(ftype)}",
+                e.target.span,
+            )
+            return None
+        if func is ir.AggFunc.COUNT_DISTINCT and ftype.is_list:
+            ctx.error(
+                "type-mismatch",
+                f"`count_distinct` cannot count lists (`{e.target.dotted}` is {_a(ftype)})",
+                e.target.span,
+            )
+            return None
+    where = _event_where(ctx, stream, e.where)
+    if e.where is not None and where is None:
+        return None
+    rtype: Type
+    if func in (ir.AggFunc.COUNT, ir.AggFunc.COUNT_DISTINCT):
+        rtype = Type.INTEGER
+    elif func in (ir.AggFunc.FIRST, ir.AggFunc.LAST):
+        rtype = Type.TIMESTAMP
+    elif func is ir.AggFunc.AVG:
+        rtype = Type.FLOAT
+    else:
+        assert ftype is not None
+        rtype = ftype
+    return ir.Agg(
+        func=func,
+        stream=stream.name,
+        column=column,
+        where=where,
+        within=_dur(e.within) if e.within is not None else None,
+        type=rtype,
+        span=e.span,
+    )
+
+
+def _event_where(ctx: _Ctx, stream: Stream, cond: a.Expr | None) -> ir.TExpr | None:
+    if cond is None:
+        return None
+    inner = ctx.inner(stream)
+    x = _expr(inner, cond)
+    if x is None:
+        return None
+    if x.type not in (Type.BOOLEAN, Type.NULL):
+        ctx.error(
+            "not-boolean",
+            f"`where` needs a condition, but {_describe(cond)} is {_a(x.type)}",
+            cond.span,
+            *_boolean_hint(x.type),
+        )
+        return None
+    return x
+
+
+def _has(ctx: _Ctx, e: a.Has) -> ir.TExpr | None:
+    if ctx.stream is not None:
+        ctx.error("nested-aggregate", "`has` cannot be used inside an event condition", e.span)
+        return None
+    if len(e.stream.parts) != 1:
+        ctx.error(
+            "bad-aggregate",
+            "`has` takes an event stream, not a field",
+            e.stream.span,
+            f"e.g. `has {e.stream.parts[0]} where {e.stream.parts[-1]} is not null`",
+        )
+        return None
+    stream = _stream_of(ctx, e.stream, "has")
+    if stream is None:
+        return None
+    where = _event_where(ctx, stream, e.where)
+    if e.where is not None and where is None:
+        return None
+    return ir.Exists(
+        stream=stream.name,
+        where=where,
+        within=_dur(e.within) if e.within is not None else None,
+        span=e.span,
+    )
+
+
+def _in_segment(ctx: _Ctx, e: a.InSegment, name: str) -> ir.TExpr | None:
+    if name not in ctx.schema.segments:
+        ctx.error(
+            "unknown-segment",
+            f"unknown segment `{name}`",
+            e.span,
+            *(
+                _did_you_mean(name, ctx.schema.segments)
+                or (
+                    ("segments: " + ", ".join(sorted(ctx.schema.segments)),)
+                    if ctx.schema.segments
+                    else ("no segments are defined; add them under `segments:` in a catalog",)
+                )
+            ),
+        )
+        return None
+    body = _segment(ctx, name, e.span)
+    if body is None:
+        return None
+    return ir.IsTrue(operand=body, segment=name, span=e.span)

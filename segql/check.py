@@ -524,10 +524,10 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
                 )
             where = "the stream filter" if ctx.in_filter else f"`where` of `{stream.name}`"
             if fname in schema.entity.fields or fname in schema.traits:
+                kind = "field" if fname in schema.entity.fields else "trait"
                 ctx.error(
                     "wrong-scope",
-                    f"`{shown}` is a profile {'field' if fname in schema.entity.fields else 'trait'}"
-                    f"; inside {where} names refer to the fields of each `{stream.name}` event",
+                    f"`{shown}` is a profile {kind}; inside {where} names refer to the fields of each `{stream.name}` event",
                     e.span,
                     f"fields of `{stream.name}`: " + ", ".join(sorted(stream.fields)),
                     "move the profile condition outside the aggregate, joined with `and`",
@@ -582,21 +582,21 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
             *_did_you_mean(n, [*schema.entity.fields, *schema.traits, *schema.streams]),
         )
         return None
-    stream = schema.streams.get(parts[0])
-    if stream is not None and len(parts) == 2:
-        if parts[1] in stream.fields or parts[1] == stream.time:
+    owner = schema.streams.get(parts[0])
+    if owner is not None and len(parts) == 2:
+        if parts[1] in owner.fields or parts[1] == owner.time:
             ctx.error(
                 "misplaced-event-field",
-                f"`{shown}` is a field of each `{stream.name}` event; use it inside an aggregate",
+                f"`{shown}` is a field of each `{owner.name}` event; use it inside an aggregate",
                 e.span,
-                f"e.g. `sum({shown}) > 100` or `count({stream.name} where {parts[1]} = …)`",
+                f"e.g. `sum({shown}) > 100` or `count({owner.name} where {parts[1]} = …)`",
             )
         else:
             ctx.error(
                 "unknown-name",
-                f"`{stream.name}` has no field `{parts[1]}`",
+                f"`{owner.name}` has no field `{parts[1]}`",
                 e.span,
-                *_did_you_mean(parts[1], stream.fields),
+                *_did_you_mean(parts[1], owner.fields),
             )
         return None
     ctx.error(
@@ -871,14 +871,13 @@ def _match(ctx: _Ctx, e: a.Match) -> ir.TExpr | None:
     if e.op in (a.MatchOp.CONTAINS, a.MatchOp.NOT_CONTAINS) and x.type.is_list:
         elem = x.type.element
         if y.type is not Type.NULL and y.type is not elem:
-            if not (elem is Type.INTEGER and y.type is Type.INTEGER):
-                ctx.error(
-                    "type-mismatch",
-                    f"{_describe(e.left)} is a {x.type}, so `{word}` needs {_a(elem)}, but "
-                    f"{_describe(e.right)} is {_a(y.type)}",
-                    e.right.span,
-                )
-                return None
+            ctx.error(
+                "type-mismatch",
+                f"{_describe(e.left)} is a {x.type}, so `{word}` needs {_a(elem)}, but "
+                f"{_describe(e.right)} is {_a(y.type)}",
+                e.right.span,
+            )
+            return None
         _enum_check(ctx, x, e.right, y)
         node: ir.TExpr = ir.ListContains(list=x, item=y, span=e.span)
     else:

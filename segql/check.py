@@ -527,7 +527,8 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
                 kind = "field" if fname in schema.entity.fields else "trait"
                 ctx.error(
                     "wrong-scope",
-                    f"`{shown}` is a profile {kind}; inside {where} names refer to the fields of each `{stream.name}` event",
+                    f"`{shown}` is a profile {kind}; inside {where} names refer to the "
+                    f"fields of each `{stream.name}` event",
                     e.span,
                     f"fields of `{stream.name}`: " + ", ".join(sorted(stream.fields)),
                     "move the profile condition outside the aggregate, joined with `and`",

@@ -680,10 +680,16 @@ def _unify(
         (s, t) for s, t in pairs if t.type is not Type.NULL and t.type is not first.type
     )
     hints = _mismatch_hints(first, other_e, other) or _mismatch_hints(other, first_e, first)
+    message = (
+        f"cannot compare {_describe(first_e)} ({first.type}) with {_describe(other_e)} "
+        f"({other.type})"
+        if what != "coalesce"
+        else f"`coalesce` needs values of one type, but {_describe(first_e)} is "
+        f"{_a(first.type)} and {_describe(other_e)} is {_a(other.type)}"
+    )
     ctx.error(
         "type-mismatch",
-        f"cannot compare {_describe(first_e)} ({first.type}) with {_describe(other_e)} "
-        f"({other.type})",
+        message,
         other_e.span,
         *hints,
     )
@@ -978,9 +984,7 @@ def _call(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
     if func is F.COALESCE:
         if not arity(1, 999):
             return None
-        got = _unify(
-            ctx, "each other", list(zip(e.args, targs, strict=True)), e.span, ordered=False
-        )
+        got = _unify(ctx, "coalesce", list(zip(e.args, targs, strict=True)), e.span, ordered=False)
         if got is None:
             return None
         types = {t.type for t in got if t.type is not Type.NULL}

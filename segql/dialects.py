@@ -1,0 +1,296 @@
+"""What differs between SQL dialects, owned by segql and verified by execution.
+
+sqlglot builds and prints the SQL; this module decides the few constructs whose meaning
+sqlglot's generic nodes do not preserve across engines: timestamp and date literals and
+columns, time zone conversion, calendar parts, list functions. Each supported profile is
+exercised by the test suite on a real engine; every other sqlglot dialect gets the
+experimental generic profile (sqlglot's transpilation of DuckDB-flavoured SQL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+__all__ = ["SUPPORTED", "Profile", "profile_for"]
+
+SUPPORTED = ("duckdb", "postgres", "sqlite")
+
+
+def _exp() -> Any:
+    from sqlglot import exp
+
+    return exp
+
+
+def _ts_text(value: dt.datetime) -> str:
+    value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(sep=" ", timespec="microseconds")
+
+
+class Profile:
+    """DuckDB semantics; the base for the others."""
+
+    name = "duckdb"
+    sqlglot_name = "duckdb"
+    supported = True
+    lists = True
+    time_zones = True
+
+    # --- literals ---------------------------------------------------------------------
+    def timestamp_literal(self, value: dt.datetime) -> Any:
+        exp = _exp()
+        return exp.cast(exp.Literal.string(_ts_text(value)), exp.DataType.build("TIMESTAMP"))
+
+    def date_literal(self, value: dt.date) -> Any:
+        exp = _exp()
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE"))
+
+    def true(self) -> Any:
+        return _exp().true()
+
+    def false(self) -> Any:
+        return _exp().false()
+
+    # --- columns ----------------------------------------------------------------------
+    def timestamp_column(self, col: Any) -> Any:
+        return col
+
+    def date_column(self, col: Any) -> Any:
+        return col
+
+    # --- conversions ------------------------------------------------------------------
+    def to_double(self, e: Any) -> Any:
+        exp = _exp()
+        return exp.cast(e, exp.DataType.build("DOUBLE"))
+
+    def date_to_timestamp(self, d: Any, zone: str) -> Any:
+        """Midnight of date ``d`` in ``zone`` as a naive UTC timestamp."""
+        exp = _exp()
+        ts = exp.cast(d, exp.DataType.build("TIMESTAMP"))
+        if zone == "UTC":
+            return ts
+        return self._utc_of_local(ts, zone)
+
+    def _utc_of_local(self, ts: Any, zone: str) -> Any:
+        exp = _exp()
+        local = exp.Anonymous(this="timezone", expressions=[exp.Literal.string(zone), ts])
+        return exp.Anonymous(this="timezone", expressions=[exp.Literal.string("UTC"), local])
+
+    def local_of_utc(self, ts: Any, zone: str) -> Any:
+        """Wall-clock time in ``zone`` of a naive UTC timestamp."""
+        if zone == "UTC":
+            return ts
+        exp = _exp()
+        aware = exp.Anonymous(this="timezone", expressions=[exp.Literal.string("UTC"), ts])
+        return exp.Anonymous(this="timezone", expressions=[exp.Literal.string(zone), aware])
+
+    # --- calendar parts (of a local timestamp or a date) ------------------------------
+    def part(self, unit: str, e: Any) -> Any:
+        exp = _exp()
+        if unit == "isodow":
+            return exp.Anonymous(this="isodow", expressions=[e])
+        return exp.Extract(this=exp.var(unit.upper()), expression=e)
+
+    def days_between(self, as_of: dt.datetime, ts: Any) -> Any:
+        """floor((as_of - ts) / 24h) as an integer."""
+        exp = _exp()
+        as_of_us = int(as_of.timestamp()) * 1_000_000 + as_of.microsecond
+        diff = exp.Sub(
+            this=exp.Literal.number(as_of_us),
+            expression=exp.Anonymous(this="epoch_us", expressions=[ts]),
+        )
+        return self._floor_div(diff, 86_400_000_000)
+
+    def _floor_div(self, a: Any, b: int) -> Any:
+        exp = _exp()
+        q = exp.Div(
+            this=self.to_double(exp.Paren(this=a)),
+            expression=exp.Literal.number(str(b) + ".0"),
+            typed=True,
+        )
+        return exp.cast(exp.Floor(this=q), exp.DataType.build("BIGINT"))
+
+    # --- lists ------------------------------------------------------------------------
+    def list_contains(self, lst: Any, item: Any) -> Any:
+        exp = _exp()
+        return exp.Anonymous(this="list_contains", expressions=[lst, item])
+
+    def list_length(self, lst: Any) -> Any:
+        exp = _exp()
+        return exp.Anonymous(this="len", expressions=[lst])
+
+    def string_length(self, s: Any) -> Any:
+        return _exp().Length(this=s)
+
+
+class Postgres(Profile):
+    name = "postgres"
+    sqlglot_name = "postgres"
+
+    def to_double(self, e: Any) -> Any:
+        exp = _exp()
+        return exp.cast(e, exp.DataType.build("DOUBLE PRECISION", dialect="postgres"))
+
+    def _utc_of_local(self, ts: Any, zone: str) -> Any:
+        exp = _exp()
+        aware = exp.AtTimeZone(this=ts, zone=exp.Literal.string(zone))
+        return exp.AtTimeZone(this=aware, zone=exp.Literal.string("UTC"))
+
+    def local_of_utc(self, ts: Any, zone: str) -> Any:
+        if zone == "UTC":
+            return ts
+        exp = _exp()
+        aware = exp.AtTimeZone(this=ts, zone=exp.Literal.string("UTC"))
+        return exp.AtTimeZone(this=aware, zone=exp.Literal.string(zone))
+
+    def part(self, unit: str, e: Any) -> Any:
+        exp = _exp()
+        return exp.cast(
+            exp.Extract(this=exp.var(unit.upper()), expression=e), exp.DataType.build("INT")
+        )
+
+    def days_between(self, as_of: dt.datetime, ts: Any) -> Any:
+        exp = _exp()
+        interval = exp.Sub(this=self.timestamp_literal(as_of), expression=ts)
+        seconds = exp.Extract(this=exp.var("EPOCH"), expression=exp.Paren(this=interval))
+        q = exp.Div(this=seconds, expression=exp.Literal.number(86400), typed=True)
+        return exp.cast(exp.Floor(this=q), exp.DataType.build("BIGINT"))
+
+    def list_contains(self, lst: Any, item: Any) -> Any:
+        exp = _exp()
+        # `item = ANY(list)` is null when no element matches but one is null; segql
+        # ignores null elements, so turn that null into false.
+        anyx = exp.EQ(this=item, expression=exp.Any(this=lst))
+        return exp.Coalesce(this=anyx, expressions=[exp.false()])
+
+    def list_length(self, lst: Any) -> Any:
+        exp = _exp()
+        return exp.Anonymous(this="cardinality", expressions=[lst])
+
+
+class SQLite(Profile):
+    """SQLite stores timestamps and dates as ISO-8601 text; segql normalises both sides to
+    `YYYY-MM-DD HH:MM:SS.SSS` (UTC, millisecond precision) and compares text."""
+
+    name = "sqlite"
+    sqlglot_name = "sqlite"
+    lists = False
+    time_zones = False
+
+    def timestamp_literal(self, value: dt.datetime) -> Any:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        text = value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+        return _exp().Literal.string(text)
+
+    def date_literal(self, value: dt.date) -> Any:
+        return _exp().Literal.string(value.isoformat())
+
+    def true(self) -> Any:
+        return _exp().Literal.number(1)
+
+    def false(self) -> Any:
+        return _exp().Literal.number(0)
+
+    def timestamp_column(self, col: Any) -> Any:
+        exp = _exp()
+        return exp.Anonymous(
+            this="strftime", expressions=[exp.Literal.string("%Y-%m-%d %H:%M:%f"), col]
+        )
+
+    def date_column(self, col: Any) -> Any:
+        exp = _exp()
+        return exp.Anonymous(this="date", expressions=[col])
+
+    def to_double(self, e: Any) -> Any:
+        exp = _exp()
+        return exp.cast(e, exp.DataType.build("REAL", dialect="sqlite"))
+
+    def date_to_timestamp(self, d: Any, zone: str) -> Any:
+        exp = _exp()
+        return exp.Anonymous(
+            this="strftime", expressions=[exp.Literal.string("%Y-%m-%d %H:%M:%f"), d]
+        )
+
+    def local_of_utc(self, ts: Any, zone: str) -> Any:
+        return ts
+
+    def part(self, unit: str, e: Any) -> Any:
+        exp = _exp()
+        if unit == "isodow":
+            w = exp.cast(
+                exp.Anonymous(this="strftime", expressions=[exp.Literal.string("%w"), e]),
+                exp.DataType.build("INTEGER"),
+            )
+            # %w is 0 = Sunday .. 6; ISO is 1 = Monday .. 7 = Sunday.
+            shifted = exp.Mod(
+                this=exp.Paren(this=exp.Add(this=w, expression=exp.Literal.number(6))),
+                expression=exp.Literal.number(7),
+            )
+            return exp.Add(this=exp.Paren(this=shifted), expression=exp.Literal.number(1))
+        fmt = {"year": "%Y", "month": "%m", "day": "%d"}[unit]
+        return exp.cast(
+            exp.Anonymous(this="strftime", expressions=[exp.Literal.string(fmt), e]),
+            exp.DataType.build("INTEGER"),
+        )
+
+    def days_between(self, as_of: dt.datetime, ts: Any) -> Any:
+        exp = _exp()
+        jd = exp.Sub(
+            this=exp.Anonymous(this="julianday", expressions=[self.timestamp_literal(as_of)]),
+            expression=exp.Anonymous(this="julianday", expressions=[ts]),
+        )
+        ms = exp.cast(
+            exp.Round(
+                this=exp.Mul(this=exp.Paren(this=jd), expression=exp.Literal.number(86_400_000))
+            ),
+            exp.DataType.build("INTEGER"),
+        )
+        b = exp.Literal.number(86_400_000)
+        # floor(a / b) for integers without floor(): (a - ((a % b) + b) % b) / b
+        rem = exp.Mod(
+            this=exp.Paren(this=exp.Add(this=exp.Mod(this=ms, expression=b), expression=b)),
+            expression=b,
+        )
+        return exp.Div(
+            this=exp.Paren(this=exp.Sub(this=ms, expression=rem)), expression=b, typed=True
+        )
+
+    def string_length(self, s: Any) -> Any:
+        exp = _exp()
+        return exp.Anonymous(this="length", expressions=[s])
+
+
+class Generic(Profile):
+    """Any other sqlglot dialect: DuckDB-flavoured SQL transpiled by sqlglot. Experimental:
+    not executed by segql's tests."""
+
+    supported = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sqlglot_name = name
+
+
+_PROFILES: dict[str, Profile] = {"duckdb": Profile(), "postgres": Postgres(), "sqlite": SQLite()}
+_ALIASES = {"postgresql": "postgres", "pg": "postgres", "sqlite3": "sqlite"}
+
+
+def profile_for(dialect: str) -> Profile | None:
+    """The profile of a dialect name, or None when sqlglot does not know it."""
+    name = _ALIASES.get(dialect.lower(), dialect.lower())
+    if name in _PROFILES:
+        return _PROFILES[name]
+    from sqlglot.dialects.dialect import Dialect
+
+    try:
+        Dialect.get_or_raise(name)
+    except ValueError:
+        return None
+    return Generic(name)
+
+
+def experimental_dialects() -> list[str]:
+    from sqlglot.dialects.dialect import Dialects
+
+    return sorted(d.value for d in Dialects if d.value and d.value not in SUPPORTED)

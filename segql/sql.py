@@ -1,0 +1,596 @@
+"""Compiling typed segments to SQL (CONTRACT §4.2–4.4), bottom-up to sqlglot nodes.
+
+The query shape:
+
+    WITH "segql_orders" AS (        -- one pass per event stream, all its aggregates at once
+      SELECT e."contact_id" AS "k", COUNT(CASE WHEN … THEN 1 END) AS "a0", …
+      FROM "orders" AS e WHERE e."ordered_at" <= <as_of> [AND <stream filter>]
+      GROUP BY e."contact_id"),
+    "segql_p0" AS (…)               -- one window per percentile / top … by
+    SELECT c."id" FROM "contacts" AS c LEFT JOIN "segql_orders" AS … WHERE <condition>
+
+User text never becomes SQL text: names become quoted identifiers and values literals,
+all through sqlglot. Relative times are resolved in Python against ``as_of``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, assert_never
+
+from . import ir, timecalc
+from .ast import ArithOp, BoolOpKind, CmpOp
+from .diagnostics import CheckError, Diagnostic, Span
+from .dialects import Profile, profile_for
+from .schema import Schema, Source
+from .types import Type
+
+__all__ = ["SqlOptions", "build_query", "to_sql"]
+
+ENTITY = "c"
+EVENT = "e"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SqlOptions:
+    """``sources`` overrides how a table name is read (the DuckDB engine passes
+    ``read_parquet(...)`` expressions for ``file:`` sources)."""
+
+    sources: dict[str, Any] = field(default_factory=dict)
+    select: tuple[str, ...] = ()  # extra profile fields to return (engine `members`)
+
+
+def _refuse(code: str, message: str, span: Span, *hints: str) -> CheckError:
+    return CheckError(Diagnostic(code=code, message=message, span=span, hints=hints))
+
+
+def to_sql(
+    source: str | ir.TExpr,
+    schema: Schema,
+    *,
+    dialect: str = "duckdb",
+    as_of: dt.datetime | dt.date | None = None,
+    pretty: bool = True,
+) -> str:
+    """One SQL ``SELECT`` returning the key of every member once (column named as the key)."""
+    profile = profile_for(dialect)
+    if profile is None:
+        raise CheckError(
+            Diagnostic(
+                code="unknown-dialect",
+                message=f"unknown SQL dialect `{dialect}`",
+                hints=("supported: duckdb, postgres, sqlite; others are experimental",),
+            )
+        )
+    query = build_query(source, schema, profile=profile, as_of=as_of)
+    return str(query.sql(dialect=profile.sqlglot_name, pretty=pretty))
+
+
+def build_query(
+    source: str | ir.TExpr,
+    schema: Schema,
+    *,
+    profile: Profile,
+    as_of: dt.datetime | dt.date | None = None,
+    options: SqlOptions | None = None,
+) -> Any:
+    """The sqlglot ``Select`` for a segment."""
+    from .check import typed
+
+    texpr = typed(source, schema) if isinstance(source, str) else source
+    compiler = _Compiler(schema, profile, timecalc.normalize_as_of(as_of), options or SqlOptions())
+    return compiler.query(texpr)
+
+
+@dataclass
+class _StreamAggs:
+    name: str
+    columns: dict[tuple[Any, ...], tuple[str, Any]] = field(default_factory=dict)
+    all_windowed: bool = True
+    earliest: dt.datetime | None = None
+
+    def alias(self) -> str:
+        return f"segql_{self.name}"
+
+
+class _Compiler:
+    def __init__(self, schema: Schema, profile: Profile, as_of: dt.datetime, options: SqlOptions):
+        from sqlglot import exp
+
+        self.exp = exp
+        self.schema = schema
+        self.p = profile
+        self.as_of = as_of
+        self.tz = schema.tz
+        self.zone = schema.timezone
+        self.options = options
+        self.streams: dict[str, _StreamAggs] = {}
+        self.windows: list[tuple[str, Any]] = []
+
+    # --- helpers ----------------------------------------------------------------------
+    def ident(self, name: str) -> Any:
+        return self.exp.to_identifier(name, quoted=True)
+
+    def col(self, name: str, table: str) -> Any:
+        return self.exp.Column(this=self.ident(name), table=self.ident(table))
+
+    def table(self, src: Source, alias: str) -> Any:
+        exp = self.exp
+        if src.table is not None and src.table in self.options.sources:
+            node = self.options.sources[src.table].copy()
+        elif src.file is not None and str(src.file) in self.options.sources:
+            node = self.options.sources[str(src.file)].copy()
+        elif src.table is not None:
+            node = exp.Table(this=self.ident(src.table))
+        else:
+            raise _refuse(
+                "file-source",
+                f"`{src.file}` is a file; file sources can only be read by the DuckDB engine",
+                Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1),
+                "give the entity or stream a `table:` to compile it for a database",
+            )
+        if isinstance(node, exp.Table):
+            node.set("alias", exp.TableAlias(this=self.ident(alias)))
+            return node
+        return exp.alias_(node, alias, table=True, quoted=True)
+
+    def ts(self, value: dt.datetime) -> Any:
+        return self.p.timestamp_literal(value)
+
+    def lit(self, value: object, t: Type, span: Span) -> Any:
+        exp = self.exp
+        if value is None:
+            return exp.null()
+        if isinstance(value, bool):
+            return self.p.true() if value else self.p.false()
+        if isinstance(value, int):
+            return exp.Literal.number(value)
+        if isinstance(value, Decimal):
+            return exp.Literal.number(format(value, "f"))
+        if isinstance(value, float):
+            return exp.Literal.number(repr(value))
+        if isinstance(value, str):
+            return exp.Literal.string(value)
+        if isinstance(value, dt.datetime):
+            return self.ts(value)
+        if isinstance(value, dt.date):
+            return self.p.date_literal(value)
+        raise _refuse("unsupported", f"cannot write {value!r} as SQL", span)
+
+    def typed_col(self, column: str, table: str, t: Type, span: Span) -> Any:
+        c = self.col(column, table)
+        if t is Type.TIMESTAMP:
+            return self.p.timestamp_column(c)
+        if t is Type.DATE:
+            return self.p.date_column(c)
+        if t.is_list and not self.p.lists:
+            raise _refuse(
+                "unsupported-construct",
+                f"list fields cannot be used with {self.p.name}: it has no list type",
+                span,
+                "use duckdb or postgres, or model the list as an event stream",
+            )
+        return c
+
+    # --- the query --------------------------------------------------------------------
+    def query(self, texpr: ir.TExpr) -> Any:
+        exp = self.exp
+        cond = self.expr(texpr, None)
+        ent = self.schema.entity
+        key = ent.key
+        select = exp.select(self.col(key, ENTITY)).from_(self.table(ent.source, ENTITY))
+        for name in self.options.select:
+            fd = ent.fields[name]
+            select = select.select(exp.alias_(self.col(fd.column, ENTITY), name, quoted=True))
+        ctes = self._agg_ctes()
+        select = self._join_aggs(select)
+        for alias, cte in self.windows:
+            ctes.append((alias, cte))
+            select = select.join(
+                exp.Table(this=self.ident(alias), alias=exp.TableAlias(this=self.ident(alias))),
+                on=exp.EQ(this=self.col("k", alias), expression=self.col(key, ENTITY)),
+                join_type="LEFT",
+            )
+        select = select.where(cond)
+        for alias, cte in ctes:
+            select = select.with_(self.ident(alias), as_=cte)
+        return select
+
+    def _join_aggs(self, select: Any) -> Any:
+        exp = self.exp
+        for s in self.streams.values():
+            alias = s.alias()
+            select = select.join(
+                exp.Table(this=self.ident(alias), alias=exp.TableAlias(this=self.ident(alias))),
+                on=exp.EQ(
+                    this=self.col("k", alias), expression=self.col(self.schema.entity.key, ENTITY)
+                ),
+                join_type="LEFT",
+            )
+        return select
+
+    def _agg_ctes(self) -> list[tuple[str, Any]]:
+        exp = self.exp
+        out = []
+        for s in self.streams.values():
+            stream = self.schema.streams[s.name]
+            time = self.p.timestamp_column(self.col(stream.time, EVENT))
+            q = exp.select(exp.alias_(self.col(stream.key, EVENT), "k", quoted=True))
+            for alias, agg in s.columns.values():
+                q = q.select(exp.alias_(agg, alias, quoted=True))
+            q = q.from_(self.table(stream.source, EVENT))
+            conds = [exp.LTE(this=time, expression=self.ts(self.as_of))]
+            if s.all_windowed and s.earliest is not None:
+                conds.append(exp.GTE(this=time, expression=self.ts(s.earliest)))
+            filt = self.schema.filters_ir.get(s.name)
+            if filt is not None:
+                conds.append(exp.Paren(this=self.expr(filt, s.name)))
+            q = q.where(exp.and_(*conds)).group_by(self.col(stream.key, EVENT))
+            out.append((s.alias(), q))
+        return out
+
+    def _register_agg(self, node: ir.Agg | ir.Exists) -> Any:
+        """Add an aggregate to its stream's pass; returns the joined column."""
+        exp = self.exp
+        s = self.streams.setdefault(node.stream, _StreamAggs(name=node.stream))
+        stream = self.schema.streams[node.stream]
+        conds = []
+        if node.where is not None:
+            conds.append(self.expr(node.where, node.stream))
+        if node.within is not None:
+            since = self._ago(node.within)
+            time = self.p.timestamp_column(self.col(stream.time, EVENT))
+            conds.append(exp.GTE(this=time, expression=self.ts(since)))
+            s.earliest = since if s.earliest is None else min(s.earliest, since)
+        else:
+            s.all_windowed = False
+        cond = exp.and_(*conds) if conds else None
+        func = ir.AggFunc.COUNT if isinstance(node, ir.Exists) else node.func
+        column = None if isinstance(node, ir.Exists) else node.column
+        key = (func, column, repr(node.where), node.within)
+        if key in s.columns:
+            return self.col(s.columns[key][0], s.alias())
+        alias = f"a{len(s.columns)}"
+
+        def value(v: Any) -> Any:
+            if cond is None:
+                return v
+            return exp.Case(ifs=[exp.If(this=cond, true=v)])
+
+        if func is ir.AggFunc.COUNT:
+            agg = (
+                exp.Count(this=exp.Star())
+                if cond is None
+                else exp.Count(this=value(exp.Literal.number(1)))
+            )
+        else:
+            ftype = self._field_type(node.stream, column)
+            if func in (ir.AggFunc.FIRST, ir.AggFunc.LAST):
+                target = self.p.timestamp_column(self.col(stream.time, EVENT))
+            else:
+                assert column is not None
+                target = self.typed_col(column, EVENT, ftype, node.span)
+            if func is ir.AggFunc.COUNT_DISTINCT:
+                agg = exp.Count(this=exp.Distinct(expressions=[value(target)]))
+            elif func is ir.AggFunc.SUM:
+                agg = exp.Sum(this=value(target))
+            elif func is ir.AggFunc.AVG:
+                agg = exp.Avg(this=value(self.p.to_double(target)))
+            elif func in (ir.AggFunc.MIN, ir.AggFunc.FIRST):
+                agg = exp.Min(this=value(target))
+            else:
+                agg = exp.Max(this=value(target))
+        s.columns[key] = (alias, agg)
+        return self.col(alias, s.alias())
+
+    def _field_type(self, stream: str, column: str | None) -> Type:
+        st = self.schema.streams[stream]
+        for fd in st.fields.values():
+            if fd.column == column:
+                return fd.type
+        return Type.TIMESTAMP
+
+    def _ago(self, d: ir.Duration) -> dt.datetime:
+        return timecalc.ago(self.as_of, d.amount, d.unit, self.tz)
+
+    # --- expressions ------------------------------------------------------------------
+    def expr(self, node: ir.TExpr, stream: str | None) -> Any:
+        exp = self.exp
+        match node:
+            case ir.Lit(value=v, type=t):
+                return self.lit(v, t, node.span)
+            case ir.Field(column=c, type=t):
+                return self.typed_col(c, ENTITY, t, node.span)
+            case ir.EventField(column=c, type=t):
+                return self.typed_col(c, EVENT, t, node.span)
+            case ir.Now():
+                return self.ts(self.as_of)
+            case ir.Today():
+                return self.ts(timecalc.today(self.as_of, self.tz))
+            case ir.Ago(duration=d):
+                return self.ts(self._ago(d))
+            case ir.DateToTimestamp(operand=o):
+                if isinstance(o, ir.Lit) and isinstance(o.value, dt.date):
+                    return self.ts(timecalc.date_to_timestamp(o.value, self.tz))
+                self._need_zones(node.span)
+                return self.p.date_to_timestamp(self.expr(o, stream), self.zone)
+            case ir.Neg(operand=o):
+                return exp.Neg(this=exp.Paren(this=self.expr(o, stream)))
+            case ir.Arith():
+                return self._arith(node, stream)
+            case ir.Not(operand=o):
+                return exp.Not(this=exp.Paren(this=self.expr(o, stream)))
+            case ir.BoolOp(op=op, operands=ops):
+                parts = [exp.Paren(this=self.expr(o, stream)) for o in ops]
+                return exp.and_(*parts) if op is BoolOpKind.AND else exp.or_(*parts)
+            case ir.Compare(op=op, left=x, right=y):
+                cls = {
+                    CmpOp.EQ: exp.EQ,
+                    CmpOp.NE: exp.NEQ,
+                    CmpOp.LT: exp.LT,
+                    CmpOp.LE: exp.LTE,
+                    CmpOp.GT: exp.GT,
+                    CmpOp.GE: exp.GTE,
+                }[op]
+                return cls(this=self._operand(x, stream), expression=self._operand(y, stream))
+            case ir.Between(operand=o, low=lo, high=hi):
+                return exp.Between(
+                    this=self._operand(o, stream),
+                    low=self._operand(lo, stream),
+                    high=self._operand(hi, stream),
+                )
+            case ir.InList(operand=o, items=items, negated=neg):
+                if not items:
+                    return self.p.true() if neg else self.p.false()
+                inx = exp.In(
+                    this=self._operand(o, stream),
+                    expressions=[self._operand(i, stream) for i in items],
+                )
+                return exp.Not(this=inx) if neg else inx
+            case ir.IsNull(operand=o, negated=neg):
+                isn = exp.Is(this=self._operand(o, stream), expression=exp.null())
+                return exp.Not(this=isn) if neg else isn
+            case ir.StrMatch():
+                return self._str_match(node, stream)
+            case ir.ListContains(list=lst, item=item):
+                return self.p.list_contains(self.expr(lst, stream), self._operand(item, stream))
+            case ir.Within(operand=o, duration=d):
+                return exp.Between(
+                    this=self._operand(o, stream),
+                    low=self.ts(self._ago(d)),
+                    high=self.ts(self.as_of),
+                )
+            case ir.Func():
+                return self._func(node, stream)
+            case ir.Agg(func=f):
+                column = self._register_agg(node)
+                if f in (ir.AggFunc.COUNT, ir.AggFunc.COUNT_DISTINCT, ir.AggFunc.SUM):
+                    return exp.Coalesce(this=column, expressions=[exp.Literal.number(0)])
+                return column
+            case ir.Exists():
+                column = self._register_agg(node)
+                return exp.GT(
+                    this=exp.Coalesce(this=column, expressions=[exp.Literal.number(0)]),
+                    expression=exp.Literal.number(0),
+                )
+            case ir.IsTrue(operand=o):
+                return exp.Coalesce(
+                    this=exp.Paren(this=self.expr(o, stream)), expressions=[self.p.false()]
+                )
+            case ir.Percentile(operand=o):
+                return self._window(o, None)
+            case ir.TopPercent(percent=pct, operand=o):
+                return self._window(o, pct)
+            case _:
+                assert_never(node)
+
+    def _operand(self, node: ir.TExpr, stream: str | None) -> Any:
+        e = self.expr(node, stream)
+        if isinstance(e, self.exp.Binary | self.exp.Predicate | self.exp.Not):
+            return self.exp.Paren(this=e)
+        return e
+
+    def _need_zones(self, span: Span) -> None:
+        if self.zone != "UTC" and not self.p.time_zones:
+            raise _refuse(
+                "unsupported-construct",
+                f"{self.p.name} has no time zone support, and this needs the calendar of "
+                f"{self.zone}",
+                span,
+                "use a UTC schema for SQLite, or another dialect",
+            )
+
+    def _arith(self, node: ir.Arith, stream: str | None) -> Any:
+        exp = self.exp
+        x = self._operand(node.left, stream)
+        y = self._operand(node.right, stream)
+        if node.op is ArithOp.DIV:
+            return exp.Div(
+                this=self.p.to_double(x),
+                expression=exp.Nullif(this=self.p.to_double(y), expression=exp.Literal.number(0)),
+                typed=True,
+            )
+        if node.type is Type.FLOAT:
+            x = self.p.to_double(x) if node.left.type is not Type.FLOAT else x
+            y = self.p.to_double(y) if node.right.type is not Type.FLOAT else y
+        if node.op is ArithOp.MOD:
+            if self.p.name == "sqlite" and node.type is not Type.INTEGER:
+                raise _refuse(
+                    "unsupported-construct",
+                    "SQLite's `%` only works on whole numbers",
+                    node.span,
+                )
+            return exp.Mod(this=x, expression=exp.Nullif(this=y, expression=exp.Literal.number(0)))
+        cls = {ArithOp.ADD: exp.Add, ArithOp.SUB: exp.Sub, ArithOp.MUL: exp.Mul}[node.op]
+        return cls(this=x, expression=y)
+
+    def _str_match(self, node: ir.StrMatch, stream: str | None) -> Any:
+        exp = self.exp
+        s = self._operand(node.left, stream)
+        t = self._operand(node.right, stream)
+        length = self.p.string_length
+        if node.op is ir.StrMatchOp.CONTAINS:
+            return exp.GT(this=exp.StrPosition(this=s, substr=t), expression=exp.Literal.number(0))
+        if node.op is ir.StrMatchOp.STARTS_WITH:
+            prefix = exp.Substring(this=s, start=exp.Literal.number(1), length=length(t))
+            return exp.EQ(this=prefix, expression=t.copy())
+        start = exp.Add(
+            this=exp.Sub(this=length(s.copy()), expression=length(t.copy())),
+            expression=exp.Literal.number(1),
+        )
+        suffix = exp.Substring(this=s, start=start)
+        return exp.and_(
+            exp.GTE(this=length(s.copy()), expression=length(t.copy())),
+            exp.EQ(this=suffix, expression=t.copy()),
+        )
+
+    def _local(self, node: ir.TExpr, stream: str | None) -> Any:
+        """A date, or the wall-clock time in the schema zone of a timestamp."""
+        e = self.expr(node, stream)
+        if node.type is Type.TIMESTAMP:
+            self._need_zones(node.span)
+            return self.p.local_of_utc(e, self.zone)
+        return e
+
+    def _func(self, node: ir.Func, stream: str | None) -> Any:
+        exp = self.exp
+        F = ir.FuncName
+        args = node.args
+        match node.func:
+            case F.LOWER:
+                return exp.Lower(this=self.expr(args[0], stream))
+            case F.UPPER:
+                return exp.Upper(this=self.expr(args[0], stream))
+            case F.TRIM:
+                return exp.Trim(this=self.expr(args[0], stream))
+            case F.LENGTH:
+                a0 = self.expr(args[0], stream)
+                if args[0].type.is_list:
+                    return self.p.list_length(a0)
+                return self.p.string_length(a0)
+            case F.ABS:
+                return exp.Abs(this=self.expr(args[0], stream))
+            case F.FLOOR:
+                return exp.Floor(this=self.expr(args[0], stream))
+            case F.CEIL:
+                return exp.Ceil(this=self.expr(args[0], stream))
+            case F.ROUND:
+                a0 = self.expr(args[0], stream)
+                if self.p.name == "postgres" and args[0].type is Type.FLOAT:
+                    # Postgres rounds doubles half-to-even; numeric rounds half away from 0.
+                    a0 = exp.cast(a0, exp.DataType.build("DECIMAL"))
+                digits = self.expr(args[1], stream) if len(args) > 1 else None
+                return exp.Round(this=a0, decimals=digits)
+            case F.COALESCE:
+                parts = [self._operand(a, stream) for a in args]
+                return exp.Coalesce(this=parts[0], expressions=parts[1:])
+            case F.YEAR | F.MONTH | F.DAY:
+                return self.p.part(node.func.value, self._local(args[0], stream))
+            case F.WEEKDAY:
+                return self.p.part("isodow", self._local(args[0], stream))
+            case F.DAYS_SINCE:
+                ts = self.expr(args[0], stream)
+                if args[0].type is Type.DATE:
+                    self._need_zones(node.span)
+                    ts = self.p.date_to_timestamp(ts, self.zone)
+                return self.p.days_between(self.as_of, ts)
+            case F.DAYS_UNTIL_ANNIVERSARY:
+                return self._anniversary(args[0], stream)
+        raise AssertionError(node.func)  # pragma: no cover
+
+    def _anniversary(self, node: ir.TExpr, stream: str | None) -> Any:
+        """Days from as_of's local date to the next month/day of the argument, computed
+        with day-of-year arithmetic on constants known at compile time."""
+        exp = self.exp
+        local = self._local(node, stream)
+        m = self.p.part("month", local)
+        d = self.p.part("day", local.copy())
+        today = timecalc.local_date(self.as_of, self.tz)
+        y0 = today.year
+
+        def ordinal(year: int, m: Any, d: Any) -> Any:
+            before = [0]
+            for month in range(1, 12):
+                before.append(before[-1] + calendar.monthrange(year, month)[1])
+            month_start = exp.Case(
+                this=m.copy(),
+                ifs=[
+                    exp.If(this=exp.Literal.number(i + 1), true=exp.Literal.number(v))
+                    for i, v in enumerate(before)
+                ],
+            )
+            day = d.copy()
+            if not calendar.isleap(year):
+                # Feb 29 falls on Feb 28 in common years.
+                day = exp.Case(
+                    ifs=[
+                        exp.If(
+                            this=exp.and_(
+                                exp.EQ(this=m.copy(), expression=exp.Literal.number(2)),
+                                exp.EQ(this=d.copy(), expression=exp.Literal.number(29)),
+                            ),
+                            true=exp.Literal.number(28),
+                        )
+                    ],
+                    default=d.copy(),
+                )
+            return exp.Add(this=month_start, expression=day)
+
+        today_ord = today.timetuple().tm_yday
+        this_year = ordinal(y0, m, d)
+        next_year = ordinal(y0 + 1, m, d)
+        days_in_y0 = 366 if calendar.isleap(y0) else 365
+        lit = exp.Literal.number
+        return exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.GTE(this=this_year.copy(), expression=lit(today_ord)),
+                    true=exp.Sub(this=this_year, expression=lit(today_ord)),
+                )
+            ],
+            default=exp.Add(this=next_year, expression=lit(days_in_y0 - today_ord)),
+        )
+
+    def _window(self, operand: ir.TExpr, top: Decimal | None) -> Any:
+        """A percentile (or top-P% test) over the whole entity population, in its own CTE
+        joined on the key."""
+        exp = self.exp
+        alias = f"segql_p{len(self.windows)}"
+        x = self.expr(operand, None)
+        is_null = exp.Is(this=x.copy(), expression=exp.null())
+        part = [exp.Paren(this=is_null)]
+        order = exp.Order(expressions=[exp.Ordered(this=x.copy())])
+        if top is None:
+            rank: Any = exp.Window(this=exp.PercentRank(), partition_by=part, order=order)
+            value: Any = exp.Mul(this=exp.Literal.number("100.0"), expression=rank)
+        else:
+            r = exp.Window(this=exp.Anonymous(this="RANK"), partition_by=part, order=order)
+            n = exp.Window(this=exp.Count(this=exp.Star()), partition_by=[p.copy() for p in part])
+            need = Decimal(100) - top
+            lit = exp.Literal.number
+            exact = exp.GTE(
+                this=exp.Mul(
+                    this=exp.Paren(this=exp.Sub(this=r, expression=lit(1))), expression=lit(100)
+                ),
+                expression=exp.Mul(
+                    this=lit(format(need, "f")),
+                    expression=exp.Paren(this=exp.Sub(this=n.copy(), expression=lit(1))),
+                ),
+            )
+            single = self.p.true() if need <= 0 else self.p.false()
+            value = exp.Case(
+                ifs=[exp.If(this=exp.EQ(this=n, expression=lit(1)), true=single)],
+                default=exact,
+            )
+        value = exp.Case(ifs=[exp.If(this=is_null.copy(), true=exp.null())], default=value)
+        ent = self.schema.entity
+        q = exp.select(
+            exp.alias_(self.col(ent.key, ENTITY), "k", quoted=True),
+            exp.alias_(value, "v", quoted=True),
+        ).from_(self.table(ent.source, ENTITY))
+        q = self._join_aggs(q)
+        self.windows.append((alias, q))
+        return self.col("v", alias)

@@ -1,0 +1,193 @@
+"""A small hand-made data set full of edge cases, for the corpus tests on every engine.
+
+as_of is 2026-06-01 12:00 UTC. Comments on each contact say what it exercises.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+
+from engines import Dataset, Table
+from shop_schema import shop_schema
+
+from segql.types import Type as T
+
+AS_OF = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def ts(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)  # type: ignore[misc]
+
+
+CONTACT_COLUMNS = [
+    ("id", T.INTEGER),
+    ("email", T.STRING),
+    ("first_name", T.STRING),
+    ("age", T.INTEGER),
+    ("country", T.STRING),
+    ("birthday", T.DATE),
+    ("signup_at", T.TIMESTAMP),
+    ("lead_source", T.STRING),
+    ("email_consent", T.BOOLEAN),
+    ("score", T.FLOAT),
+    ("credit", T.DECIMAL),
+    ("tags", T.LIST_STRING),
+    ("lucky_numbers", T.LIST_INTEGER),
+    ("by", T.STRING),
+    ("First Name", T.STRING),
+]
+
+CONTACTS = [
+    # 1: a VIP: many orders, a leap-day birthday, lists with values.
+    (1, "ann@example.com", "Ann", 34, "DE", dt.date(1992, 2, 29), ts(2024, 1, 15, 10),
+     "paid", True, 0.5, D("10.00"), ["vip", "beta"], [7], "x", "Ann Smith"),
+    # 2: nulls in many places, empty list, one order exactly on the 30-day boundary.
+    (2, "bob@gmail.com", "Bob", None, "US", dt.date(1990, 6, 3), ts(2026, 5, 25),
+     "organic", False, None, None, [], None, None, None),
+    # 3: no country, null email, a future open (invisible), unicode name.
+    (3, None, "Zoë", 17, None, None, None, None, None, 1.5, D("0"), None, [1, 2], "by",
+     "O'Brien"),
+    # 4: LIKE metacharacters and quotes in the email; signed up exactly at as_of.
+    (4, "it's%_@x.com", "Cy", 65, "FR", dt.date(2000, 6, 1), ts(2026, 6, 1, 12),
+     "referral", True, 2.0, D("99.99"), ["vip"], [], "z", "Back\\slash"),
+    # 5: a lapsed big spender; an open exactly 60 days ago.
+    (5, "dee@example.com", "Dee", 40, "GB", dt.date(1980, 12, 31), ts(2025, 12, 1),
+     "partner", None, -1.0, D("5.5"), ["a_b"], [3], None, None),
+    # 6: nothing but an id.
+    (6, None, None, None, None, None, None, None, None, None, None, None, None, None, None),
+]  # fmt: skip
+
+ORDER_COLUMNS = [
+    ("contact_id", T.INTEGER),
+    ("ordered_at", T.TIMESTAMP),
+    ("amount", T.DECIMAL),
+    ("category", T.STRING),
+    ("product", T.STRING),
+    ("quantity", T.INTEGER),
+    ("gift", T.BOOLEAN),
+]
+
+ORDERS = [
+    (1, ts(2026, 5, 30), D("300.00"), "shoes", "boots", 1, False),
+    (1, ts(2026, 5, 1), D("250.25"), "shoes", "sneakers", 2, True),
+    (1, ts(2026, 3, 1), D("100.00"), "bags", "tote", 1, None),
+    (1, ts(2025, 12, 24), D("400.00"), "books", "atlas", 3, True),
+    (1, ts(2025, 9, 1), D("50.00"), "shoes", "sandals", 1, False),
+    (1, ts(2025, 6, 2), D("10.00"), "books", "novel", 1, False),
+    (1, ts(2026, 7, 1), D("999.00"), "shoes", "future", 1, False),  # after as_of
+    (2, ts(2026, 5, 2, 12), D("60.00"), "shoes", "boots", 1, False),  # exactly 30d ago
+    (4, ts(2026, 4, 1), None, "bags", "mystery", None, None),  # null amount
+    (4, None, D("20.00"), "bags", "no time", 1, False),  # null time: never counted
+    (5, ts(2025, 11, 30), D("2000.00"), "bags", "trunk", 1, False),
+    (None, ts(2026, 5, 1), D("5.00"), "books", "orphan", 1, False),  # no contact
+]
+
+EMAIL_COLUMNS = [
+    ("contact_id", T.INTEGER),
+    ("at", T.TIMESTAMP),
+    ("type", T.STRING),
+    ("campaign", T.STRING),
+]
+
+EMAILS = [
+    (1, ts(2026, 5, 22, 12), "open", "may"),
+    (2, ts(2026, 5, 27), "click", "may"),
+    (2, ts(2026, 2, 21), "open", "feb"),
+    (3, ts(2026, 6, 2), "open", "june"),  # after as_of
+    (5, ts(2026, 4, 2, 12), "open", "april"),  # exactly 60 days ago
+    (5, ts(2026, 4, 2, 12), "send", "april"),
+]
+
+
+def corpus_dataset() -> Dataset:
+    return Dataset(
+        schema=shop_schema(),
+        tables={
+            "contacts": Table(CONTACT_COLUMNS, list(CONTACTS)),
+            "orders": Table(ORDER_COLUMNS, list(ORDERS)),
+            "email_events": Table(EMAIL_COLUMNS, list(EMAILS)),
+        },
+    )
+
+
+# (expression, expected member ids, dialects that cannot express it)
+CASES: list[tuple[str, set[int], set[str]]] = [
+    ("purchases > 3", {1}, set()),
+    ("purchases = 0", {3, 6}, set()),
+    ("count(orders) >= 1", {1, 2, 4, 5}, set()),
+    ("total_spent > 1000", {1, 5}, set()),
+    ("total_spent = 0", {3, 4, 6}, set()),
+    ("sum(orders.amount) = 0 and has orders", {4}, set()),
+    ("avg_order is null", {3, 4, 6}, set()),
+    ("last_order < 30d", {1}, set()),
+    ("last_order <= 30d", {1, 2}, set()),
+    ("last_order > 180d", {5}, set()),
+    ("last_order is null", {3, 6}, set()),
+    ("has orders within 30d", {1, 2}, set()),
+    ("not has orders within 180d", {3, 5, 6}, set()),
+    ("count(orders where category = 'shoes' within 90d) >= 2", {1}, set()),
+    ("count(orders where gift) >= 2", {1}, set()),
+    ("count(orders where not gift) >= 1", {1, 2, 5}, set()),
+    ("count_distinct(orders.category) >= 3", {1}, set()),
+    ("max(orders.amount) >= 400", {1, 5}, set()),
+    ("min(orders.quantity) = 1", {1, 2, 5}, set()),
+    ("first(orders) < 1y", {1, 2, 4, 5}, set()),
+    ("last_open < 30d", {1}, set()),
+    ("last_open is null", {3, 4, 6}, set()),
+    ("last_open <= 60d and last_open >= 60d", {5}, set()),
+    ("has email_opens", {1, 2, 5}, set()),
+    ("country = 'DE' or country = 'US'", {1, 2}, set()),
+    ("country != 'DE'", {2, 4, 5}, set()),
+    ("not (country = 'DE')", {2, 4, 5}, set()),
+    ("country in ['DE', 'FR']", {1, 4}, set()),
+    ("country not in ['DE', 'FR']", {2, 5}, set()),
+    ("country not in ['DE', null]", set(), set()),
+    ("country is null", {3, 6}, set()),
+    ("age between 17 and 40", {1, 3, 5}, set()),
+    ("age > 30 or email_consent", {1, 4, 5}, set()),
+    ("not email_consent", {2}, set()),
+    ("email_consent is not null and not email_consent", {2}, set()),
+    ("email contains '%_'", {4}, set()),
+    ("email contains '@'", {1, 2, 4, 5}, set()),
+    ("email starts with 'it''s'", {4}, set()),
+    ("email ends with 'example.com'", {1, 5}, set()),
+    ("email ends with '.com' and not (email contains 'gmail')", {1, 4, 5}, set()),
+    ("lower(first_name) starts with 'a' or upper(first_name) = 'CY'", {1, 4}, set()),
+    ("length(first_name) = 3", {1, 2, 3, 5}, set()),
+    ("tags contains 'vip'", {1, 4}, {"sqlite"}),
+    ("tags not contains 'vip'", {2, 5}, {"sqlite"}),
+    ("length(tags) = 0", {2}, {"sqlite"}),
+    ("lucky_numbers contains 2", {3}, {"sqlite"}),
+    ("signup_at within 7d", {4}, set()),
+    ("signup_at > 2026-01-01", {2, 4}, set()),
+    ("signup_at = now", {4}, set()),
+    ("signup_at >= today", {4}, set()),
+    ("birthday < 1991-01-01", {2, 5}, set()),
+    ("birthday > 30y", {1, 2, 5}, set()),
+    ("days_until_anniversary(birthday) < 7", {2, 4}, set()),
+    ("days_until_anniversary(birthday) = 0", {4}, set()),
+    ("days_until_anniversary(birthday) > 250", {1}, set()),
+    ("month(birthday) = 2 and day(birthday) = 29", {1}, set()),
+    ("year(signup_at) = 2024", {1}, set()),
+    ("weekday(signup_at) = 1", {1, 2, 4, 5}, set()),
+    ("days_since(signup_at) = 7", {2}, set()),
+    ("days_since(signup_at) = 0", {4}, set()),
+    ("score * 2 >= 3", {3, 4}, set()),
+    ("credit / 0 is null", {1, 2, 3, 4, 5, 6}, set()),
+    ("credit + age > 99", {4}, set()),
+    ("age % 2 = 1", {3, 4}, set()),
+    ("-age < -60", {4}, set()),
+    ("abs(score) = 1", {5}, set()),
+    ("round(credit) = 100 or round(credit, 1) = 5.5", {4, 5}, set()),
+    ("coalesce(age, 0) = 0", {2, 6}, set()),
+    ("`by` = 'by' or `first name` = 'O''Brien'", {3}, set()),
+    ("`first name` contains '\\\\'", {4}, set()),
+    ("in segment vip", {1}, set()),
+    ("in segment buyers and not in segment vip", {2, 4, 5}, set()),
+    ("not in segment buyers", {3, 6}, set()),
+    ("top 20% by total_spent", {1, 5}, set()),
+    ("top 50% by age", {4, 5}, set()),
+    ("percentile(age) = 0", {3}, set()),
+    ("percentile(total_spent) >= 80", {1, 5}, set()),
+]

@@ -28,7 +28,7 @@ from .dialects import Profile, profile_for
 from .schema import Schema, Source
 from .types import Type
 
-__all__ = ["SqlOptions", "build_query", "to_sql"]
+__all__ = ["SqlOptions", "build_query", "render", "to_sql"]
 
 ENTITY = "c"
 EVENT = "e"
@@ -66,7 +66,30 @@ def to_sql(
             )
         )
     query = build_query(source, schema, profile=profile, as_of=as_of)
-    return str(query.sql(dialect=profile.sqlglot_name, pretty=pretty))
+    return render(query, profile, pretty=pretty)
+
+
+def render(query: Any, profile: Profile, *, pretty: bool = True) -> str:
+    """Print a query; a construct sqlglot cannot express in the dialect is refused."""
+    from sqlglot.errors import ErrorLevel, UnsupportedError
+
+    try:
+        return str(
+            query.sql(
+                dialect=profile.sqlglot_name,
+                pretty=pretty,
+                unsupported_level=ErrorLevel.RAISE,
+            )
+        )
+    except UnsupportedError as e:
+        raise CheckError(
+            Diagnostic(
+                code="unsupported-construct",
+                message=f"this segment cannot be written in {profile.name} SQL: "
+                f"{str(e).splitlines()[0]}",
+                hints=("supported dialects: duckdb, postgres, sqlite",),
+            )
+        ) from None
 
 
 def build_query(

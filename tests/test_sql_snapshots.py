@@ -1,0 +1,82 @@
+"""Per-dialect SQL snapshots (golden files) for supported and experimental dialects.
+
+Regenerate with ``SEGQL_UPDATE_SNAPSHOTS=1 pytest tests/test_sql_snapshots.py`` and review
+the diff. Every snapshot must parse back with sqlglot in its own dialect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+import sqlglot
+from shop_schema import shop_schema
+
+import segql
+from segql.sql import to_sql
+
+HERE = Path(__file__).parent / "fixtures" / "sql"
+AS_OF = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+SUPPORTED = ["duckdb", "postgres", "sqlite"]
+EXPERIMENTAL = ["bigquery", "snowflake", "trino", "spark", "clickhouse", "redshift", "mysql"]
+UPDATE = os.environ.get("SEGQL_UPDATE_SNAPSHOTS") == "1"
+SCHEMA = shop_schema()
+
+
+def _segments() -> list[tuple[str, str]]:
+    out = []
+    for line in (HERE / "segments.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, expr = line.partition(":")
+            out.append((name.strip(), expr.strip()))
+    return out
+
+
+SEGMENTS = _segments()
+CASES = [(d, n, e) for d in SUPPORTED + EXPERIMENTAL for n, e in SEGMENTS]
+
+
+def _compile(dialect: str, expr: str) -> str:
+    try:
+        return to_sql(expr, SCHEMA, dialect=dialect, as_of=AS_OF) + "\n"
+    except segql.CheckError as e:
+        return f"-- refused: {e.code}: {e.diagnostic.message}\n"
+
+
+@pytest.mark.parametrize(("dialect", "name", "expr"), CASES, ids=[f"{d}-{n}" for d, n, _ in CASES])
+def test_snapshot(dialect: str, name: str, expr: str) -> None:
+    path = HERE / dialect / f"{name}.sql"
+    got = _compile(dialect, expr)
+    if UPDATE or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(got, encoding="utf-8")
+        if not UPDATE:
+            pytest.fail(f"new snapshot written to {path}; review it and run again")
+    assert got == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("dialect", "name", "expr"), CASES, ids=[f"{d}-{n}" for d, n, _ in CASES])
+def test_snapshot_parses_back(dialect: str, name: str, expr: str) -> None:
+    text = (HERE / dialect / f"{name}.sql").read_text(encoding="utf-8")
+    if text.startswith("-- refused"):
+        assert dialect not in SUPPORTED or name in REFUSED_ON_SUPPORTED.get(dialect, ())
+        return
+    tree = sqlglot.parse_one(text, read=dialect)
+    assert tree is not None and tree.find(sqlglot.exp.Select) is not None
+
+
+REFUSED_ON_SUPPORTED: dict[str, tuple[str, ...]] = {}
+
+
+def test_supported_dialects_refuse_nothing_here() -> None:
+    for dialect in SUPPORTED:
+        for _name, expr in SEGMENTS:
+            to_sql(expr, SCHEMA, dialect=dialect, as_of=AS_OF)
+
+
+def test_unknown_dialect_is_a_clear_error() -> None:
+    with pytest.raises(segql.CheckError) as info:
+        to_sql("age > 1", SCHEMA, dialect="nosuchsql")
+    assert info.value.code == "unknown-dialect"

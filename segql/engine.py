@@ -148,11 +148,13 @@ class Database:
             options=SqlOptions(sources=sources, select=fields),
         )
 
-    def _run(self, query: Any) -> Any:
+    def _run(self, query: Any, *, arrow: bool = False) -> Any:
         import duckdb
 
         text = query.sql(dialect="duckdb")
         try:
+            if arrow:
+                return self.con.sql(text).to_arrow_table()
             return self.con.execute(text)
         except duckdb.Error as e:
             first = str(e).splitlines()[0]
@@ -197,8 +199,7 @@ class Database:
         fields: Iterable[str] = (),
     ) -> Any:
         """Members with the chosen profile fields, as a pyarrow Table."""
-        result = self._run(self._query(source, schema, as_of, tuple(fields)))
-        return result.fetch_arrow_table()
+        return self._run(self._query(source, schema, as_of, tuple(fields)), arrow=True)
 
     # --- schema validation -------------------------------------------------------------
     def _sources(self, schema: Schema) -> list[Source]:

@@ -155,10 +155,10 @@ class _Compiler:
                 Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1),
                 "give the entity or stream a `table:` to compile it for a database",
             )
-        if isinstance(node, exp.Table):
-            node.set("alias", exp.TableAlias(this=self.ident(alias)))
-            return node
-        return exp.alias_(node, alias, table=True, quoted=True)
+        if not isinstance(node, exp.Table):
+            node = exp.Table(this=node)
+        node.set("alias", exp.TableAlias(this=self.ident(alias)))
+        return node
 
     def ts(self, value: dt.datetime) -> Any:
         return self.p.timestamp_literal(value)

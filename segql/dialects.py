@@ -10,6 +10,7 @@ experimental generic profile (sqlglot's transpilation of DuckDB-flavoured SQL).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 __all__ = ["SUPPORTED", "Profile", "profile_for"]
@@ -21,6 +22,16 @@ def _exp() -> Any:
     from sqlglot import exp
 
     return exp
+
+
+@functools.cache
+def _dtype_proto(name: str, dialect: str | None) -> Any:
+    return _exp().DataType.build(name, dialect=dialect)
+
+
+def dtype(name: str, dialect: str | None = None) -> Any:
+    """A DataType node (parsed once per name, copied per use)."""
+    return _dtype_proto(name, dialect).copy()
 
 
 def _ts_text(value: dt.datetime) -> str:
@@ -40,11 +51,15 @@ class Profile:
     # --- literals ---------------------------------------------------------------------
     def timestamp_literal(self, value: dt.datetime) -> Any:
         exp = _exp()
-        return exp.cast(exp.Literal.string(_ts_text(value)), exp.DataType.build("TIMESTAMP"))
+        return exp.cast(
+            exp.Literal.string(_ts_text(value)), dtype("TIMESTAMP"), copy=False
+        )
 
     def date_literal(self, value: dt.date) -> Any:
         exp = _exp()
-        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE"))
+        return exp.cast(
+            exp.Literal.string(value.isoformat()), dtype("DATE"), copy=False
+        )
 
     def true(self) -> Any:
         return _exp().true()
@@ -62,12 +77,12 @@ class Profile:
     # --- conversions ------------------------------------------------------------------
     def to_double(self, e: Any) -> Any:
         exp = _exp()
-        return exp.cast(e, exp.DataType.build("DOUBLE"))
+        return exp.cast(e, dtype("DOUBLE"), copy=False)
 
     def date_to_timestamp(self, d: Any, zone: str) -> Any:
         """Midnight of date ``d`` in ``zone`` as a naive UTC timestamp."""
         exp = _exp()
-        ts = exp.cast(d, exp.DataType.build("TIMESTAMP"))
+        ts = exp.cast(d, dtype("TIMESTAMP"), copy=False)
         if zone == "UTC":
             return ts
         return self._utc_of_local(ts, zone)
@@ -109,7 +124,7 @@ class Profile:
             expression=exp.Literal.number(str(b) + ".0"),
             typed=True,
         )
-        return exp.cast(exp.Floor(this=q), exp.DataType.build("BIGINT"))
+        return exp.cast(exp.Floor(this=q), dtype("BIGINT"), copy=False)
 
     # --- lists ------------------------------------------------------------------------
     def list_contains(self, lst: Any, item: Any) -> Any:
@@ -130,7 +145,7 @@ class Postgres(Profile):
 
     def to_double(self, e: Any) -> Any:
         exp = _exp()
-        return exp.cast(e, exp.DataType.build("DOUBLE PRECISION", dialect="postgres"))
+        return exp.cast(e, dtype("DOUBLE PRECISION", "postgres"), copy=False)
 
     def _utc_of_local(self, ts: Any, zone: str) -> Any:
         exp = _exp()
@@ -147,7 +162,9 @@ class Postgres(Profile):
     def part(self, unit: str, e: Any) -> Any:
         exp = _exp()
         return exp.cast(
-            exp.Extract(this=exp.var(unit.upper()), expression=e), exp.DataType.build("INT")
+            exp.Extract(this=exp.var(unit.upper()), expression=e),
+            dtype("INT"),
+            copy=False,
         )
 
     def days_between(self, as_of: dt.datetime, ts: Any) -> Any:
@@ -155,7 +172,7 @@ class Postgres(Profile):
         interval = exp.Sub(this=self.timestamp_literal(as_of), expression=ts)
         seconds = exp.Extract(this=exp.var("EPOCH"), expression=exp.Paren(this=interval))
         q = exp.Div(this=seconds, expression=exp.Literal.number(86400), typed=True)
-        return exp.cast(exp.Floor(this=q), exp.DataType.build("BIGINT"))
+        return exp.cast(exp.Floor(this=q), dtype("BIGINT"), copy=False)
 
     def list_contains(self, lst: Any, item: Any) -> Any:
         exp = _exp()
@@ -204,7 +221,7 @@ class SQLite(Profile):
 
     def to_double(self, e: Any) -> Any:
         exp = _exp()
-        return exp.cast(e, exp.DataType.build("REAL", dialect="sqlite"))
+        return exp.cast(e, dtype("REAL", "sqlite"), copy=False)
 
     def date_to_timestamp(self, d: Any, zone: str) -> Any:
         exp = _exp()
@@ -220,7 +237,8 @@ class SQLite(Profile):
         if unit == "isodow":
             w = exp.cast(
                 exp.Anonymous(this="strftime", expressions=[exp.Literal.string("%w"), e]),
-                exp.DataType.build("INTEGER"),
+                dtype("INTEGER"),
+                copy=False,
             )
             # %w is 0 = Sunday .. 6; ISO is 1 = Monday .. 7 = Sunday.
             shifted = exp.Mod(
@@ -231,7 +249,8 @@ class SQLite(Profile):
         fmt = {"year": "%Y", "month": "%m", "day": "%d"}[unit]
         return exp.cast(
             exp.Anonymous(this="strftime", expressions=[exp.Literal.string(fmt), e]),
-            exp.DataType.build("INTEGER"),
+            dtype("INTEGER"),
+            copy=False,
         )
 
     def days_between(self, as_of: dt.datetime, ts: Any) -> Any:
@@ -244,7 +263,8 @@ class SQLite(Profile):
             exp.Round(
                 this=exp.Mul(this=exp.Paren(this=jd), expression=exp.Literal.number(86_400_000))
             ),
-            exp.DataType.build("INTEGER"),
+            dtype("INTEGER"),
+            copy=False,
         )
         b = exp.Literal.number(86_400_000)
         # floor(a / b) for integers without floor(): (a - ((a % b) + b) % b) / b

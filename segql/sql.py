@@ -24,7 +24,7 @@ from typing import Any, assert_never
 from . import ir, timecalc
 from .ast import ArithOp, BoolOpKind, CmpOp
 from .diagnostics import CheckError, Diagnostic, Span
-from .dialects import Profile, profile_for
+from .dialects import Profile, dtype, profile_for
 from .schema import Schema, Source
 from .types import Type
 
@@ -204,10 +204,14 @@ class _Compiler:
         cond = self.expr(texpr, None)
         ent = self.schema.entity
         key = ent.key
-        select = exp.select(self.col(key, ENTITY)).from_(self.table(ent.source, ENTITY))
+        select = exp.select(self.col(key, ENTITY), copy=False).from_(
+            self.table(ent.source, ENTITY), copy=False
+        )
         for name in self.options.select:
             fd = ent.fields[name]
-            select = select.select(exp.alias_(self.col(fd.column, ENTITY), name, quoted=True))
+            select = select.select(
+                exp.alias_(self.col(fd.column, ENTITY), name, quoted=True), copy=False
+            )
         ctes = self._agg_ctes()
         select = self._join_aggs(select)
         for alias, cte in self.windows:
@@ -216,10 +220,11 @@ class _Compiler:
                 exp.Table(this=self.ident(alias), alias=exp.TableAlias(this=self.ident(alias))),
                 on=exp.EQ(this=self.col("k", alias), expression=self.col(key, ENTITY)),
                 join_type="LEFT",
+                copy=False,
             )
-        select = select.where(cond)
+        select = select.where(cond, copy=False)
         for alias, cte in ctes:
-            select = select.with_(self.ident(alias), as_=cte)
+            select = select.with_(self.ident(alias), as_=cte, copy=False)
         return select
 
     def _join_aggs(self, select: Any) -> Any:
@@ -232,6 +237,7 @@ class _Compiler:
                     this=self.col("k", alias), expression=self.col(self.schema.entity.key, ENTITY)
                 ),
                 join_type="LEFT",
+                copy=False,
             )
         return select
 
@@ -241,17 +247,19 @@ class _Compiler:
         for s in self.streams.values():
             stream = self.schema.streams[s.name]
             time = self.p.timestamp_column(self.col(stream.time, EVENT))
-            q = exp.select(exp.alias_(self.col(stream.key, EVENT), "k", quoted=True))
+            q = exp.select(exp.alias_(self.col(stream.key, EVENT), "k", quoted=True), copy=False)
             for alias, agg in s.columns.values():
-                q = q.select(exp.alias_(agg, alias, quoted=True))
-            q = q.from_(self.table(stream.source, EVENT))
+                q = q.select(exp.alias_(agg, alias, quoted=True), copy=False)
+            q = q.from_(self.table(stream.source, EVENT), copy=False)
             conds = [exp.LTE(this=time, expression=self.ts(self.as_of))]
             if s.all_windowed and s.earliest is not None:
                 conds.append(exp.GTE(this=time, expression=self.ts(s.earliest)))
             filt = self.schema.filters_ir.get(s.name)
             if filt is not None:
                 conds.append(exp.Paren(this=self.expr(filt, s.name)))
-            q = q.where(exp.and_(*conds)).group_by(self.col(stream.key, EVENT))
+            q = q.where(exp.and_(*conds), copy=False).group_by(
+                self.col(stream.key, EVENT), copy=False
+            )
             out.append((s.alias(), q))
         return out
 
@@ -270,7 +278,7 @@ class _Compiler:
             s.earliest = since if s.earliest is None else min(s.earliest, since)
         else:
             s.all_windowed = False
-        cond = exp.and_(*conds) if conds else None
+        cond = exp.and_(*conds, copy=False) if conds else None
         func = ir.AggFunc.COUNT if isinstance(node, ir.Exists) else node.func
         column = None if isinstance(node, ir.Exists) else node.column
         key = (func, column, repr(node.where), node.within)
@@ -348,7 +356,11 @@ class _Compiler:
                 return exp.Not(this=exp.Paren(this=self.expr(o, stream)))
             case ir.BoolOp(op=op, operands=ops):
                 parts = [exp.Paren(this=self.expr(o, stream)) for o in ops]
-                return exp.and_(*parts) if op is BoolOpKind.AND else exp.or_(*parts)
+                return (
+                    exp.and_(*parts, copy=False)
+                    if op is BoolOpKind.AND
+                    else exp.or_(*parts, copy=False)
+                )
             case ir.Compare(op=op, left=x, right=y):
                 cls = {
                     CmpOp.EQ: exp.EQ,
@@ -468,6 +480,7 @@ class _Compiler:
         return exp.and_(
             exp.GTE(this=length(s.copy()), expression=length(t.copy())),
             exp.EQ(this=suffix, expression=t.copy()),
+            copy=False,
         )
 
     def _local(self, node: ir.TExpr, stream: str | None) -> Any:
@@ -504,7 +517,7 @@ class _Compiler:
                 a0 = self.expr(args[0], stream)
                 if self.p.name == "postgres" and args[0].type is Type.FLOAT:
                     # Postgres rounds doubles half-to-even; numeric rounds half away from 0.
-                    a0 = exp.cast(a0, exp.DataType.build("DECIMAL"))
+                    a0 = exp.cast(a0, dtype("DECIMAL"), copy=False)
                 digits = self.expr(args[1], stream) if len(args) > 1 else None
                 return exp.Round(this=a0, decimals=digits)
             case F.COALESCE:
@@ -554,6 +567,7 @@ class _Compiler:
                             this=exp.and_(
                                 exp.EQ(this=m.copy(), expression=exp.Literal.number(2)),
                                 exp.EQ(this=d.copy(), expression=exp.Literal.number(29)),
+                                copy=False,
                             ),
                             true=exp.Literal.number(28),
                         )
@@ -613,7 +627,8 @@ class _Compiler:
         q = exp.select(
             exp.alias_(self.col(ent.key, ENTITY), "k", quoted=True),
             exp.alias_(value, "v", quoted=True),
-        ).from_(self.table(ent.source, ENTITY))
+            copy=False,
+        ).from_(self.table(ent.source, ENTITY), copy=False)
         q = self._join_aggs(q)
         self.windows.append((alias, q))
         return self.col("v", alias)

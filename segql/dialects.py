@@ -178,7 +178,7 @@ class Postgres(Profile):
         exp = _exp()
         # `item = ANY(list)` is null when no element matches but one is null; segql
         # ignores null elements, so turn that null into false.
-        anyx = exp.EQ(this=item, expression=exp.Any(this=lst))
+        anyx = exp.EQ(this=item, expression=exp.Any(this=exp.Paren(this=lst)))
         return exp.Coalesce(this=anyx, expressions=[exp.false()])
 
     def list_length(self, lst: Any) -> Any:

@@ -179,7 +179,13 @@ class Postgres(Profile):
         # `item = ANY(list)` is null when no element matches but one is null; segql
         # ignores null elements, so turn that null into false.
         anyx = exp.EQ(this=item, expression=exp.Any(this=exp.Paren(this=lst)))
-        return exp.Coalesce(this=anyx, expressions=[exp.false()])
+        found = exp.Coalesce(this=anyx, expressions=[exp.false()])
+        unknown = exp.or_(
+            exp.Is(this=lst.copy(), expression=exp.null()),
+            exp.Is(this=item.copy(), expression=exp.null()),
+            copy=False,
+        )
+        return exp.Case(ifs=[exp.If(this=unknown, true=exp.null())], default=found)
 
     def list_length(self, lst: Any) -> Any:
         exp = _exp()

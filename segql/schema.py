@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from .diagnostics import Span
+from .diagnostics import Diagnostic, Span
 from .types import Type
 
 if TYPE_CHECKING:
@@ -109,7 +109,8 @@ class SegmentDef:
 @dataclass(slots=True, kw_only=True)
 class Schema:
     """A loaded schema. ``traits_ir``, ``filters_ir`` and ``segments_ir`` are filled by
-    the checker (:func:`segql.check.check_schema`) and cached here."""
+    the checker (:func:`segql.check.check_schema`) and cached here; ``warnings`` keeps the
+    non-error diagnostics found while loading."""
 
     timezone: str
     entity: Entity
@@ -121,6 +122,7 @@ class Schema:
     filters_ir: dict[str, ir.TExpr] = field(default_factory=dict)
     segments_ir: dict[str, ir.TExpr] = field(default_factory=dict)
     parsed: dict[str, ast.Expr] = field(default_factory=dict)
+    warnings: list[Diagnostic] = field(default_factory=list)
 
     @property
     def tz(self) -> dt.tzinfo:

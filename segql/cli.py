@@ -8,6 +8,7 @@ prompt_toolkit) are imported by the commands that need them, so `segql --help` i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -254,8 +255,12 @@ def _write_table(table: Any, fmt: str, output: Path | None) -> None:
         pq.write_table(table, str(output))
         return
     rows = table.to_pylist()
-    out: IO[str] = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
-    try:
+    target = (
+        open(output, "w", encoding="utf-8", newline="")
+        if output
+        else contextlib.nullcontext(sys.stdout)
+    )
+    with target as out:
         if fmt == "csv":
             import csv
 
@@ -268,9 +273,6 @@ def _write_table(table: Any, fmt: str, output: Path | None) -> None:
 
             for row in rows:
                 out.write(json.dumps(row, default=_json_default, ensure_ascii=False) + "\n")
-    finally:
-        if output:
-            out.close()
 
 
 def _csv_value(v: Any) -> Any:

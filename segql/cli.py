@@ -255,12 +255,12 @@ def _write_table(table: Any, fmt: str, output: Path | None) -> None:
         pq.write_table(table, str(output))
         return
     rows = table.to_pylist()
-    target = (
-        open(output, "w", encoding="utf-8", newline="")
-        if output
-        else contextlib.nullcontext(sys.stdout)
-    )
-    with target as out:
+    with contextlib.ExitStack() as stack:
+        out: IO[str] = (
+            stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
+            if output
+            else sys.stdout
+        )
         if fmt == "csv":
             import csv
 

@@ -660,6 +660,7 @@ def load_schema(source: SchemaSource, *, catalogs: Iterable[SchemaSource] = ()) 
     builder = _Builder(doc, _base_dir(path))
     schema = builder.schema(path.resolve() if path is not None else None)
     diags = builder.diags
+    structural = len(diags)
     places = dict(builder.segment_keys)
     for cat in catalogs:
         segments, keys, cdiags = _catalog(cat)
@@ -681,9 +682,10 @@ def load_schema(source: SchemaSource, *, catalogs: Iterable[SchemaSource] = ()) 
                 continue
             schema.segments[name] = seg
             places[name] = keys.get(name, Located())
-    errors = [d for d in diags if d.is_error]
-    if errors:
-        raise SchemaError(errors)
+    # A broken schema structure would echo through every expression, so stop there; a
+    # broken or duplicate catalog entry only hides itself: check everything else.
+    if any(d.is_error for d in builder.diags[:structural]):
+        raise SchemaError([d for d in diags if d.is_error])
     from .check import check_schema
 
     diags.extend(check_schema(schema))

@@ -192,7 +192,7 @@ def _fmt(e: a.Expr) -> str:
         case a.Within(operand=o, duration=d):
             return f"{_wrap(o, ADD)} within {_fmt(d)}"
         case a.Call(func=f, args=args):
-            return f"{f}(" + ", ".join(_fmt(x) for x in args) + ")"
+            return f"{f}(" + ", ".join(_cond(x, OR) for x in args) + ")"
         case a.Aggregate(func=f, target=t, where=w, within=d):
             text = f"{f}({_fmt(t)}"
             if w is not None:

@@ -1,0 +1,1 @@
+"""The bundled example shop: deterministic data, schema and catalog (see `segql demo`)."""

@@ -56,7 +56,7 @@ FIRST = [
     "Xia",
     "Yara",
     "Zoe",
-]  # noqa: E501
+]
 LAST = [
     "Smith",
     "Müller",

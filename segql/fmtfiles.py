@@ -8,7 +8,7 @@ comparing the parsed expressions with the originals, so a bug can never corrupt 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .diagnostics import Diagnostic, SchemaError, SegqlError, relocate
@@ -115,7 +115,7 @@ def _plain_ok(s: str) -> bool:
         return False
 
 
-def _verify(out: str, originals: list[object], name: str, fmt: Format) -> None:
+def _verify(out: str, originals: Sequence[object], name: str, fmt: Format) -> None:
     doc = load_document(out, fmt=fmt, name=name) if fmt != "dict" else None
     got = []
     if doc is not None:

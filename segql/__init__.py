@@ -6,6 +6,8 @@ only by the stages that need them.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .diagnostics import (
@@ -23,6 +25,7 @@ from .limits import Limits
 
 if TYPE_CHECKING:
     from .ast import Expr
+    from .schema import Schema
 
 __version__ = "0.1.0"
 
@@ -37,8 +40,12 @@ __all__ = [
     "Severity",
     "Span",
     "SyntaxErrorDiagnostic",
+    "check",
     "format",
+    "load_schema",
+    "matches",
     "parse",
+    "to_sql",
 ]
 
 
@@ -58,5 +65,42 @@ def format(expr: Expr | str, *, width: int = 88) -> str:
     return format_expr(expr, width=width)
 
 
-def __getattr__(name: str) -> Any:
-    raise AttributeError(f"module 'segql' has no attribute {name!r}")
+def load_schema(source: Any, *, catalogs: Iterable[Any] = ()) -> Schema:
+    """Load and check a schema (YAML, TOML or JSON path, or a dict) and its catalogs."""
+    from .config import load_schema as _load
+
+    return _load(source, catalogs=catalogs)
+
+
+def check(source: str | Expr, schema: Schema) -> list[Diagnostic]:
+    """Every problem with ``source`` against ``schema``; never raises for user errors."""
+    from .check import check as _check
+
+    return _check(source, schema)
+
+
+def to_sql(
+    source: str | Any,
+    schema: Schema,
+    *,
+    dialect: str = "duckdb",
+    as_of: dt.datetime | dt.date | None = None,
+) -> str:
+    """One SQL ``SELECT`` returning the key of every member once."""
+    from .sql import to_sql as _to_sql
+
+    return _to_sql(source, schema, dialect=dialect, as_of=as_of)
+
+
+def matches(
+    source: str | Any,
+    schema: Schema,
+    *,
+    contact: Mapping[str, Any],
+    events: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    as_of: dt.datetime | dt.date | None = None,
+) -> bool:
+    """Whether one contact (plain Python values) is a member, evaluated in-process."""
+    from .evaluate import matches as _matches
+
+    return _matches(source, schema, contact=contact, events=events, as_of=as_of)

@@ -1,0 +1,651 @@
+"""In-process evaluation of a segment on one contact (CONTRACT §4.3 `matches`).
+
+This is the semantic reference every SQL dialect is tested against. A typed tree is
+compiled once into nested closures; evaluating a contact then touches only the fields and
+streams the segment uses. Values are SQL's: ``None`` is unknown, and a contact matches
+exactly when the whole expression is ``True``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from . import ir, timecalc
+from .ast import ArithOp, BoolOpKind, CmpOp
+from .diagnostics import CheckError, Diagnostic, EngineError
+from .schema import Schema
+from .types import Type
+
+__all__ = ["Predicate", "compile_predicate", "matches"]
+
+Fn = Callable[["_Env", Any], Any]
+
+
+@dataclass(slots=True)
+class _Env:
+    contact: dict[str, Any]
+    raw_events: Mapping[str, Sequence[Mapping[str, Any]]]
+    as_of: dt.datetime
+    times: dict[Any, Any]
+    visible: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+class Predicate:
+    """A compiled segment: ``pred(contact, events, as_of) -> bool``."""
+
+    def __init__(self, texpr: ir.TExpr, schema: Schema) -> None:
+        for node in ir.walk(texpr):
+            if isinstance(node, ir.Percentile | ir.TopPercent):
+                what = "`top … by`" if isinstance(node, ir.TopPercent) else "`percentile`"
+                raise CheckError(
+                    Diagnostic(
+                        code="needs-population",
+                        message=f"{what} compares a contact with all others, so it cannot be "
+                        "evaluated on one contact",
+                        span=node.span,
+                        hints=("run it on a database: segql.to_sql or segql.engine.Database",),
+                    )
+                )
+        self.schema = schema
+        self.tz = schema.tz
+        self._fields: dict[str, Type] = {}
+        self._stream_fields: dict[str, dict[str, Type]] = {}
+        self._fn = _Compiler(self).compile(texpr)
+
+    def __call__(
+        self,
+        contact: Mapping[str, Any],
+        events: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        as_of: dt.datetime | dt.date | None = None,
+    ) -> bool:
+        when = timecalc.normalize_as_of(as_of)
+        values = {
+            name: _normalize(contact.get(name), t, name, "contact", self.tz)
+            for name, t in self._fields.items()
+        }
+        env = _Env(contact=values, raw_events=events or {}, as_of=when, times={})
+        return self._fn(env, None) is True
+
+    def visible(self, env: _Env, stream: str) -> list[dict[str, Any]]:
+        """The stream's events with a time at or before as_of that pass its filter, with
+        the fields this predicate uses normalised."""
+        got = env.visible.get(stream)
+        if got is not None:
+            return got
+        st = self.schema.streams[stream]
+        used = self._stream_fields.get(stream, {})
+        out: list[dict[str, Any]] = []
+        filt = self._filters.get(stream)
+        for raw in env.raw_events.get(stream, ()):
+            t = _normalize(raw.get(st.time), Type.TIMESTAMP, st.time, stream, self.tz)
+            if t is None or t > env.as_of:
+                continue
+            ev = {
+                name: _normalize(raw.get(name), ft, name, stream, self.tz)
+                for name, ft in used.items()
+            }
+            ev[st.time] = t
+            if filt is not None and filt(env, ev) is not True:
+                continue
+            out.append(ev)
+        env.visible[stream] = out
+        return out
+
+    _filters: dict[str, Fn]
+
+
+def compile_predicate(texpr: ir.TExpr, schema: Schema) -> Predicate:
+    return Predicate(texpr, schema)
+
+
+_CACHE: OrderedDict[tuple[str, int], tuple[Schema, Predicate]] = OrderedDict()
+_CACHE_SIZE = 256
+
+
+def matches(
+    source: str | ir.TExpr,
+    schema: Schema,
+    *,
+    contact: Mapping[str, Any],
+    events: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    as_of: dt.datetime | dt.date | None = None,
+) -> bool:
+    """Whether one contact is a member of the segment (CONTRACT §4.3)."""
+    if isinstance(source, str):
+        key = (source, id(schema))
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] is schema:
+            _CACHE.move_to_end(key)
+            pred = hit[1]
+        else:
+            from .check import typed
+
+            pred = Predicate(typed(source, schema), schema)
+            _CACHE[key] = (schema, pred)
+            if len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    else:
+        pred = Predicate(source, schema)
+    return pred(contact, events, as_of)
+
+
+# ---------------------------------------------------------------------------------------
+# Input values
+# ---------------------------------------------------------------------------------------
+
+
+def _bad(name: str, where: str, t: Type, value: Any) -> EngineError:
+    return EngineError(
+        Diagnostic(
+            code="bad-input",
+            message=f"{where} value for `{name}` must be {_expect(t)}, not "
+            f"{type(value).__name__} {value!r:.60}",
+        )
+    )
+
+
+def _expect(t: Type) -> str:
+    return {
+        Type.STRING: "a str",
+        Type.INTEGER: "an int",
+        Type.DECIMAL: "a number (int, Decimal or float)",
+        Type.FLOAT: "a number (int, float or Decimal)",
+        Type.BOOLEAN: "a bool",
+        Type.DATE: "a datetime.date",
+        Type.TIMESTAMP: "a datetime.datetime (naive means UTC)",
+        Type.LIST_STRING: "a list of str",
+        Type.LIST_INTEGER: "a list of int",
+    }.get(t, str(t))
+
+
+def _normalize(value: Any, t: Type, name: str, where: str, tz: dt.tzinfo) -> Any:
+    if value is None:
+        return None
+    if t is Type.STRING:
+        if isinstance(value, str):
+            return value
+    elif t is Type.INTEGER:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif t is Type.DECIMAL:
+        if isinstance(value, Decimal):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return Decimal(value)
+        if isinstance(value, float) and math.isfinite(value):
+            return Decimal(repr(value))
+    elif t is Type.FLOAT:
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            return float(value)
+    elif t is Type.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+    elif t is Type.DATE:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+    elif t is Type.TIMESTAMP:
+        if isinstance(value, dt.datetime):
+            return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+        if isinstance(value, dt.date):
+            return timecalc.date_to_timestamp(value, tz)
+    elif t.is_list and isinstance(value, list | tuple):
+        elem = t.element
+        return tuple(_normalize(v, elem, name, where, tz) for v in value)
+    raise _bad(name, where, t, value)
+
+
+# ---------------------------------------------------------------------------------------
+# Three-valued helpers
+# ---------------------------------------------------------------------------------------
+
+
+def _and(fns: Sequence[Fn]) -> Fn:
+    def f(env: _Env, ev: Any) -> Any:
+        unknown = False
+        for g in fns:
+            v = g(env, ev)
+            if v is False:
+                return False
+            if v is None:
+                unknown = True
+        return None if unknown else True
+
+    return f
+
+
+def _or(fns: Sequence[Fn]) -> Fn:
+    def f(env: _Env, ev: Any) -> Any:
+        unknown = False
+        for g in fns:
+            v = g(env, ev)
+            if v is True:
+                return True
+            if v is None:
+                unknown = True
+        return None if unknown else False
+
+    return f
+
+
+def _not(v: Any) -> Any:
+    return None if v is None else not v
+
+
+_CMP: dict[CmpOp, Callable[[Any, Any], bool]] = {
+    CmpOp.EQ: lambda a, b: a == b,
+    CmpOp.NE: lambda a, b: a != b,
+    CmpOp.LT: lambda a, b: a < b,
+    CmpOp.LE: lambda a, b: a <= b,
+    CmpOp.GT: lambda a, b: a > b,
+    CmpOp.GE: lambda a, b: a >= b,
+}
+
+_DEC = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_UP)
+
+
+def _num(v: Any, t: Type) -> Any:
+    if v is None:
+        return None
+    if t is Type.FLOAT:
+        return float(v)
+    if t is Type.DECIMAL:
+        return v if isinstance(v, Decimal) else Decimal(v)
+    return v
+
+
+def _mod(a: Any, b: Any) -> Any:
+    if b == 0:
+        return None
+    if isinstance(a, float) or isinstance(b, float):
+        return math.fmod(a, b)
+    if isinstance(a, Decimal) or isinstance(b, Decimal):
+        return _DEC.remainder(Decimal(a), Decimal(b))
+    r = abs(a) % abs(b)
+    return -r if a < 0 else r
+
+
+def _round(v: Any, digits: int) -> Any:
+    if isinstance(v, int):
+        if digits >= 0:
+            return v
+        q = Decimal(v).quantize(Decimal(1).scaleb(-digits), rounding=decimal.ROUND_HALF_UP)
+        return int(q)
+    d = v if isinstance(v, Decimal) else Decimal(repr(v))
+    out = d.quantize(Decimal(1).scaleb(-digits), rounding=decimal.ROUND_HALF_UP, context=_DEC)
+    return float(out) if isinstance(v, float) else out
+
+
+# ---------------------------------------------------------------------------------------
+# The compiler
+# ---------------------------------------------------------------------------------------
+
+
+class _Compiler:
+    def __init__(self, pred: Predicate) -> None:
+        self.p = pred
+        self.schema = pred.schema
+        self.tz = pred.tz
+        pred._filters = {}
+
+    def _use_stream(self, stream: str) -> None:
+        self.p._stream_fields.setdefault(stream, {})
+        if stream not in self.p._filters:
+            filt = self.schema.filters_ir.get(stream)
+            if filt is not None:
+                self.p._filters[stream] = _sentinel  # guard against recursion
+                self.p._filters[stream] = self.compile(filt)
+            else:
+                self.p._filters.pop(stream, None)
+
+    def _time(self, key: Any, make: Callable[[dt.datetime], Any]) -> Fn:
+        def f(env: _Env, ev: Any) -> Any:
+            try:
+                return env.times[key]
+            except KeyError:
+                v = env.times[key] = make(env.as_of)
+                return v
+
+        return f
+
+    def _ago(self, d: ir.Duration) -> Fn:
+        tz = self.tz
+        return self._time(d, lambda a: timecalc.ago(a, d.amount, d.unit, tz))
+
+    def compile(self, node: ir.TExpr) -> Fn:
+        tz = self.tz
+        match node:
+            case ir.Lit(value=v):
+                return lambda env, ev: v
+            case ir.Field(name=name, type=t):
+                self.p._fields[name] = t
+                return lambda env, ev: env.contact[name]
+            case ir.EventField(stream=s, name=name, type=t):
+                st = self.schema.streams[s]
+                if name != st.time:
+                    self.p._stream_fields.setdefault(s, {})[name] = t
+                return lambda env, ev: ev[name]
+            case ir.Now():
+                return lambda env, ev: env.as_of
+            case ir.Today():
+                return self._time("today", lambda a: timecalc.today(a, tz))
+            case ir.Ago(duration=d):
+                return self._ago(d)
+            case ir.DateToTimestamp(operand=o):
+                g = self.compile(o)
+
+                def widen(env: _Env, ev: Any) -> Any:
+                    v = g(env, ev)
+                    return None if v is None else timecalc.date_to_timestamp(v, tz)
+
+                return widen
+            case ir.Neg(operand=o):
+                g = self.compile(o)
+                return lambda env, ev: None if (v := g(env, ev)) is None else -v
+            case ir.Arith():
+                return self._arith(node)
+            case ir.Not(operand=o):
+                g = self.compile(o)
+                return lambda env, ev: _not(g(env, ev))
+            case ir.BoolOp(op=op, operands=ops):
+                fns = [self.compile(o) for o in ops]
+                return _and(fns) if op is BoolOpKind.AND else _or(fns)
+            case ir.Compare(op=op, left=x, right=y):
+                gx, gy, cmp = self.compile(x), self.compile(y), _CMP[op]
+
+                def compare(env: _Env, ev: Any) -> Any:
+                    a = gx(env, ev)
+                    if a is None:
+                        return None
+                    b = gy(env, ev)
+                    return None if b is None else cmp(a, b)
+
+                return compare
+            case ir.Between(operand=o, low=lo, high=hi):
+                go, gl, gh = self.compile(o), self.compile(lo), self.compile(hi)
+
+                def between(env: _Env, ev: Any) -> Any:
+                    v, low, high = go(env, ev), gl(env, ev), gh(env, ev)
+                    first = None if v is None or low is None else low <= v
+                    second = None if v is None or high is None else v <= high
+                    if first is False or second is False:
+                        return False
+                    return None if first is None or second is None else True
+
+                return between
+            case ir.InList(operand=o, items=items, negated=neg):
+                if not items:
+                    return lambda env, ev: neg
+                go = self.compile(o)
+                gis = [self.compile(i) for i in items]
+
+                def in_list(env: _Env, ev: Any) -> Any:
+                    v = go(env, ev)
+                    if v is None:
+                        return None
+                    unknown = False
+                    for gi in gis:
+                        w = gi(env, ev)
+                        if w is None:
+                            unknown = True
+                        elif w == v:
+                            return not neg
+                    return None if unknown else neg
+
+                return in_list
+            case ir.IsNull(operand=o, negated=neg):
+                g = self.compile(o)
+                return lambda env, ev: (g(env, ev) is None) != neg
+            case ir.StrMatch(op=op, left=x, right=y):
+                gx, gy = self.compile(x), self.compile(y)
+                test: Callable[[str, str], bool] = {
+                    ir.StrMatchOp.CONTAINS: lambda a, b: b in a,
+                    ir.StrMatchOp.STARTS_WITH: str.startswith,
+                    ir.StrMatchOp.ENDS_WITH: str.endswith,
+                }[op]
+
+                def match(env: _Env, ev: Any) -> Any:
+                    a, b = gx(env, ev), gy(env, ev)
+                    return None if a is None or b is None else test(a, b)
+
+                return match
+            case ir.ListContains(list=lst, item=item):
+                gl, gi = self.compile(lst), self.compile(item)
+
+                def contains(env: _Env, ev: Any) -> Any:
+                    xs, v = gl(env, ev), gi(env, ev)
+                    if xs is None or v is None:
+                        return None
+                    return any(x == v for x in xs if x is not None)
+
+                return contains
+            case ir.Within(operand=o, duration=d):
+                g = self.compile(o)
+                since = self._ago(d)
+
+                def within(env: _Env, ev: Any) -> Any:
+                    v = g(env, ev)
+                    return None if v is None else since(env, ev) <= v <= env.as_of
+
+                return within
+            case ir.Func():
+                return self._func(node)
+            case ir.Agg():
+                return self._agg(node)
+            case ir.Exists(stream=s, where=w, within=d):
+                keep = self._keep(s, w, d)
+
+                def exists(env: _Env, ev: Any) -> Any:
+                    return any(keep(env, e) for e in self.p.visible(env, s))
+
+                return exists
+            case ir.IsTrue(operand=o):
+                g = self.compile(o)
+                return lambda env, ev: g(env, ev) is True
+            case ir.Percentile() | ir.TopPercent():  # pragma: no cover - refused earlier
+                raise AssertionError("needs the population")
+        raise AssertionError(f"unknown node {node!r}")  # pragma: no cover
+
+    def _arith(self, node: ir.Arith) -> Fn:
+        gx, gy = self.compile(node.left), self.compile(node.right)
+        t = node.type
+        op = node.op
+        if op is ArithOp.DIV:
+
+            def div(env: _Env, ev: Any) -> Any:
+                a, b = gx(env, ev), gy(env, ev)
+                if a is None or b is None or b == 0:
+                    return None
+                return float(a) / float(b)
+
+            return div
+        binop: Callable[[Any, Any], Any] = {
+            ArithOp.ADD: lambda a, b: a + b,
+            ArithOp.SUB: lambda a, b: a - b,
+            ArithOp.MUL: lambda a, b: a * b,
+            ArithOp.MOD: _mod,
+        }[op]
+
+        def arith(env: _Env, ev: Any) -> Any:
+            a, b = gx(env, ev), gy(env, ev)
+            if a is None or b is None:
+                return None
+            return binop(_num(a, t), _num(b, t))
+
+        return arith
+
+    def _func(self, node: ir.Func) -> Fn:
+        F = ir.FuncName
+        gs = [self.compile(a) for a in node.args]
+        tz = self.tz
+        arg_type = node.args[0].type if node.args else Type.NULL
+
+        def unary(fn: Callable[[Any], Any]) -> Fn:
+            g = gs[0]
+            return lambda env, ev: None if (v := g(env, ev)) is None else fn(v)
+
+        def local(v: Any) -> Any:
+            return v.astimezone(tz) if isinstance(v, dt.datetime) else v
+
+        match node.func:
+            case F.LOWER:
+                return unary(str.lower)
+            case F.UPPER:
+                return unary(str.upper)
+            case F.TRIM:
+                return unary(lambda s: s.strip(" "))
+            case F.LENGTH:
+                return unary(len)
+            case F.ABS:
+                return unary(abs)
+            case F.FLOOR:
+                return unary(
+                    lambda v: (
+                        math.floor(v)
+                        if isinstance(v, int | float)
+                        else v.to_integral_value(rounding=decimal.ROUND_FLOOR)
+                    )
+                )
+            case F.CEIL:
+                return unary(
+                    lambda v: (
+                        math.ceil(v)
+                        if isinstance(v, int | float)
+                        else v.to_integral_value(rounding=decimal.ROUND_CEILING)
+                    )
+                )
+            case F.ROUND:
+                g = gs[0]
+                gd = gs[1] if len(gs) > 1 else None
+
+                def rnd(env: _Env, ev: Any) -> Any:
+                    v = g(env, ev)
+                    n = gd(env, ev) if gd is not None else 0
+                    return None if v is None or n is None else _round(v, n)
+
+                return rnd
+            case F.COALESCE:
+                widen = [
+                    (g, a.type is Type.DATE and node.type is Type.TIMESTAMP)
+                    for g, a in zip(gs, node.args, strict=True)
+                ]
+
+                def coalesce(env: _Env, ev: Any) -> Any:
+                    for g, to_ts in widen:
+                        v = g(env, ev)
+                        if v is not None:
+                            return timecalc.date_to_timestamp(v, tz) if to_ts else v
+                    return None
+
+                return coalesce
+            case F.YEAR:
+                return unary(lambda v: local(v).year)
+            case F.MONTH:
+                return unary(lambda v: local(v).month)
+            case F.DAY:
+                return unary(lambda v: local(v).day)
+            case F.WEEKDAY:
+                return unary(lambda v: local(v).isoweekday())
+            case F.DAYS_SINCE:
+                g = gs[0]
+                is_date = arg_type is Type.DATE
+
+                def days_since(env: _Env, ev: Any) -> Any:
+                    v = g(env, ev)
+                    if v is None:
+                        return None
+                    if is_date:
+                        v = timecalc.date_to_timestamp(v, tz)
+                    return (env.as_of - v) // dt.timedelta(days=1)
+
+                return days_since
+            case F.DAYS_UNTIL_ANNIVERSARY:
+                g = gs[0]
+
+                def anniversary(env: _Env, ev: Any) -> Any:
+                    v = g(env, ev)
+                    if v is None:
+                        return None
+                    d = local(v).date() if isinstance(v, dt.datetime) else v
+                    today = timecalc.local_date(env.as_of, tz)
+                    return timecalc.days_until_anniversary(d, today)
+
+                return anniversary
+        raise AssertionError(node.func)  # pragma: no cover
+
+    def _keep(self, stream: str, where: ir.TExpr | None, within: ir.Duration | None) -> Fn:
+        """Whether one visible event counts for an aggregate."""
+        self._use_stream(stream)
+        time = self.schema.streams[stream].time
+        cond = self.compile(where) if where is not None else None
+        since = self._ago(within) if within is not None else None
+
+        def keep(env: _Env, ev: Any) -> bool:
+            if since is not None and ev[time] < since(env, ev):
+                return False
+            return cond is None or cond(env, ev) is True
+
+        return keep
+
+    def _agg(self, node: ir.Agg) -> Fn:
+        s = node.stream
+        keep = self._keep(s, node.where, node.within)
+        st = self.schema.streams[s]
+        func = node.func
+        fname: str | None = None
+        if node.column is not None and func not in (ir.AggFunc.FIRST, ir.AggFunc.LAST):
+            fname = next((n for n, fd in st.fields.items() if fd.column == node.column), st.time)
+            if fname != st.time:
+                self.p._stream_fields.setdefault(s, {})[fname] = st.fields[fname].type
+        time = st.time
+        rtype = node.type
+        visible = self.p.visible
+
+        def values(env: _Env) -> list[Any]:
+            assert fname is not None
+            return [e[fname] for e in visible(env, s) if keep(env, e) and e[fname] is not None]
+
+        if func is ir.AggFunc.COUNT:
+            return lambda env, ev: sum(1 for e in visible(env, s) if keep(env, e))
+        if func is ir.AggFunc.COUNT_DISTINCT:
+            return lambda env, ev: len(set(values(env)))
+        if func is ir.AggFunc.SUM:
+
+            def total(env: _Env, ev: Any) -> Any:
+                vals = values(env)
+                if rtype is Type.DECIMAL:
+                    return sum(vals, Decimal(0))
+                if rtype is Type.FLOAT:
+                    return math.fsum(vals)
+                return sum(vals)
+
+            return total
+        if func is ir.AggFunc.AVG:
+
+            def avg(env: _Env, ev: Any) -> Any:
+                vals = values(env)
+                if not vals:
+                    return None
+                return math.fsum(float(v) for v in vals) / len(vals)
+
+            return avg
+        if func in (ir.AggFunc.MIN, ir.AggFunc.MAX):
+            pick = min if func is ir.AggFunc.MIN else max
+            return lambda env, ev: pick(vals) if (vals := values(env)) else None
+        pick_t = min if func is ir.AggFunc.FIRST else max
+
+        def first_last(env: _Env, ev: Any) -> Any:
+            times = [e[time] for e in visible(env, s) if keep(env, e)]
+            return pick_t(times) if times else None
+
+        return first_last
+
+
+def _sentinel(env: _Env, ev: Any) -> Any:  # pragma: no cover - only during compilation
+    return True

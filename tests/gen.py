@@ -42,6 +42,7 @@ timestamps = st.one_of(
     _boundary,
     st.integers(-10 * _DAY, 800 * _DAY).map(lambda s: AS_OF - dt.timedelta(seconds=s)),
 )
+TAG_VALUES = ["vip", "a", "b"]
 quarters = st.integers(-400, 4000).map(lambda q: Decimal(q) / 4)
 strings = st.one_of(
     st.none(),
@@ -120,6 +121,7 @@ def datasets(draw: Any) -> Dataset:
 # --- expressions -------------------------------------------------------------------------
 
 _NUM_FIELDS = ["age", "score", "credit"]
+NULLABLE = ["age", "email", "last_order", "avg_order", "birthday", "tags", "score"]
 _NUM_TERMS = [
     "purchases",
     "total_spent",

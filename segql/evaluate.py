@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import operator
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,8 @@ Fn = Callable[["_Env", Any], Any]
 class _Env:
     contact: dict[str, Any]
     raw_events: Mapping[str, Sequence[Mapping[str, Any]]]
-    as_of: dt.datetime
+    as_of: dt.datetime  # naive UTC: every timestamp inside the evaluator is naive UTC
+    aware: dt.datetime
     times: dict[Any, Any]
     visible: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -65,12 +67,18 @@ class Predicate:
         events: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         as_of: dt.datetime | dt.date | None = None,
     ) -> bool:
-        when = timecalc.normalize_as_of(as_of)
+        aware = timecalc.normalize_as_of(as_of)
         values = {
             name: _normalize(contact.get(name), t, name, "contact", self.tz)
             for name, t in self._fields.items()
         }
-        env = _Env(contact=values, raw_events=events or {}, as_of=when, times={})
+        env = _Env(
+            contact=values,
+            raw_events=events or {},
+            as_of=aware.replace(tzinfo=None),
+            aware=aware,
+            times={},
+        )
         return self._fn(env, None) is True
 
     def visible(self, env: _Env, stream: str) -> list[dict[str, Any]]:
@@ -83,15 +91,33 @@ class Predicate:
         used = self._stream_fields.get(stream, {})
         out: list[dict[str, Any]] = []
         filt = self._filters.get(stream)
+        time = st.time
+        as_of = env.as_of
+        tz = self.tz
+        fast = _FAST
+        checks = [(name, ft, fast.get(ft)) for name, ft in used.items()]
+        datetime = dt.datetime
+        utc = dt.UTC
         for raw in env.raw_events.get(stream, ()):
-            t = _normalize(raw.get(st.time), Type.TIMESTAMP, st.time, stream, self.tz)
-            if t is None or t > env.as_of:
+            t = raw.get(time)
+            if type(t) is not datetime:
+                t = _normalize(t, Type.TIMESTAMP, time, stream, tz)
+            elif t.tzinfo is not None:
+                t = t.replace(tzinfo=None) if t.tzinfo is utc else _naive(t)
+            if t is None or t > as_of:
                 continue
-            ev = {
-                name: _normalize(raw.get(name), ft, name, stream, self.tz)
-                for name, ft in used.items()
-            }
-            ev[st.time] = t
+            # Use the caller's dict as is when nothing needs converting (the common case);
+            # copy only events with missing keys, aware times or values to convert.
+            ev = raw
+            if t is not raw.get(time) or not all(
+                type(raw.get(name, ev)) is ok or raw.get(name, ev) is None for name, _, ok in checks
+            ):
+                ev = {time: t}
+                for name, ft, ok in checks:
+                    v = raw.get(name)
+                    ev[name] = (
+                        v if v is None or type(v) is ok else _normalize(v, ft, name, stream, tz)
+                    )
             if filt is not None and filt(env, ev) is not True:
                 continue
             out.append(ev)
@@ -192,13 +218,31 @@ def _normalize(value: Any, t: Type, name: str, where: str, tz: dt.tzinfo) -> Any
             return value
     elif t is Type.TIMESTAMP:
         if isinstance(value, dt.datetime):
-            return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+            return _naive(value)
         if isinstance(value, dt.date):
-            return timecalc.date_to_timestamp(value, tz)
+            return _naive(timecalc.date_to_timestamp(value, tz))
     elif t.is_list and isinstance(value, list | tuple):
         elem = t.element
         return tuple(_normalize(v, elem, name, where, tz) for v in value)
     raise _bad(name, where, t, value)
+
+
+def _naive(value: dt.datetime) -> dt.datetime:
+    """UTC without a zone: the evaluator's one representation of an instant."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+# Python types that need no conversion, per segql type (fast path for event fields).
+_FAST: dict[Type, type] = {
+    Type.STRING: str,
+    Type.INTEGER: int,
+    Type.DECIMAL: Decimal,
+    Type.FLOAT: float,
+    Type.BOOLEAN: bool,
+    Type.DATE: dt.date,
+}
 
 
 # ---------------------------------------------------------------------------------------
@@ -239,12 +283,12 @@ def _not(v: Any) -> Any:
 
 
 _CMP: dict[CmpOp, Callable[[Any, Any], bool]] = {
-    CmpOp.EQ: lambda a, b: a == b,
-    CmpOp.NE: lambda a, b: a != b,
-    CmpOp.LT: lambda a, b: a < b,
-    CmpOp.LE: lambda a, b: a <= b,
-    CmpOp.GT: lambda a, b: a > b,
-    CmpOp.GE: lambda a, b: a >= b,
+    CmpOp.EQ: operator.eq,
+    CmpOp.NE: operator.ne,
+    CmpOp.LT: operator.lt,
+    CmpOp.LE: operator.le,
+    CmpOp.GT: operator.gt,
+    CmpOp.GE: operator.ge,
 }
 
 _DEC = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_UP)
@@ -309,19 +353,21 @@ class _Compiler:
             try:
                 return env.times[key]
             except KeyError:
-                v = env.times[key] = make(env.as_of)
+                v = env.times[key] = _naive(make(env.aware))
                 return v
 
         return f
 
     def _ago(self, d: ir.Duration) -> Fn:
         tz = self.tz
-        return self._time(d, lambda a: timecalc.ago(a, d.amount, d.unit, tz))
+        return self._time(f"ago {d}", lambda a: timecalc.ago(a, d.amount, d.unit, tz))
 
     def compile(self, node: ir.TExpr) -> Fn:
         tz = self.tz
         match node:
             case ir.Lit(value=v):
+                if isinstance(v, dt.datetime):
+                    v = _naive(v)
                 return lambda env, ev: v
             case ir.Field(name=name, type=t):
                 self.p._fields[name] = t
@@ -342,7 +388,7 @@ class _Compiler:
 
                 def widen(env: _Env, ev: Any) -> Any:
                     v = g(env, ev)
-                    return None if v is None else timecalc.date_to_timestamp(v, tz)
+                    return None if v is None else _naive(timecalc.date_to_timestamp(v, tz))
 
                 return widen
             case ir.Neg(operand=o):
@@ -358,6 +404,12 @@ class _Compiler:
                 return _and(fns) if op is BoolOpKind.AND else _or(fns)
             case ir.Compare(op=op, left=x, right=y):
                 gx, gy, cmp = self.compile(x), self.compile(y), _CMP[op]
+                if isinstance(y, ir.Lit) and y.value is not None:
+                    const = _naive(y.value) if isinstance(y.value, dt.datetime) else y.value
+                    if isinstance(x, ir.EventField):
+                        name = x.name
+                        return lambda env, ev: None if (a := ev[name]) is None else cmp(a, const)
+                    return lambda env, ev: None if (a := gx(env, ev)) is None else cmp(a, const)
 
                 def compare(env: _Env, ev: Any) -> Any:
                     a = gx(env, ev)
@@ -439,10 +491,10 @@ class _Compiler:
             case ir.Agg():
                 return self._agg(node)
             case ir.Exists(stream=s, where=w, within=d):
-                keep = self._keep(s, w, d)
+                select = self._select(s, w, d)
 
                 def exists(env: _Env, ev: Any) -> Any:
-                    return any(keep(env, e) for e in self.p.visible(env, s))
+                    return bool(select(env))
 
                 return exists
             case ir.IsTrue(operand=o):
@@ -490,8 +542,12 @@ class _Compiler:
             g = gs[0]
             return lambda env, ev: None if (v := g(env, ev)) is None else fn(v)
 
+        utc = tz is dt.UTC
+
         def local(v: Any) -> Any:
-            return v.astimezone(tz) if isinstance(v, dt.datetime) else v
+            if isinstance(v, dt.datetime) and not utc:
+                return v.replace(tzinfo=dt.UTC).astimezone(tz)
+            return v
 
         match node.func:
             case F.LOWER:
@@ -540,7 +596,7 @@ class _Compiler:
                     for g, to_ts in widen:
                         v = g(env, ev)
                         if v is not None:
-                            return timecalc.date_to_timestamp(v, tz) if to_ts else v
+                            return _naive(timecalc.date_to_timestamp(v, tz)) if to_ts else v
                     return None
 
                 return coalesce
@@ -561,7 +617,7 @@ class _Compiler:
                     if v is None:
                         return None
                     if is_date:
-                        v = timecalc.date_to_timestamp(v, tz)
+                        v = _naive(timecalc.date_to_timestamp(v, tz))
                     return (env.as_of - v) // dt.timedelta(days=1)
 
                 return days_since
@@ -573,29 +629,36 @@ class _Compiler:
                     if v is None:
                         return None
                     d = local(v).date() if isinstance(v, dt.datetime) else v
-                    today = timecalc.local_date(env.as_of, tz)
+                    today = timecalc.local_date(env.aware, tz)
                     return timecalc.days_until_anniversary(d, today)
 
                 return anniversary
         raise AssertionError(node.func)  # pragma: no cover
 
-    def _keep(self, stream: str, where: ir.TExpr | None, within: ir.Duration | None) -> Fn:
-        """Whether one visible event counts for an aggregate."""
+    def _select(
+        self, stream: str, where: ir.TExpr | None, within: ir.Duration | None
+    ) -> Callable[[_Env], list[dict[str, Any]]]:
+        """The visible events of ``stream`` that count for an aggregate."""
         self._use_stream(stream)
         time = self.schema.streams[stream].time
         cond = self.compile(where) if where is not None else None
         since = self._ago(within) if within is not None else None
+        visible = self.p.visible
 
-        def keep(env: _Env, ev: Any) -> bool:
-            if since is not None and ev[time] < since(env, ev):
-                return False
-            return cond is None or cond(env, ev) is True
+        def select(env: _Env) -> list[dict[str, Any]]:
+            evs = visible(env, stream)
+            if since is not None:
+                lo = since(env, None)
+                evs = [e for e in evs if e[time] >= lo]
+            if cond is not None:
+                evs = [e for e in evs if cond(env, e) is True]
+            return evs
 
-        return keep
+        return select
 
     def _agg(self, node: ir.Agg) -> Fn:
         s = node.stream
-        keep = self._keep(s, node.where, node.within)
+        select = self._select(s, node.where, node.within)
         st = self.schema.streams[s]
         func = node.func
         fname: str | None = None
@@ -605,14 +668,13 @@ class _Compiler:
                 self.p._stream_fields.setdefault(s, {})[fname] = st.fields[fname].type
         time = st.time
         rtype = node.type
-        visible = self.p.visible
 
         def values(env: _Env) -> list[Any]:
             assert fname is not None
-            return [e[fname] for e in visible(env, s) if keep(env, e) and e[fname] is not None]
+            return [v for e in select(env) if (v := e[fname]) is not None]
 
         if func is ir.AggFunc.COUNT:
-            return lambda env, ev: sum(1 for e in visible(env, s) if keep(env, e))
+            return lambda env, ev: len(select(env))
         if func is ir.AggFunc.COUNT_DISTINCT:
             return lambda env, ev: len(set(values(env)))
         if func is ir.AggFunc.SUM:
@@ -641,7 +703,7 @@ class _Compiler:
         pick_t = min if func is ir.AggFunc.FIRST else max
 
         def first_last(env: _Env, ev: Any) -> Any:
-            times = [e[time] for e in visible(env, s) if keep(env, e)]
+            times = [e[time] for e in select(env)]
             return pick_t(times) if times else None
 
         return first_last

@@ -36,7 +36,7 @@ class _Env:
     as_of: dt.datetime  # naive UTC: every timestamp inside the evaluator is naive UTC
     aware: dt.datetime
     times: dict[Any, Any]
-    visible: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    visible: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
 
 
 class Predicate:
@@ -81,7 +81,7 @@ class Predicate:
         )
         return self._fn(env, None) is True
 
-    def visible(self, env: _Env, stream: str) -> list[dict[str, Any]]:
+    def visible(self, env: _Env, stream: str) -> list[Mapping[str, Any]]:
         """The stream's events with a time at or before as_of that pass its filter, with
         the fields this predicate uses normalised."""
         got = env.visible.get(stream)
@@ -89,7 +89,7 @@ class Predicate:
             return got
         st = self.schema.streams[stream]
         used = self._stream_fields.get(stream, {})
-        out: list[dict[str, Any]] = []
+        out: list[Mapping[str, Any]] = []
         filt = self._filters.get(stream)
         time = st.time
         as_of = env.as_of
@@ -108,7 +108,7 @@ class Predicate:
                 continue
             # Use the caller's dict as is when nothing needs converting (the common case);
             # copy only events with missing keys, aware times or values to convert.
-            ev = raw
+            ev: Mapping[str, Any] = raw
             if t is not raw.get(time) or not all(
                 type(raw.get(name, ev)) is ok or raw.get(name, ev) is None for name, _, ok in checks
             ):
@@ -637,7 +637,7 @@ class _Compiler:
 
     def _select(
         self, stream: str, where: ir.TExpr | None, within: ir.Duration | None
-    ) -> Callable[[_Env], list[dict[str, Any]]]:
+    ) -> Callable[[_Env], list[Mapping[str, Any]]]:
         """The visible events of ``stream`` that count for an aggregate."""
         self._use_stream(stream)
         time = self.schema.streams[stream].time
@@ -645,7 +645,7 @@ class _Compiler:
         since = self._ago(within) if within is not None else None
         visible = self.p.visible
 
-        def select(env: _Env) -> list[dict[str, Any]]:
+        def select(env: _Env) -> list[Mapping[str, Any]]:
             evs = visible(env, stream)
             if since is not None:
                 lo = since(env, None)

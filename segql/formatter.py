@@ -93,10 +93,8 @@ def absorbs_within(e: a.Expr) -> bool:
     ``within`` to a ``has`` at its end instead of the enclosing aggregate."""
     while True:
         if isinstance(e, a.Has):
-            if e.within is not None:
-                return False
-            if e.where is None:
-                return True
+            # A trailing `has` without its own `within` takes the next `within` itself.
+            return e.within is None
         kids = a.children(e)
         if not kids or isinstance(e, a.ListLit | a.Call | a.Aggregate | a.InList):
             return False
@@ -190,7 +188,10 @@ def _fmt(e: a.Expr) -> str:
         case a.Match(op=op, left=l, right=r):
             return f"{_wrap(l, ADD)} {op.value} {_wrap(r, ADD)}"
         case a.Within(operand=o, duration=d):
-            return f"{_wrap(o, ADD)} within {_fmt(d)}"
+            operand = _wrap(o, ADD)
+            if absorbs_within(o) and not operand.startswith("("):
+                operand = f"({operand})"
+            return f"{operand} within {_fmt(d)}"
         case a.Call(func=f, args=args):
             return f"{f}(" + ", ".join(_cond(x, OR) for x in args) + ")"
         case a.Aggregate(func=f, target=t, where=w, within=d):

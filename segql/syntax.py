@@ -209,8 +209,6 @@ class _Builder:
     # --- predicates ---
     def compare(self, c: list[Any]) -> a.Expr:
         left, op, right = c
-        if isinstance(left, a.Compare):
-            _chain_error(left, op)
         return a.Compare(op=a.CmpOp(op), left=left, right=right, span=_cover(left, right))
 
     def cmp_op(self, c: list[Any]) -> str:
@@ -415,24 +413,6 @@ class _Builder:
 
 def _is_token(x: Any) -> bool:
     return hasattr(x, "type") and hasattr(x, "start_pos")
-
-
-def _chain_error(left: a.Compare, op: str) -> NoReturn:
-    _fail(
-        "chained-comparison",
-        "comparisons cannot be chained",
-        left.span,
-        f"write `{_src_hint(left.right)} between {_src_hint(left.left)} and …` "
-        "or join two comparisons with `and`",
-    )
-
-
-def _src_hint(e: a.Expr) -> str:
-    if isinstance(e, a.Name):
-        return ".".join(e.parts)
-    if isinstance(e, a.IntLit | a.DecimalLit):
-        return str(e.value)
-    return "x"
 
 
 class _LexFail(Exception):
@@ -900,7 +880,9 @@ def _explain_token(text: str, e: Any) -> Diagnostic:
                 hints=(f"write `{prev.value}min` for minutes or `{prev.value}mo` for months",),
             )
         guess = _unit_guess(unit)
-        unit_hints = [f"did you mean `{prev.value}{guess}`?"] if guess else []
+        unit_hints = (
+            [f"did you mean `{prev.value}{guess}`?"] if guess and prev.type == "INT" else []
+        )
         unit_hints.append("duration units are s, min, h, d, w, mo and y")
         if prev.type == "DECIMAL":
             unit_hints.insert(0, "durations take a whole number, e.g. `36h` instead of `1.5d`")
@@ -972,6 +954,37 @@ def _explain_token(text: str, e: Any) -> Diagnostic:
             span=span,
             hints=kw_hints,
         )
+    if (
+        prev is not None
+        and prev.type in ("INT", "DECIMAL")
+        and len(prev_tokens) >= 2
+        and prev_tokens[-2].type == "TOP"
+    ):
+        return Diagnostic(
+            code="syntax",
+            message=f"expected `%` after `top {prev.value}`, found {found}",
+            span=span,
+            hints=(f"write `top {prev.value}% by …`",),
+        )
+    if (
+        prev is not None
+        and prev.type == "NOT"
+        and len(prev_tokens) >= 2
+        and prev_tokens[-2].type in _OPERAND_ENDS
+    ):
+        not_hints: tuple[str, ...] = ()
+        if tok.type == "_BETWEEN":
+            not_hints = ("write `not (x between a and b)`",)
+        elif tok.value == "=":
+            not_hints = ("write `x != value`",)
+        elif tok.type == "_IS":
+            not_hints = ("write `x is not null`",)
+        return Diagnostic(
+            code="syntax",
+            message=f"expected `in` or `contains` after `not`, found {found}",
+            span=span,
+            hints=not_hints,
+        )
     if _open_between(prev_tokens) and "_AND" in expected:
         return Diagnostic(
             code="syntax",
@@ -1025,6 +1038,10 @@ def _unclosed_bracket(tokens: list[Any]) -> Any | None:
 
 
 _CMP_VALUES = {"=", "!=", "<", "<=", ">", ">="}
+_OPERAND_ENDS = {
+    "NAME", "QUOTED_NAME", "INT", "DECIMAL", "STRING", "RPAR", "RSQB", "DURATION", "DATE",
+    "TIMESTAMP", "NOW", "TODAY", "TRUE", "FALSE", "NULL", "AGO",
+}  # fmt: skip
 _AFTER_KEYWORD = {
     "IN": "a list such as `['a', 'b']`",
     "HAS": "an event stream name such as `orders`",

@@ -51,15 +51,11 @@ class Profile:
     # --- literals ---------------------------------------------------------------------
     def timestamp_literal(self, value: dt.datetime) -> Any:
         exp = _exp()
-        return exp.cast(
-            exp.Literal.string(_ts_text(value)), dtype("TIMESTAMP"), copy=False
-        )
+        return exp.cast(exp.Literal.string(_ts_text(value)), dtype("TIMESTAMP"), copy=False)
 
     def date_literal(self, value: dt.date) -> Any:
         exp = _exp()
-        return exp.cast(
-            exp.Literal.string(value.isoformat()), dtype("DATE"), copy=False
-        )
+        return exp.cast(exp.Literal.string(value.isoformat()), dtype("DATE"), copy=False)
 
     def true(self) -> Any:
         return _exp().true()

@@ -67,7 +67,7 @@ def main() -> None:
     from shop_schema import shop_schema
 
     import segql
-    from segql.check import check, typed
+    from segql.checker import check, typed
     from segql.evaluate import Predicate
     from segql.sql import to_sql
 

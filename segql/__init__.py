@@ -74,7 +74,7 @@ def load_schema(source: Any, *, catalogs: Iterable[Any] = ()) -> Schema:
 
 def check(source: str | Expr, schema: Schema) -> list[Diagnostic]:
     """Every problem with ``source`` against ``schema``; never raises for user errors."""
-    from .check import check as _check
+    from .checker import check as _check
 
     return _check(source, schema)
 

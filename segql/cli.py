@@ -177,7 +177,7 @@ def _expr(text: str, schema: Schema) -> Any:
         raise CheckError(
             Diagnostic(code="unknown-segment", message=f"unknown segment `{name}`", hints=hints)
         )
-    from .check import check, typed
+    from .checker import check, typed
 
     warnings = [d for d in check(text, schema) if not d.is_error]
     _report(warnings)

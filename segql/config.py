@@ -3,7 +3,7 @@
 :func:`load_schema` is the public entry point. Structure is validated here, every problem
 collected as a :class:`Diagnostic` pointing at the file, line and column of the entry;
 expressions (traits, stream filters, segments) are then type-checked by
-:func:`segql.check.check_schema`, whose diagnostics land at their exact place in the file
+:func:`segql.checker.check_schema`, whose diagnostics land at their exact place in the file
 through :attr:`Located.offsets`. The format reference is ``docs/schema.md``.
 """
 
@@ -686,7 +686,7 @@ def load_schema(source: SchemaSource, *, catalogs: Iterable[SchemaSource] = ()) 
     # broken or duplicate catalog entry only hides itself: check everything else.
     if any(d.is_error for d in builder.diags[:structural]):
         raise SchemaError([d for d in diags if d.is_error])
-    from .check import check_schema
+    from .checker import check_schema
 
     diags.extend(check_schema(schema))
     errors = [d for d in diags if d.is_error]

@@ -112,7 +112,7 @@ class Database:
     ) -> Any:
         from sqlglot import exp
 
-        from .check import typed
+        from .checker import typed
 
         texpr = typed(source, schema) if isinstance(source, str) else source
         unknown = [f for f in fields if f not in schema.entity.fields]

@@ -151,7 +151,7 @@ def matches(
             _CACHE.move_to_end(key)
             pred = hit[1]
         else:
-            from .check import typed
+            from .checker import typed
 
             pred = Predicate(typed(source, schema), schema)
             _CACHE[key] = (schema, pred)

@@ -1,7 +1,7 @@
 """The schema model (CONTRACT §2): how segql names map onto tables and columns.
 
 Loading and validating files lives in :mod:`segql.config`; type-checking traits, stream
-filters and segments lives in :mod:`segql.check`. This module is plain data.
+filters and segments lives in :mod:`segql.checker`. This module is plain data.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class SegmentDef:
 @dataclass(slots=True, kw_only=True)
 class Schema:
     """A loaded schema. ``traits_ir``, ``filters_ir`` and ``segments_ir`` are filled by
-    the checker (:func:`segql.check.check_schema`) and cached here; ``warnings`` keeps the
+    the checker (:func:`segql.checker.check_schema`) and cached here; ``warnings`` keeps the
     non-error diagnostics found while loading."""
 
     timezone: str

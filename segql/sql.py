@@ -101,7 +101,7 @@ def build_query(
     options: SqlOptions | None = None,
 ) -> Any:
     """The sqlglot ``Select`` for a segment."""
-    from .check import typed
+    from .checker import typed
 
     texpr = typed(source, schema) if isinstance(source, str) else source
     compiler = _Compiler(schema, profile, timecalc.normalize_as_of(as_of), options or SqlOptions())

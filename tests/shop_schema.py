@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from segql.check import check_schema
+from segql.checker import check_schema
 from segql.schema import Entity, FieldDef, Schema, SegmentDef, Source, Stream, TraitDef
 from segql.types import Type
 

@@ -8,7 +8,7 @@ import pytest
 from shop_schema import shop_schema
 
 from segql import ir
-from segql.check import check, check_schema, typed
+from segql.checker import check, check_schema, typed
 from segql.diagnostics import CheckError
 from segql.schema import Located, SegmentDef, TraitDef
 

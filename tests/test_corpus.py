@@ -12,7 +12,7 @@ from engines import PgDatabase, load_duckdb, load_sqlite, require_pg, run_rows
 
 import segql
 from segql import ir
-from segql.check import typed
+from segql.checker import typed
 from segql.sql import to_sql
 
 DATA = corpus_dataset()

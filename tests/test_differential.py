@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import segql
-from segql.check import typed
+from segql.checker import typed
 from segql.evaluate import Predicate
 from segql.sql import to_sql
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shop_schema import shop_schema
 
-from segql.check import check, typed
+from segql.checker import check, typed
 from segql.diagnostics import Diagnostic
 from segql.evaluate import Predicate
 

@@ -1,0 +1,32 @@
+"""Start-up stays light: heavy modules load only in the stages that need them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("sqlglot", "duckdb", "pyarrow", "pandas", "polars", "prompt_toolkit", "psycopg")
+
+
+def _loaded_after(code: str) -> list[str]:
+    probe = f"import sys; {code}; print([m for m in {HEAVY!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return eval(out.stdout)  # noqa: S307 - our own list literal
+
+
+def test_import_parse_format_stay_light() -> None:
+    assert _loaded_after("import segql; segql.format(segql.parse('x > 1 and y in [1]'))") == []
+
+
+def test_checking_and_evaluating_stay_light() -> None:
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); import segql; "
+        "from shop_schema import shop_schema; s = shop_schema(); "
+        "segql.check('purchases > 3', s); "
+        "segql.matches('purchases > 3', s, contact={'id': 1})"
+    )
+    assert _loaded_after(code) == []
+
+
+def test_cli_parser_stays_light() -> None:
+    assert _loaded_after("from segql.cli import build_parser; build_parser()") == []

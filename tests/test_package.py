@@ -48,10 +48,11 @@ def test_installed_wheel_finds_its_grammar(wheel: Path, tmp_path: Path) -> None:
 
     lark_dir = str(Path(lark.__file__).resolve().parent.parent)
     code = (
-        "import sys; sys.path[:0] = [%r, %r]; import segql, segql.syntax as s; "
+        f"import sys; sys.path[:0] = [{str(target)!r}, {lark_dir!r}]; "
+        "import segql, segql.syntax as s; "
         "print(segql.__file__); print(segql.format(segql.parse('A AND b>1'))); "
         "print(s.grammar_text()[:20])"
-    ) % (str(target), lark_dir)
+    )
     out = subprocess.run(
         [str(py), "-I", "-c", code], capture_output=True, text=True, check=True, timeout=60
     )

@@ -1,0 +1,160 @@
+"""A deterministic synthetic CRM, generated inside DuckDB.
+
+`python bench/crm.py [--scale S] [--out bench/data/crm.duckdb]` writes contacts, orders and
+email events (1M / 20M / 40M rows at scale 1) into a DuckDB file. Values come from DuckDB's
+`hash()` of the row number and a seed, so the same DuckDB version always produces the
+same data; nothing is committed (bench/data/ is git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from segql.schema import Entity, FieldDef, Schema, Source, Stream, TraitDef
+from segql.types import Type
+
+AS_OF = "2026-06-01 12:00:00"
+CONTACTS = 1_000_000
+ORDERS = 20_000_000
+EMAILS = 40_000_000
+SEED = 20261123
+
+
+def _u(expr: str, salt: int) -> str:
+    """A uniform number in [0, 1) from the hash of ``expr`` and a salt."""
+    return f"((hash({expr} * 7919 + {salt + SEED}) % 1000003) / 1000003.0)"
+
+
+def generate(path: Path, scale: float = 1.0) -> dict[str, int]:
+    import duckdb
+
+    n_c = max(100, int(CONTACTS * scale))
+    n_o = max(1000, int(ORDERS * scale))
+    n_e = max(2000, int(EMAILS * scale))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()
+    con = duckdb.connect(str(path))
+    con.execute("SET TimeZone = 'UTC'")
+    countries = "['US','US','US','DE','DE','GB','FR','CA','IN','BR','JP','AT','CH','NL','ES']"
+    sources = "['organic','paid_search','social','referral','newsletter','partner']"
+    con.execute(
+        f"""
+        CREATE TABLE contacts AS
+        SELECT
+          i AS id,
+          'c' || i || '@example.com' AS email,
+          CASE WHEN {_u("i", 1)} < 0.08 THEN NULL
+               ELSE 18 + CAST(floor({_u("i", 2)} * 60) AS INTEGER) END AS age,
+          CASE WHEN {_u("i", 3)} < 0.03 THEN NULL
+               ELSE {countries}[1 + CAST(floor({_u("i", 4)} * 15) AS INTEGER)] END AS country,
+          DATE '1950-01-01' + CAST(floor({_u("i", 5)} * 20000) AS INTEGER) AS birthday,
+          TIMESTAMP '{AS_OF}' - to_seconds(CAST(floor({_u("i", 6)} * 94608000) AS BIGINT))
+            AS signup_at,
+          {sources}[1 + CAST(floor({_u("i", 7)} * 6) AS INTEGER)] AS lead_source,
+          CASE WHEN {_u("i", 8)} < 0.05 THEN NULL ELSE {_u("i", 9)} < 0.7 END AS email_consent
+        FROM range(1, {n_c} + 1) t(i)
+        """
+    )
+    # Orders and emails pick contacts with a skew (a cubic law): a few buy very often.
+    cats = "['shoes','bags','apparel','accessories','beauty']"
+    con.execute(
+        f"""
+        CREATE TABLE orders AS
+        SELECT
+          j AS order_id,
+          1 + CAST(floor(pow({_u("j", 11)}, 3) * {int(n_c * 0.6)}) AS BIGINT) AS contact_id,
+          TIMESTAMP '{AS_OF}' - to_seconds(CAST(floor({_u("j", 12)} * 63072000) AS BIGINT))
+            + INTERVAL 3 DAY AS ordered_at,
+          CAST(round(5 + {_u("j", 13)} * {_u("j", 14)} * 400, 2) AS DECIMAL(10, 2)) AS amount,
+          {cats}[1 + CAST(floor({_u("j", 15)} * 5) AS INTEGER)] AS category
+        FROM range(1, {n_o} + 1) t(j)
+        """
+    )
+    con.execute(
+        f"""
+        CREATE TABLE email_events AS
+        SELECT
+          1 + CAST(floor(pow({_u("k", 21)}, 2) * {n_c}) AS BIGINT) AS contact_id,
+          TIMESTAMP '{AS_OF}' - to_seconds(CAST(floor({_u("k", 22)} * 31536000) AS BIGINT))
+            + INTERVAL 2 DAY AS at,
+          CASE WHEN {_u("k", 23)} < 0.55 THEN 'send'
+               WHEN {_u("k", 23)} < 0.88 THEN 'open' ELSE 'click' END AS type,
+          'campaign_' || CAST(floor({_u("k", 24)} * 40) AS INTEGER) AS campaign
+        FROM range(1, {n_e} + 1) t(k)
+        """
+    )
+    con.close()
+    return {"contacts": n_c, "orders": n_o, "email_events": n_e}
+
+
+def schema() -> Schema:
+    from segql.checker import check_schema
+
+    def f(name: str, t: Type) -> FieldDef:
+        return FieldDef(name=name, type=t, column=name)
+
+    entity = Entity(
+        source=Source(table="contacts"),
+        key="id",
+        fields={
+            x.name: x
+            for x in [
+                f("email", Type.STRING),
+                f("age", Type.INTEGER),
+                f("country", Type.STRING),
+                f("birthday", Type.DATE),
+                f("signup_at", Type.TIMESTAMP),
+                f("lead_source", Type.STRING),
+                f("email_consent", Type.BOOLEAN),
+            ]
+        },
+    )
+    orders = Stream(
+        name="orders",
+        source=Source(table="orders"),
+        key="contact_id",
+        time="ordered_at",
+        fields={"amount": f("amount", Type.DECIMAL), "category": f("category", Type.STRING)},
+    )
+
+    def emails(name: str, kind: str) -> Stream:
+        return Stream(
+            name=name,
+            source=Source(table="email_events"),
+            key="contact_id",
+            time="at",
+            fields={"type": f("type", Type.STRING), "campaign": f("campaign", Type.STRING)},
+            filter_text=f"type = '{kind}'",
+        )
+
+    s = Schema(
+        timezone="UTC",
+        entity=entity,
+        streams={"orders": orders, "email_opens": emails("email_opens", "open")},
+        traits={
+            "total_spent": TraitDef(name="total_spent", text="sum(orders.amount)"),
+            "purchases": TraitDef(name="purchases", text="count(orders)"),
+        },
+    )
+    errors = [d for d in check_schema(s) if d.is_error]
+    assert not errors, errors
+    return s
+
+
+def main(argv: Any = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "data" / "crm.duckdb")
+    args = p.parse_args(argv)
+    start = time.perf_counter()
+    counts = generate(args.out, args.scale)
+    took = time.perf_counter() - start
+    print(f"wrote {args.out}: {counts} in {took:.1f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -71,7 +71,7 @@ def test_meta_commands(db: Database) -> None:
 def test_save_appends_to_a_yaml_catalog(db: Database, tmp_path: Path) -> None:
     cat = tmp_path / "c.yaml"
     cat.write_text("# mine\nsegments:\n  old:\n    where: age > 1\n")
-    s, out = session(db, catalog_path=cat)
+    s, _ = session(db, catalog_path=cat)
     assert not s.handle(":save x")  # nothing to save yet
     s.handle("purchases >= 1 and `first name` is null")
     assert not s.handle(":save 9bad")

@@ -1,0 +1,238 @@
+"""segql's SQL against hand-written plans and pandas, on a synthetic CRM in DuckDB.
+
+    python bench/bench_engine.py [--scale 1.0] [--runs 3]
+
+Generates the data if missing (bench/crm.py), then for each segment times, in the same
+run: segql's SQL, every hand-written plan (reporting the best), and an idiomatic pandas
+implementation (tables loaded once, outside the timing). All three must return the same
+members. Prints a markdown table of medians and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import crm
+
+AS_OF = "2026-06-01 12:00:00"
+TS = f"TIMESTAMP '{AS_OF}'"
+
+
+def ago(days: int) -> str:
+    return f"({TS} - INTERVAL {days} DAY)"
+
+
+# name -> (segql expression, hand-written plans)
+SEGMENTS: dict[str, tuple[str, list[str]]] = {
+    "vip": (
+        "count(orders) >= 5 and sum(orders.amount) > 1000",
+        [
+            f"""SELECT c.id FROM contacts c JOIN (
+                  SELECT contact_id FROM orders WHERE ordered_at <= {TS}
+                  GROUP BY contact_id HAVING count(*) >= 5 AND sum(amount) > 1000
+                ) o ON o.contact_id = c.id""",
+            f"""SELECT id FROM contacts WHERE id IN (
+                  SELECT contact_id FROM orders WHERE ordered_at <= {TS}
+                  GROUP BY contact_id HAVING count(*) >= 5 AND sum(amount) > 1000)""",
+        ],
+    ),
+    "re_engagement": (
+        "email_consent and not has email_opens within 60d and has orders within 1y",
+        [
+            f"""SELECT c.id FROM contacts c WHERE c.email_consent
+                AND NOT EXISTS (SELECT 1 FROM email_events e WHERE e.contact_id = c.id
+                  AND e.type = 'open' AND e."at" BETWEEN {ago(60)} AND {TS})
+                AND EXISTS (SELECT 1 FROM orders o WHERE o.contact_id = c.id
+                  AND o.ordered_at BETWEEN {ago(365)} AND {TS})""",
+            f"""SELECT id FROM contacts WHERE email_consent AND id IN (
+                  SELECT contact_id FROM orders WHERE ordered_at BETWEEN {ago(365)} AND {TS}
+                  EXCEPT
+                  SELECT contact_id FROM email_events WHERE type = 'open'
+                    AND "at" BETWEEN {ago(60)} AND {TS})""",
+        ],
+    ),
+    "shoes_de": (
+        "country = 'DE' and count(orders where category = 'shoes' within 90d) >= 2",
+        [
+            f"""SELECT c.id FROM contacts c JOIN (
+                  SELECT contact_id FROM orders WHERE category = 'shoes'
+                    AND ordered_at BETWEEN {ago(90)} AND {TS}
+                  GROUP BY contact_id HAVING count(*) >= 2) o ON o.contact_id = c.id
+                WHERE c.country = 'DE'""",
+            f"""SELECT c.id FROM contacts c WHERE c.country = 'DE' AND (
+                  SELECT count(*) FROM orders o WHERE o.contact_id = c.id
+                    AND o.category = 'shoes' AND o.ordered_at BETWEEN {ago(90)} AND {TS}) >= 2""",
+        ],
+    ),
+    "lapsed": (
+        "last(orders) > 180d and count(orders) >= 3",
+        [
+            f"""SELECT contact_id FROM orders WHERE ordered_at <= {TS}
+                  AND contact_id IN (SELECT id FROM contacts)
+                GROUP BY contact_id HAVING max(ordered_at) < {ago(180)} AND count(*) >= 3""",
+            f"""SELECT c.id FROM contacts c JOIN (
+                  SELECT contact_id, max(ordered_at) AS last, count(*) AS n FROM orders
+                  WHERE ordered_at <= {TS} GROUP BY contact_id) o ON o.contact_id = c.id
+                WHERE o.last < {ago(180)} AND o.n >= 3""",
+        ],
+    ),
+    "top10_consent": (
+        "top 10% by total_spent and email_consent",
+        [
+            f"""WITH s AS (SELECT c.id, c.email_consent, COALESCE(o.total, 0) AS total
+                  FROM contacts c LEFT JOIN (SELECT contact_id, sum(amount) AS total
+                    FROM orders WHERE ordered_at <= {TS} GROUP BY contact_id) o
+                  ON o.contact_id = c.id),
+                r AS (SELECT id, email_consent,
+                  percent_rank() OVER (ORDER BY total) AS p FROM s)
+                SELECT id FROM r WHERE p >= 0.9 AND email_consent""",
+        ],
+    ),
+    "multi_stream": (
+        "count(orders within 30d) >= 1 and count(email_opens within 30d) >= 3 "
+        "and age between 25 and 45",
+        [
+            f"""SELECT c.id FROM contacts c
+                JOIN (SELECT contact_id FROM orders WHERE ordered_at BETWEEN {ago(30)} AND {TS}
+                      GROUP BY contact_id) o ON o.contact_id = c.id
+                JOIN (SELECT contact_id FROM email_events WHERE type = 'open'
+                      AND "at" BETWEEN {ago(30)} AND {TS}
+                      GROUP BY contact_id HAVING count(*) >= 3) e ON e.contact_id = c.id
+                WHERE c.age BETWEEN 25 AND 45""",
+        ],
+    ),
+}
+
+
+def pandas_segments(frames: dict[str, Any]) -> dict[str, Callable[[], set[int]]]:
+    import pandas as pd
+
+    as_of = pd.Timestamp(AS_OF)
+    c, o, e = frames["contacts"], frames["orders"], frames["email_events"]
+
+    def days(n: int) -> Any:
+        return as_of - pd.Timedelta(days=n)
+
+    def vip() -> set[int]:
+        ov = o[o.ordered_at <= as_of]
+        g = ov.groupby("contact_id").agg(n=("amount", "size"), s=("amount", "sum"))
+        ids = g[(g.n >= 5) & (g.s > 1000)].index
+        return set(c.id[c.id.isin(ids)])
+
+    def re_engagement() -> set[int]:
+        opens = e[(e.type == "open") & (e["at"] >= days(60)) & (e["at"] <= as_of)].contact_id
+        bought = o[(o.ordered_at >= days(365)) & (o.ordered_at <= as_of)].contact_id
+        sel = (c.email_consent == True) & ~c.id.isin(opens) & c.id.isin(bought)  # noqa: E712
+        return set(c.id[sel])
+
+    def shoes_de() -> set[int]:
+        ov = o[(o.category == "shoes") & (o.ordered_at >= days(90)) & (o.ordered_at <= as_of)]
+        n = ov.groupby("contact_id").size()
+        return set(c.id[(c.country == "DE") & c.id.isin(n[n >= 2].index)])
+
+    def lapsed() -> set[int]:
+        ov = o[o.ordered_at <= as_of]
+        g = ov.groupby("contact_id").agg(last=("ordered_at", "max"), n=("ordered_at", "size"))
+        ids = g[(g["last"] < days(180)) & (g.n >= 3)].index
+        return set(c.id[c.id.isin(ids)])
+
+    def top10_consent() -> set[int]:
+        ov = o[o.ordered_at <= as_of]
+        total = ov.groupby("contact_id").amount.sum()
+        s = c.set_index("id").join(total.rename("total")).fillna({"total": 0})
+        p = s.total.rank(method="min")
+        pr = (p - 1) / (len(s) - 1)
+        return set(s.index[(pr >= 0.9) & (s.email_consent == True)])  # noqa: E712
+
+    def multi_stream() -> set[int]:
+        ov = o[(o.ordered_at >= days(30)) & (o.ordered_at <= as_of)].contact_id
+        ev = e[(e.type == "open") & (e["at"] >= days(30)) & (e["at"] <= as_of)]
+        n = ev.groupby("contact_id").size()
+        sel = c.id.isin(ov) & c.id.isin(n[n >= 3].index) & c.age.between(25, 45)
+        return set(c.id[sel])
+
+    return {
+        "vip": vip,
+        "re_engagement": re_engagement,
+        "shoes_de": shoes_de,
+        "lapsed": lapsed,
+        "top10_consent": top10_consent,
+        "multi_stream": multi_stream,
+    }
+
+
+def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    result = fn()  # warm-up
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    import datetime as dt
+
+    import duckdb
+
+    from segql.sql import to_sql
+
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--no-pandas", action="store_true")
+    args = p.parse_args()
+    path = Path(__file__).parent / "data" / f"crm-{args.scale:g}.duckdb"
+    if not path.exists():
+        t = time.perf_counter()
+        counts = crm.generate(path, args.scale)
+        print(f"generated {counts} in {time.perf_counter() - t:.1f}s")
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    schema = crm.schema()
+    as_of = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
+    frames: dict[str, Any] = {}
+    if not args.no_pandas:
+        t = time.perf_counter()
+        for table in ("contacts", "orders", "email_events"):
+            frames[table] = con.sql(f"SELECT * FROM {table}").df()
+        print(f"pandas load (not timed below): {time.perf_counter() - t:.1f}s")
+    pd_fns = pandas_segments(frames) if frames else {}
+
+    def ids(sql: str) -> Callable[[], set[int]]:
+        return lambda: {r[0] for r in con.execute(sql).fetchall()}
+
+    rows = []
+    for name, (expr, plans) in SEGMENTS.items():
+        sql = to_sql(expr, schema, dialect="duckdb", as_of=as_of)
+        t_segql, members = timed(ids(sql), args.runs)
+        best = None
+        for plan in plans:
+            t_plan, got = timed(ids(plan), args.runs)
+            assert got == members, (name, "hand plan differs", len(got), len(members))
+            best = t_plan if best is None else min(best, t_plan)
+        assert best is not None
+        t_pd = None
+        if name in pd_fns:
+            t_pd, got = timed(pd_fns[name], max(1, args.runs - 1))
+            assert got == members, (name, "pandas differs", len(got), len(members))
+        rows.append((name, len(members), t_segql, best, t_pd))
+    print(f"\nscale {args.scale:g}: medians of {args.runs} runs after a warm-up, seconds\n")
+    print("| segment | members | segql | best hand plan | segql / best | pandas | pandas / segql |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, n, ts, tb, tp in rows:
+        pd_cells = f"{tp:.3f} | {tp / ts:.1f}x" if tp is not None else "- | -"
+        print(f"| {name} | {n:,} | {ts:.3f} | {tb:.3f} | {ts / tb:.2f} | {pd_cells} |")
+
+
+if __name__ == "__main__":
+    main()

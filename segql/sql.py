@@ -108,12 +108,77 @@ def build_query(
     return compiler.query(texpr)
 
 
+_ZERO_WHEN_EMPTY = (ir.AggFunc.COUNT, ir.AggFunc.COUNT_DISTINCT, ir.AggFunc.SUM)
+_CMP = {
+    CmpOp.EQ: lambda a, b: a == b,
+    CmpOp.NE: lambda a, b: a != b,
+    CmpOp.LT: lambda a, b: a < b,
+    CmpOp.LE: lambda a, b: a <= b,
+    CmpOp.GT: lambda a, b: a > b,
+    CmpOp.GE: lambda a, b: a >= b,
+}
+_FLIP = {
+    CmpOp.LT: CmpOp.GT,
+    CmpOp.LE: CmpOp.GE,
+    CmpOp.GT: CmpOp.LT,
+    CmpOp.GE: CmpOp.LE,
+    CmpOp.EQ: CmpOp.EQ,
+    CmpOp.NE: CmpOp.NE,
+}
+
+
+def _required_streams(texpr: ir.TExpr) -> frozenset[str]:
+    """Streams without whose events the whole condition cannot be true.
+
+    A top-level conjunct that is false or unknown when a stream's aggregates take their
+    empty values (count and sum 0, the others null, ``has`` false) makes that stream
+    required, so its pass can be inner-joined."""
+    parts = (
+        texpr.operands if isinstance(texpr, ir.BoolOp) and texpr.op is BoolOpKind.AND else (texpr,)
+    )
+    out: set[str] = set()
+
+    def null_when_empty(x: ir.TExpr) -> str | None:
+        if isinstance(x, ir.Agg) and x.func not in _ZERO_WHEN_EMPTY:
+            return x.stream
+        return None
+
+    for c in parts:
+        match c:
+            case ir.Exists(stream=name):
+                out.add(name)
+            case ir.Compare(op=op, left=x, right=y):
+                for agg, other, o in ((x, y, op), (y, x, _FLIP[op])):
+                    found = null_when_empty(agg)
+                    if found is not None:
+                        out.add(found)
+                    elif (
+                        isinstance(agg, ir.Agg)
+                        and isinstance(other, ir.Lit)
+                        and other.value is not None
+                        and not _CMP[o](0, other.value)
+                    ):
+                        out.add(agg.stream)
+            case ir.Between(operand=x) | ir.Within(operand=x):
+                found = null_when_empty(x)
+                if found is not None:
+                    out.add(found)
+            case ir.IsNull(operand=x, negated=True):
+                found = null_when_empty(x)
+                if found is not None:
+                    out.add(found)
+    return frozenset(out)
+
+
 @dataclass
 class _StreamAggs:
     name: str
     columns: dict[tuple[Any, ...], tuple[str, Any]] = field(default_factory=dict)
     all_windowed: bool = True
     earliest: dt.datetime | None = None
+    # Each aggregate's event condition; None once an aggregate takes every event. When
+    # all are conditioned, events matching none of them can be skipped by the pass.
+    conds: list[Any] | None = field(default_factory=list)
 
     def alias(self) -> str:
         return f"segql_{self.name}"
@@ -213,7 +278,7 @@ class _Compiler:
                 exp.alias_(self.col(fd.column, ENTITY), name, quoted=True), copy=False
             )
         ctes = self._agg_ctes()
-        select = self._join_aggs(select)
+        select = self._join_aggs(select, inner=_required_streams(texpr))
         for alias, cte in self.windows:
             ctes.append((alias, cte))
             select = select.join(
@@ -227,7 +292,9 @@ class _Compiler:
             select = select.with_(self.ident(alias), as_=cte, copy=False)
         return select
 
-    def _join_aggs(self, select: Any) -> Any:
+    def _join_aggs(self, select: Any, inner: frozenset[str] = frozenset()) -> Any:
+        """Join each stream's pass on the key: LEFT, or INNER for streams the condition
+        cannot be true without (a contact with no such events is never a member)."""
         exp = self.exp
         for s in self.streams.values():
             alias = s.alias()
@@ -236,7 +303,7 @@ class _Compiler:
                 on=exp.EQ(
                     this=self.col("k", alias), expression=self.col(self.schema.entity.key, ENTITY)
                 ),
-                join_type="LEFT",
+                join_type="INNER" if s.name in inner else "LEFT",
                 copy=False,
             )
         return select
@@ -257,6 +324,10 @@ class _Compiler:
             filt = self.schema.filters_ir.get(s.name)
             if filt is not None:
                 conds.append(exp.Paren(this=self.expr(filt, s.name)))
+            if s.conds:
+                conds.append(
+                    exp.Paren(this=exp.or_(*(exp.Paren(this=c) for c in s.conds), copy=False))
+                )
             q = q.where(exp.and_(*conds), copy=False).group_by(
                 self.col(stream.key, EVENT), copy=False
             )
@@ -285,6 +356,10 @@ class _Compiler:
         if key in s.columns:
             return self.col(s.columns[key][0], s.alias())
         alias = f"a{len(s.columns)}"
+        if cond is None:
+            s.conds = None
+        elif s.conds is not None:
+            s.conds.append(cond.copy())
 
         def value(v: Any) -> Any:
             if cond is None:

@@ -213,10 +213,13 @@ class _Compiler:
             node = self.options.sources[str(src.file)].copy()
         elif src.table is not None:
             node = exp.Table(this=self.ident(src.table))
+        elif src.file is not None and self.p.name == "duckdb":
+            reader = "read_csv_auto" if src.file.suffix.lower() == ".csv" else "read_parquet"
+            node = exp.Anonymous(this=reader, expressions=[exp.Literal.string(str(src.file))])
         else:
             raise _refuse(
                 "file-source",
-                f"`{src.file}` is a file; file sources can only be read by the DuckDB engine",
+                f"`{src.file}` is a file; file sources compile only for DuckDB",
                 Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1),
                 "give the entity or stream a `table:` to compile it for a database",
             )

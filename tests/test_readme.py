@@ -1,0 +1,63 @@
+"""The README's commands work as written."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _blocks() -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", README, re.S)
+
+
+def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
+    blocks = _blocks()
+    install_demo, install_tests = blocks[0].strip(), blocks[1].strip()
+    assert install_demo.endswith("segql demo")
+    test_cmd = install_tests.split("&&")[-1].strip().removeprefix(".venv/bin/")
+    assert test_cmd == "python -m pytest -q"
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert ".venv/bin/python -m pytest -q" in ci
+
+
+def test_quickstart_install_and_demo(tmp_path: Path) -> None:
+    command = _blocks()[0].strip().replace(".venv", str(tmp_path / "venv"))
+    env = {**os.environ, "SEGQL_CACHE_DIR": str(tmp_path / "cache")}
+    r = subprocess.run(
+        ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, env=env, timeout=900
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "vip" in r.stdout and "contacts in all" in r.stdout
+    assert "segql repl --schema" in r.stdout
+
+
+def test_tour_commands(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "SEGQL_CACHE_DIR": str(tmp_path / "cache"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "NO_COLOR": "1",
+    }
+    demo = subprocess.run(["segql", "demo"], capture_output=True, text=True, env=env, timeout=300)
+    assert demo.returncode == 0, demo.stderr
+    tour = _blocks()[2]
+    lines = [ln for ln in tour.splitlines() if ln.strip()]
+    setup, commands = lines[0], lines[1:]
+    assert setup.startswith("D=")
+    for cmd in commands:
+        r = subprocess.run(
+            ["bash", "-c", f"{setup}; {cmd}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            input="",
+        )
+        assert r.returncode == 0, (cmd, r.stderr[-2000:])
+        assert r.stdout.strip() or cmd.startswith("segql repl"), cmd

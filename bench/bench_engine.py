@@ -179,6 +179,19 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
+def interleaved(fns: list[Callable[[], Any]], runs: int) -> tuple[list[float], list[Any]]:
+    """Median time of each candidate, measured round-robin so that the machine's state
+    (caches, other load) affects all of them alike."""
+    results = [fn() for fn in fns]  # warm-up
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for i, fn in enumerate(fns):
+            t = time.perf_counter()
+            results[i] = fn()
+            times[i].append(time.perf_counter() - t)
+    return [statistics.median(t) for t in times], results
+
+
 def main() -> None:
     import datetime as dt
 
@@ -188,7 +201,7 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--scale", type=float, default=1.0)
-    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--runs", type=int, default=5)
     p.add_argument("--no-pandas", action="store_true")
     args = p.parse_args()
     path = Path(__file__).parent / "data" / f"crm-{args.scale:g}.duckdb"
@@ -214,13 +227,12 @@ def main() -> None:
     rows = []
     for name, (expr, plans) in SEGMENTS.items():
         sql = to_sql(expr, schema, dialect="duckdb", as_of=as_of)
-        t_segql, members = timed(ids(sql), args.runs)
-        best = None
-        for plan in plans:
-            t_plan, got = timed(ids(plan), args.runs)
+        candidates = [ids(sql), *(ids(p) for p in plans)]
+        medians, results = interleaved(candidates, args.runs)
+        members = results[0]
+        for got in results[1:]:
             assert got == members, (name, "hand plan differs", len(got), len(members))
-            best = t_plan if best is None else min(best, t_plan)
-        assert best is not None
+        t_segql, best = medians[0], min(medians[1:])
         t_pd = None
         if name in pd_fns:
             t_pd, got = timed(pd_fns[name], max(1, args.runs - 1))

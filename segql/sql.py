@@ -16,7 +16,9 @@ all through sqlglot. Relative times are resolved in Python against ``as_of``.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, assert_never
@@ -145,8 +147,6 @@ def _required_streams(texpr: ir.TExpr) -> frozenset[str]:
 
     for c in parts:
         match c:
-            case ir.Exists(stream=name):
-                out.add(name)
             case ir.Compare(op=op, left=x, right=y):
                 for agg, other, o in ((x, y, op), (y, x, _FLIP[op])):
                     found = null_when_empty(agg)
@@ -168,6 +168,15 @@ def _required_streams(texpr: ir.TExpr) -> frozenset[str]:
                 if found is not None:
                     out.add(found)
     return frozenset(out)
+
+
+def _entity_only_conjuncts(texpr: ir.TExpr) -> list[ir.TExpr]:
+    """Top-level conjuncts that read only profile fields (no events, no population)."""
+    parts = (
+        texpr.operands if isinstance(texpr, ir.BoolOp) and texpr.op is BoolOpKind.AND else (texpr,)
+    )
+    heavy = (ir.Agg, ir.Exists, ir.Percentile, ir.TopPercent, ir.EventField)
+    return [c for c in parts if not any(isinstance(n, heavy) for n in ir.walk(c))]
 
 
 @dataclass
@@ -197,6 +206,8 @@ class _Compiler:
         self.options = options
         self.streams: dict[str, _StreamAggs] = {}
         self.windows: list[tuple[str, Any]] = []
+        self.event_alias = EVENT
+        self._exists_count = 0
 
     # --- helpers ----------------------------------------------------------------------
     def ident(self, name: str) -> Any:
@@ -280,7 +291,8 @@ class _Compiler:
             select = select.select(
                 exp.alias_(self.col(fd.column, ENTITY), name, quoted=True), copy=False
             )
-        ctes = self._agg_ctes()
+        reduce = None if self.windows else _entity_only_conjuncts(texpr)
+        ctes = self._agg_ctes(reduce)
         select = self._join_aggs(select, inner=_required_streams(texpr))
         for alias, cte in self.windows:
             ctes.append((alias, cte))
@@ -311,9 +323,22 @@ class _Compiler:
             )
         return select
 
-    def _agg_ctes(self) -> list[tuple[str, Any]]:
+    def _agg_ctes(self, reduce: list[ir.TExpr] | None = None) -> list[tuple[str, Any]]:
+        """One grouped pass per stream. ``reduce``: profile-only conditions every member
+        meets; the passes then skip other contacts' events (a semi-join reduction)."""
         exp = self.exp
         out = []
+        keep = None
+        if reduce:
+            ent = self.schema.entity
+            keep = (
+                exp.select(self.col(ent.key, ENTITY), copy=False)
+                .from_(self.table(ent.source, ENTITY), copy=False)
+                .where(
+                    exp.and_(*(exp.Paren(this=self.expr(c, None)) for c in reduce), copy=False),
+                    copy=False,
+                )
+            )
         for s in self.streams.values():
             stream = self.schema.streams[s.name]
             time = self.p.timestamp_column(self.col(stream.time, EVENT))
@@ -327,6 +352,10 @@ class _Compiler:
             filt = self.schema.filters_ir.get(s.name)
             if filt is not None:
                 conds.append(exp.Paren(this=self.expr(filt, s.name)))
+            if keep is not None:
+                conds.append(
+                    exp.In(this=self.col(stream.key, EVENT), query=exp.Subquery(this=keep.copy()))
+                )
             if s.conds:
                 conds.append(
                     exp.Paren(this=exp.or_(*(exp.Paren(this=c) for c in s.conds), copy=False))
@@ -336,6 +365,45 @@ class _Compiler:
             )
             out.append((s.alias(), q))
         return out
+
+    def _exists(self, node: ir.Exists) -> Any:
+        """`has E where C within D` as a correlated EXISTS: engines plan it as a semi (or,
+        under `not`, anti) join, measured faster than counting in the stream's pass."""
+        exp = self.exp
+        stream = self.schema.streams[node.stream]
+        alias = f"h{self._exists_count}"
+        self._exists_count += 1
+        time = self.p.timestamp_column(self.col(stream.time, alias))
+        conds = [
+            exp.EQ(
+                this=self.col(stream.key, alias),
+                expression=self.col(self.schema.entity.key, ENTITY),
+            ),
+            exp.LTE(this=time, expression=self.ts(self.as_of)),
+        ]
+        filt = self.schema.filters_ir.get(node.stream)
+        with self._event_alias(alias):
+            if filt is not None:
+                conds.append(exp.Paren(this=self.expr(filt, node.stream)))
+            if node.where is not None:
+                conds.append(exp.Paren(this=self.expr(node.where, node.stream)))
+        if node.within is not None:
+            conds.append(exp.GTE(this=time.copy(), expression=self.ts(self._ago(node.within))))
+        sub = (
+            exp.select(exp.Literal.number(1), copy=False)
+            .from_(self.table(stream.source, alias), copy=False)
+            .where(exp.and_(*conds, copy=False), copy=False)
+        )
+        return exp.Exists(this=sub)
+
+    @contextlib.contextmanager
+    def _event_alias(self, alias: str) -> Iterator[None]:
+        old = self.event_alias
+        self.event_alias = alias
+        try:
+            yield
+        finally:
+            self.event_alias = old
 
     def _register_agg(self, node: ir.Agg | ir.Exists) -> Any:
         """Add an aggregate to its stream's pass; returns the joined column."""
@@ -414,7 +482,7 @@ class _Compiler:
             case ir.Field(column=c, type=t):
                 return self.typed_col(c, ENTITY, t, node.span)
             case ir.EventField(column=c, type=t):
-                return self.typed_col(c, EVENT, t, node.span)
+                return self.typed_col(c, self.event_alias, t, node.span)
             case ir.Now():
                 return self.ts(self.as_of)
             case ir.Today():
@@ -484,11 +552,7 @@ class _Compiler:
                     return exp.Coalesce(this=column, expressions=[exp.Literal.number(0)])
                 return column
             case ir.Exists():
-                column = self._register_agg(node)
-                return exp.GT(
-                    this=exp.Coalesce(this=column, expressions=[exp.Literal.number(0)]),
-                    expression=exp.Literal.number(0),
-                )
+                return self._exists(node)
             case ir.IsTrue(operand=o):
                 return exp.Coalesce(
                     this=exp.Paren(this=self.expr(o, stream)), expressions=[self.p.false()]

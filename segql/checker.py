@@ -255,88 +255,60 @@ def _place(
 
 
 def _trait(ctx: _Ctx, name: str, use: Span) -> ir.TExpr | None:
-    schema = ctx.schema
-    if name in schema.traits_ir:
-        return schema.traits_ir[name]
-    key = "trait:" + name
-    if key in ctx.broken:
-        return None
-    if name in ctx.trait_stack:
-        cycle = [*ctx.trait_stack[ctx.trait_stack.index(name) :], name]
-        ctx.error(
-            "cycle",
-            "traits refer to each other in a cycle: " + " -> ".join(cycle),
-            use,
-            "break the cycle by writing one of them without the others",
-        )
-        return None
-    trait = schema.traits[name]
-    local: list[Diagnostic] = []
-    sub = _Ctx(
-        schema=schema,
-        diags=local,
-        trait_stack=[*ctx.trait_stack, name],
-        segment_stack=ctx.segment_stack,
-        broken=ctx.broken,
-    )
-    out: ir.TExpr | None = None
-    try:
-        tree = parse(trait.text)
-    except SegqlError as e:
-        local.extend(e.diagnostics)
-    else:
-        out = _expr(sub, tree)
-    errors = any(d.is_error for d in local)
-    ctx.diags.extend(_place(local, trait.where, trait.text, f"<trait {name}>"))
-    if errors or out is None:
-        ctx.broken.add(key)
-        if ctx.trait_stack or ctx.segment_stack or use.end:
-            ctx.error("broken-trait", f"trait `{name}` has errors (reported above)", use)
-        return None
-    schema.traits_ir[name] = out
-    return out
+    return _definition(ctx, "trait", name, use)
 
 
 def _segment(ctx: _Ctx, name: str, use: Span) -> ir.TExpr | None:
+    return _definition(ctx, "segment", name, use)
+
+
+def _definition(ctx: _Ctx, kind: str, name: str, use: Span) -> ir.TExpr | None:
+    """Check a trait or segment once (cached on the schema), detecting cycles; its own
+    diagnostics are reported where it is defined, and a use of a broken one once more."""
     schema = ctx.schema
-    if name in schema.segments_ir:
-        return schema.segments_ir[name]
-    key = "segment:" + name
+    is_trait = kind == "trait"
+    cache = schema.traits_ir if is_trait else schema.segments_ir
+    if name in cache:
+        return cache[name]
+    key = f"{kind}:{name}"
     if key in ctx.broken:
         return None
-    if name in ctx.segment_stack:
-        cycle = [*ctx.segment_stack[ctx.segment_stack.index(name) :], name]
+    stack = ctx.trait_stack if is_trait else ctx.segment_stack
+    if name in stack:
+        cycle = [*stack[stack.index(name) :], name]
         ctx.error(
             "cycle",
-            "segments refer to each other in a cycle: " + " -> ".join(cycle),
+            f"{kind}s refer to each other in a cycle: " + " -> ".join(cycle),
             use,
-            "a segment cannot contain itself, directly or through others",
+            "break the cycle by writing one of them without the others"
+            if is_trait
+            else "a segment cannot contain itself, directly or through others",
         )
         return None
-    seg = schema.segments[name]
+    defn = schema.traits[name] if is_trait else schema.segments[name]
     local: list[Diagnostic] = []
     sub = _Ctx(
         schema=schema,
         diags=local,
-        trait_stack=ctx.trait_stack,
-        segment_stack=[*ctx.segment_stack, name],
+        trait_stack=[*ctx.trait_stack, name] if is_trait else ctx.trait_stack,
+        segment_stack=ctx.segment_stack if is_trait else [*ctx.segment_stack, name],
         broken=ctx.broken,
     )
     out: ir.TExpr | None = None
     try:
-        tree = parse(seg.text)
+        tree = parse(defn.text)
     except SegqlError as e:
         local.extend(e.diagnostics)
     else:
-        out = _segment_root(sub, tree)
+        out = _expr(sub, tree) if is_trait else _segment_root(sub, tree)
     errors = any(d.is_error for d in local)
-    ctx.diags.extend(_place(local, seg.where, seg.text, f"<segment {name}>"))
+    ctx.diags.extend(_place(local, defn.where, defn.text, f"<{kind} {name}>"))
     if errors or out is None:
         ctx.broken.add(key)
-        if ctx.segment_stack or use.end:
-            ctx.error("broken-segment", f"segment `{name}` has errors (reported above)", use)
+        if ctx.trait_stack or ctx.segment_stack or use.end:
+            ctx.error(f"broken-{kind}", f"{kind} `{name}` has errors (reported above)", use)
         return None
-    schema.segments_ir[name] = out
+    cache[name] = out
     return out
 
 

@@ -12,7 +12,8 @@ from decimal import Decimal
 from typing import assert_never
 
 from . import ast as a
-from .syntax import needs_quotes
+from .diagnostics import Diagnostic, LimitError
+from .syntax import measure, needs_quotes
 
 __all__ = ["format_expr", "quote_name", "quote_string"]
 
@@ -124,7 +125,18 @@ def _where(cond: a.Expr, need: int, within: a.DurationLit | None) -> str:
 
 
 def format_expr(expr: a.Expr, *, width: int = 88) -> str:
-    flat = _fmt(expr)
+    try:
+        flat = _fmt(expr)
+    except RecursionError:
+        # Only a tree parsed with raised limits gets here (the default depth limit is 64).
+        raise LimitError(
+            Diagnostic(
+                code="limit-exceeded",
+                message=f"expression is nested {measure(expr)[0]:,} levels deep; too deep to print",
+                span=expr.span,
+                hints=("flatten it, or move parts into traits or named segments",),
+            )
+        ) from None
     if len(flat) <= width or not isinstance(expr, a.BoolOp):
         return flat
     sep = f"\n{expr.op.value} "

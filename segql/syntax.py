@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import unicodedata
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -136,10 +137,15 @@ def _unescape(tok: Any) -> str:
             i += 6
         else:
             start = tok.start_pos + 1 + i
-            width = 6 if nxt == "u" else 2
+            width = 2
+            problem = "unknown escape"
+            if nxt == "u":  # `\u12'`, `\uZZ`: cover only what is there
+                hexes = re.match(r"[0-9A-Fa-f]{0,3}", body[i + 2 :])
+                width += len(hexes.group(0)) if hexes else 0
+                problem = "incomplete escape"
             _fail(
                 "invalid-escape",
-                f"unknown escape `{body[i : i + width]}` in string",
+                f"{problem} `{body[i : i + width]}` in string",
                 Span(
                     start=start,
                     end=start + width,
@@ -159,14 +165,22 @@ def _ident_value(tok: Any) -> str:
     return str(tok.value)
 
 
-def _int(tok: Any) -> int:
-    return int(tok.value.replace("_", ""))
+def _int(tok: Any, digits: str | None = None) -> int:
+    text = (tok.value if digits is None else digits).replace("_", "")
+    try:
+        return int(text)
+    except ValueError:  # Python refuses int() of more than 4,300 digits
+        _fail(
+            "invalid-number",
+            f"this number has {len(text):,} digits; that is too many",
+            _tok_span(tok),
+        )
 
 
 def _duration(tok: Any) -> a.DurationLit:
     m = re.fullmatch(r"([\d_]+)([a-z]+)", tok.value)
     assert m is not None
-    amount = int(m.group(1).replace("_", ""))
+    amount = _int(tok, m.group(1))
     if amount == 0:
         _fail(
             "invalid-duration",
@@ -177,6 +191,7 @@ def _duration(tok: Any) -> a.DurationLit:
     return a.DurationLit(amount=amount, unit=UNITS[m.group(2)], span=_tok_span(tok))
 
 
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 _TZ_RE = re.compile(r"([+-])(\d{2}):(\d{2})\Z")
 
 
@@ -508,7 +523,7 @@ def _lex(text: str) -> Any:
 class _Unexpected(Exception):
     def __init__(self, token: Any, expected: set[str]) -> None:
         self.token = token
-        self.expected = expected
+        self.expected = expected  # the terminals the parser could really shift next
 
 
 @functools.cache
@@ -537,6 +552,46 @@ def _driver() -> Any:
         states[state] = row
     start = table.start_states["start"]
     end = table.end_states["start"]
+    terminals = {t.name for t in lark_obj.terminals} | {"$END"}
+
+    def acceptable(text: str, upto: int | None) -> set[str]:
+        """The terminals the parser could really shift (or accept at the end) after the
+        tokens of ``text`` that start before ``upto`` (all of them if None).
+
+        Only for error messages. The failing state's action row is not enough: an LALR
+        state merges the lookaheads of every context it is reached from, and the parser
+        may already have reduced on the bad token (so `x in [1 2]` would be told that
+        `and` or `)` may follow, and `f(x]` that no operator may). So the prefix is
+        replayed on states alone, and each candidate is tried through its reductions."""
+        stack = [start]
+        for token in lexer.lex(text):
+            if upto is not None and token.start_pos >= upto:
+                break
+            while True:
+                step = states[stack[-1]][token.type]
+                if step[0]:
+                    stack.append(step[1])
+                    break
+                if step[1]:
+                    del stack[-step[1] :]
+                stack.append(states[stack[-1]][step[3]][1])
+        out: set[str] = set()
+        for term in states[stack[-1]].keys() & terminals:
+            st = list(stack)
+            while True:
+                act = states[st[-1]].get(term)
+                if act is None:
+                    break
+                if act[0]:
+                    out.add(term)
+                    break
+                if act[1]:
+                    del st[-act[1] :]
+                st.append(states[st[-1]][act[3]][1])
+                if st[-1] == end:
+                    out.add(term)
+                    break
+        return out
 
     def run(text: str) -> Any:
         state_stack = [start]
@@ -548,7 +603,7 @@ def _driver() -> Any:
             while True:
                 act = states[state_stack[-1]].get(token.type)
                 if act is None:
-                    raise _Unexpected(token, set(states[state_stack[-1]]))
+                    raise _Unexpected(token, acceptable(text, token.start_pos))
                 if act[0]:
                     state_stack.append(act[1])
                     cb = act[2]
@@ -569,7 +624,7 @@ def _driver() -> Any:
         while True:
             act = states[state_stack[-1]].get("$END")
             if act is None:
-                raise _Unexpected(end_tok, set(states[state_stack[-1]]))
+                raise _Unexpected(end_tok, acceptable(text, None))
             assert not act[0]
             size = act[1]
             args = value_stack[-size:] if size else []
@@ -615,6 +670,18 @@ def parse(text: str, *, limits: Limits = DEFAULT_LIMITS) -> a.Expr:
                 f"{limits.max_length:,}",
                 span=span_at(text, limits.max_length, len(text)),
                 hints=("split it into named segments and combine them with `in segment`",),
+                source=text,
+            )
+        )
+    bad = None if text.isascii() else _SURROGATE_RE.search(text)
+    if bad is not None:
+        # Only possible for a str built in Python: it could not be printed back.
+        raise SyntaxErrorDiagnostic(
+            Diagnostic(
+                code="syntax",
+                message=f"unexpected lone surrogate U+{ord(bad.group()):04X}",
+                span=span_at(text, bad.start(), bad.end()),
+                hints=("a lone surrogate is not a character; was the text decoded correctly?",),
                 source=text,
             )
         )
@@ -693,7 +760,6 @@ _TERMINAL_WORDS: dict[str, str] = {
     "$END": "the end of the expression",
 }
 _VALUE_STARTS = {"NAME", "INT", "STRING"}
-_CMP_TERMINALS = {"EQUAL", "LESSTHAN", "MORETHAN"}
 
 
 def _describe_token(tok: Any) -> str:
@@ -702,19 +768,32 @@ def _describe_token(tok: Any) -> str:
     value = str(tok.value)
     if value.lower() in KEYWORDS and tok.type != "QUOTED_NAME":
         return f"the keyword `{value}`"
-    word = _TERMINAL_WORDS.get(tok.type)
-    if tok.type in ("NAME", "QUOTED_NAME", "INT", "DECIMAL", "STRING", "DATE", "TIMESTAMP"):
-        return f"`{value}`"
-    return word or f"`{value}`"
+    return _TERMINAL_WORDS[tok.type] if tok.type in _PUNCTUATION else f"`{value}`"
+
+
+_PUNCTUATION = {
+    "LPAR", "RPAR", "LSQB", "RSQB", "COMMA", "DOT", "PLUS", "MINUS", "STAR", "SLASH", "PERCENT",
+}  # fmt: skip
+_NAME_STARTS = {"NAME", "QUOTED_NAME"}
+# Comparison and arithmetic operators (the anonymous terminals are `!=`, `<=`, `>=`).
+_OPERATORS = {"EQUAL", "LESSTHAN", "MORETHAN", "PLUS", "MINUS", "STAR", "SLASH", "PERCENT"}
+
+
+def _is_operator(term: str) -> bool:
+    return term in _OPERATORS or term.startswith("__ANON")
 
 
 def _describe_expected(expected: set[str]) -> str:
+    if expected and expected <= _NAME_STARTS:
+        return "a name"
     if expected & _VALUE_STARTS:
         return "a value"
     words: list[str] = []
-    has_ops = bool(expected & (_CMP_TERMINALS | {"PLUS", "STAR"}))
+    has_ops = any(_is_operator(e) for e in expected)
     if has_ops:
+        # `in`, `is`, `between`, `contains`, ... are operators too: not listed one by one.
         words.append("an operator")
+        words += [f"`{kw}`" for kw in ("and", "or") if f"_{kw.upper()}" in expected]
     for term in ("RPAR", "RSQB", "COMMA", "DURATION"):
         if term in expected:
             words.append(_TERMINAL_WORDS[term])
@@ -722,10 +801,6 @@ def _describe_expected(expected: set[str]) -> str:
         words += sorted(
             f"`{e.lstrip('_').lower()}`" for e in expected if e.lstrip("_").lower() in KEYWORDS
         )
-    if not has_ops and ("_AND" in expected or "_OR" in expected):
-        pass
-    elif has_ops:
-        words[0] = "an operator, `and` or `or`"
     if "$END" in expected and not words:
         words.append("the end of the expression")
     if not words:
@@ -793,14 +868,21 @@ def _explain_chars(text: str, pos: int) -> Diagnostic:
     if ch in "'\"":
         end = text.find("\n", pos)
         end = len(text) if end < 0 else end
+        str_hints = [
+            f"add a closing {ch} before the end of the line",
+            "strings cannot span lines; write `\\n` for a line break",
+        ]
+        if text[pos + 1 : end].rstrip().endswith("\\" + ch):
+            str_hints.insert(
+                0,
+                f"`\\{ch}` is an escaped quote, not the end of the string; a backslash "
+                "at the end is written `\\\\`",
+            )
         return Diagnostic(
             code="unterminated-string",
             message="this string is never closed",
             span=span_at(text, pos, end),
-            hints=(
-                f"add a closing {ch} before the end of the line",
-                "strings cannot span lines; write `\\n` for a line break",
-            ),
+            hints=tuple(str_hints),
         )
     if ch == "`":
         end = text.find("\n", pos)
@@ -812,13 +894,19 @@ def _explain_chars(text: str, pos: int) -> Diagnostic:
             hints=("add a closing ` — backticks quote a name such as `first name`",),
         )
     if ch.isdigit():
-        m = re.match(r"\d{4}-\d{2}-\d{2}[T ]?[\d:]*", text[pos:])
+        m = re.match(r"\d{4}-\d{2}-\d{2}(T[\d:.]*)?(Z|[+-][\d:]*)?", text[pos:])
         if m:
+            bad = m.group(0)
+            ts_hints = ["write dates as 2024-03-31 and timestamps as 2024-03-31T12:00:00"]
+            if m.group(2) and m.group(2) != "Z" and not re.fullmatch(r".\d\d:\d\d", m.group(2)):
+                ts_hints.insert(0, "write the zone offset as hours and minutes: `+02:00`")
+            if re.search(r"\.\d{7}", bad):
+                ts_hints.insert(0, "a timestamp has at most 6 digits after the seconds' point")
             return Diagnostic(
                 code="invalid-timestamp",
-                message=f"`{m.group(0)}` is not a valid date or timestamp",
-                span=span_at(text, pos, pos + len(m.group(0))),
-                hints=("write dates as 2024-03-31 and timestamps as 2024-03-31T12:00:00",),
+                message=f"`{bad}` is not a valid date or timestamp",
+                span=span_at(text, pos, pos + len(bad)),
+                hints=tuple(ts_hints),
             )
     if ch == ";":
         return Diagnostic(
@@ -827,12 +915,33 @@ def _explain_chars(text: str, pos: int) -> Diagnostic:
             span=span1,
             hints=("a segment is a single expression; join conditions with `and`",),
         )
-    shown = ch if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}"
+    if not ch.isprintable() or ch.isspace():
+        return Diagnostic(
+            code="syntax",
+            message=f"unexpected invisible character U+{ord(ch):04X}",
+            span=span1,
+            hints=(
+                f"remove it; inside a string, write it as an escape such as `\\u{ord(ch):04x}`"
+                if ord(ch) <= 0xFFFF
+                else "remove it",
+            ),
+        )
+    if ch in "‘’‚“”„«»":
+        char_hint = "this is a typographic quote; segql strings use ' or \""
+    elif not ch.isascii() and unicodedata.category(ch)[0] in "LN":
+        char_hint = "a name with other letters is quoted in backticks: `prénom`"
+    elif not ch.isascii():
+        char_hint = f"put text in quotes ('{ch}') and unusual names in backticks (`{ch}`)"
+    else:
+        char_hint = (
+            "segql's operators are = != < <= > >= + - * / %; put text in quotes ('a@b.com') "
+            "and unusual names in backticks (`first name`)"
+        )
     return Diagnostic(
         code="syntax",
-        message=f"unexpected character `{shown}`",
+        message=f"unexpected character `{ch}`",
         span=span1,
-        hints=("names with unusual characters can be quoted with backticks: `first name`",),
+        hints=(char_hint,),
     )
 
 
@@ -863,6 +972,36 @@ def _explain_token(text: str, e: Any) -> Diagnostic:
             span=span_at(text, prev.start_pos, pos + 1),
             hints=("write `!=` for not-equal",),
         )
+    # `=>`, `=<`, `!==`, `><`: two comparison operators glued together
+    if (
+        prev is not None
+        and prev.value in _CMP_VALUES
+        and tok.value in _CMP_VALUES
+        and prev.end_pos == pos
+    ):
+        glued = f"{prev.value}{tok.value}"
+        meant = _MISSPELLED_CMP.get(glued)
+        return Diagnostic(
+            code="syntax",
+            message=f"`{glued}` is not a segql operator",
+            span=span_at(text, prev.start_pos, tok.end_pos),
+            hints=(f"write `{meant}`",) if meant else ("comparisons are = != < <= > >=",),
+        )
+    # `2024-03-31 12:00`: a date and a time without the `T`
+    if (
+        prev is not None
+        and prev.type == "DATE"
+        and tok.type == "INT"
+        and re.match(r"\d\d:\d\d", text[tok.start_pos :])
+    ):
+        clock = re.match(r"[\d:.]*", text[tok.start_pos :])
+        assert clock is not None
+        return Diagnostic(
+            code="invalid-timestamp",
+            message=f"`{prev.value} {clock.group(0)}` is not a timestamp",
+            span=span_at(text, prev.start_pos, tok.start_pos + len(clock.group(0))),
+            hints=(f"join the date and the time with `T`: `{prev.value}T{clock.group(0)}`",),
+        )
     # `30m`, `30days`: a unit glued to a number
     if (
         prev is not None
@@ -872,10 +1011,24 @@ def _explain_token(text: str, e: Any) -> Diagnostic:
     ):
         unit = str(tok.value)
         whole = span_at(text, prev.start_pos, tok.end_pos)
-        if unit == "m":
+        if unit.startswith("_") or re.fullmatch(r"[eE]\d+", unit):
+            # `1_`, `1__0`, `1e5`: not a unit but a malformed number
+            num_hints = ["`_` may only separate digits, as in `1_000`"]
+            if unit[0] in "eE":
+                num_hints = ["segql numbers have no exponent; write the digits out"]
+                if len(unit) <= 4:
+                    full = Decimal(f"{prev.value}{unit}".replace("_", ""))
+                    num_hints[0] += f": `{full:f}`"
+            return Diagnostic(
+                code="invalid-number",
+                message=f"`{prev.value}{unit}` is not a number",
+                span=whole,
+                hints=tuple(num_hints),
+            )
+        if unit.lower() == "m":
             return Diagnostic(
                 code="ambiguous-duration",
-                message=f"`{prev.value}m` is ambiguous: minutes or months?",
+                message=f"`{prev.value}{unit}` is ambiguous: minutes or months?",
                 span=whole,
                 hints=(f"write `{prev.value}min` for minutes or `{prev.value}mo` for months",),
             )
@@ -903,6 +1056,14 @@ def _explain_token(text: str, e: Any) -> Diagnostic:
                 span=_tok_span(opener),
                 hints=(f"add `{close}` at the end",),
             )
+        if prev is not None and prev.type == "_AND" and _open_between(prev_tokens[:-1]):
+            return Diagnostic(
+                code="syntax",
+                message="expected the upper bound after `between … and`, "
+                "found the end of the expression",
+                span=span,
+                hints=("write it as `x between 10 and 20` (both ends included)",),
+            )
         if prev is not None and prev_low in ("and", "or") and prev.type != "QUOTED_NAME":
             return Diagnostic(
                 code="syntax",
@@ -911,12 +1072,27 @@ def _explain_token(text: str, e: Any) -> Diagnostic:
                 hints=(f"remove the trailing `{prev_low}`, or add a condition after it",),
             )
     # comparison chain `1 < x < 5`
-    if tok.value in ("=", "!=", "<", "<=", ">", ">=") and _in_comparison(prev_tokens):
+    if (
+        tok.value in _CMP_VALUES
+        and _in_comparison(prev_tokens)
+        and (prev is None or prev.value not in _CMP_VALUES)
+    ):
         return Diagnostic(
             code="chained-comparison",
             message="comparisons cannot be chained",
             span=span,
             hints=("write `x between low and high`, or join two comparisons with `and`",),
+        )
+    # `has E where not C`: the bare form takes one comparison
+    if prev is not None and prev.type == "_WHERE" and tok.type == "NOT" and "NOT" not in expected:
+        return Diagnostic(
+            code="syntax",
+            message="expected a comparison after `where`, found the keyword `not`",
+            span=span,
+            hints=(
+                "in `has E where C`, C is one comparison; put a condition with `not` in "
+                "parentheses: `has E where (not C)`",
+            ),
         )
     # keyword used where a value belongs
     if (
@@ -929,7 +1105,7 @@ def _explain_token(text: str, e: Any) -> Diagnostic:
         after = f" after `{prev_text}`" if prev is not None else ""
         return Diagnostic(
             code="syntax",
-            message=f"expected a value{after}, found the keyword `{kw}`",
+            message=f"expected {_describe_expected(expected)}{after}, found the keyword `{kw}`",
             span=span,
             hints=(
                 f"`{kw.lower()}` is a keyword; quote a field with that name in backticks: "
@@ -992,6 +1168,20 @@ def _explain_token(text: str, e: Any) -> Diagnostic:
             span=span,
             hints=("write it as `x between 10 and 20` (both ends included)",),
         )
+    # `x where C`: only aggregates and `has` take a `where`
+    if tok.type == "_WHERE" and "_WHERE" not in expected:
+        where_hint = "write e.g. `count(orders where amount > 50) > 2` or `has orders where …`"
+        if len(prev_tokens) >= 2 and prev_tokens[-2].type == "_WITHIN":
+            where_hint = (
+                "`where` comes before `within`: `count(orders where amount > 50 within 30d)`"
+            )
+        return Diagnostic(
+            code="misplaced-clause",
+            message="`where` is only allowed inside an aggregate such as `count(...)` or "
+            "after `has E`",
+            span=span,
+            hints=(where_hint,),
+        )
     if _unclosed_bracket(prev_tokens) is None:
         expected = expected - {"RPAR", "RSQB", "COMMA"}
     exp = _describe_expected(expected)
@@ -1003,6 +1193,23 @@ def _explain_token(text: str, e: Any) -> Diagnostic:
         )
     if tok.type == "NAME" and prev is not None and prev.type in ("NAME", "QUOTED_NAME", "RPAR"):
         hints.append("join conditions with `and` or `or`; quote names with spaces in backticks")
+    spaced_unit = _unit_guess(str(tok.value)) if tok.type == "NAME" else None
+    if spaced_unit and prev is not None and prev.type == "INT":
+        hints.append(f"write a duration without a space: `{prev.value}{spaced_unit}`")
+    if (
+        tok.type == "RPAR"
+        and prev is not None
+        and prev.type == "LPAR"
+        and len(prev_tokens) > 1
+        and prev_tokens[-2].type == "IN"
+    ):
+        hints.append("an empty list is written `[]`")
+    if tok.type == "LPAR" and prev is not None and prev.type in ("NOW", "TODAY"):
+        hints.append(f"`{prev_low}` is written without parentheses")
+    if tok.type == "DOT" and prev is not None and prev.type == "INT" and prev.end_pos == pos:
+        hints.append(f"write decimals with digits after the point: `{prev.value}.0`")
+    elif tok.type == "DOT" and (frac := re.match(r"\.\d+", text[pos:])):
+        hints.append(f"write decimals with a digit before the point: `0{frac.group(0)}`")
     return Diagnostic(
         code="syntax",
         message=f"expected {exp}{after}, found {found}",
@@ -1038,6 +1245,7 @@ def _unclosed_bracket(tokens: list[Any]) -> Any | None:
 
 
 _CMP_VALUES = {"=", "!=", "<", "<=", ">", ">="}
+_MISSPELLED_CMP = {"=>": ">=", "=<": "<=", "><": "!=", "!==": "!=", ">==": ">=", "<==": "<="}
 _OPERAND_ENDS = {
     "NAME", "QUOTED_NAME", "INT", "DECIMAL", "STRING", "RPAR", "RSQB", "DURATION", "DATE",
     "TIMESTAMP", "NOW", "TODAY", "TRUE", "FALSE", "NULL", "AGO",

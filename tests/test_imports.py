@@ -19,6 +19,27 @@ def test_import_parse_format_stay_light() -> None:
     assert _loaded_after("import segql; segql.format(segql.parse('x > 1 and y in [1]'))") == []
 
 
+def test_syntax_errors_and_limits_stay_light() -> None:
+    code = (
+        "import segql\n"
+        "for text in ('x == 1', 'a and', 'x' * 20_000, 'not ' * 100 + 'x'):\n"
+        "    try:\n"
+        "        segql.parse(text)\n"
+        "    except segql.SegqlError as e:\n"
+        "        str(e); e.to_json()\n"
+        "segql.format('count(orders where amount > 5 within 30d) > 1')"
+    )
+    assert _loaded_after(code) == []
+
+
+def test_bare_import_does_not_even_load_the_parser() -> None:
+    probe = (
+        "import sys, segql; print(sorted(m for m in ('lark', 'segql.syntax') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert ast.literal_eval(out.stdout) == []
+
+
 def test_checking_and_evaluating_stay_light() -> None:
     code = (
         "import sys; sys.path.insert(0, 'tests'); import segql; "

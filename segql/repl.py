@@ -1,55 +1,82 @@
 """`segql repl`: explore data by typing segments.
 
 Every accepted expression prints its member count and share of all contacts; errors get
-a caret under the input. On a terminal it is a prompt_toolkit session with highlighting,
-context-aware completion, multi-line input and persistent history; when stdin is not a
-terminal it reads one expression (or meta-command) per line, so it can be scripted.
+the source line and a caret. On a terminal it is a prompt_toolkit session with syntax
+highlighting, context-aware completion, multi-line input and persistent history; when
+stdin is not a terminal it reads one expression (or meta-command) per line, so it can be
+scripted. prompt_toolkit is imported only inside functions: importing this module is cheap.
+
+The pieces are usable on their own (and tested that way): :class:`Session` runs inputs,
+:func:`complete` computes completions, :func:`highlight` styles a line, :func:`needs_more`
+decides whether Enter continues the input, :func:`append_segment` edits a YAML catalog.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import difflib
+import functools
+import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .diagnostics import SegqlError, render
-from .formatter import quote_name
+from .diagnostics import Diagnostic, SegqlError, Span, render
+from .formatter import quote_name, quote_string
 from .syntax import KEYWORDS
+from .types import Type
 
 if TYPE_CHECKING:
+    from prompt_toolkit.completion import Completer
+    from prompt_toolkit.lexers import Lexer
+
     from .engine import Database
-    from .schema import Schema
+    from .schema import Schema, Stream
 
-__all__ = ["SegqlCompleter", "Session", "run_repl"]
+__all__ = [
+    "Candidate",
+    "SaveError",
+    "Session",
+    "append_segment",
+    "complete",
+    "highlight",
+    "make_completer",
+    "make_lexer",
+    "needs_more",
+    "run_repl",
+]
 
-HELP = """\
-Type a segment to count its members, e.g.  purchases > 3 and last_open < 30d
-Meta-commands:
-  :sql [dialect]   SQL of the last expression (default duckdb)
-  :schema          fields, traits and event streams
-  :segments        catalog segments with member counts
-  :as-of [T]       show or set the evaluation time (ISO date or timestamp, UTC)
-  :save NAME       add the last expression to the catalog file as segment NAME
-  :help            this text
-  :quit            leave (also Ctrl-D)
-Tab completes names, keywords, stream fields, known values and duration units."""
+# ---------------------------------------------------------------------------------------
+# Meta-commands and the session
+# ---------------------------------------------------------------------------------------
 
-UNITS = ["d", "w", "mo", "y", "h", "min", "s"]
-FUNCTIONS = [
-    "count(", "sum(", "avg(", "min(", "max(", "first(", "last(", "count_distinct(",
-    "lower(", "upper(", "trim(", "length(", "abs(", "round(", "floor(", "ceil(",
-    "coalesce(", "year(", "month(", "day(", "weekday(", "days_since(",
-    "days_until_anniversary(", "percentile(",
-]  # fmt: skip
-_AGGS = ("count", "sum", "avg", "min", "max", "first", "last", "count_distinct")
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+COMMANDS: dict[str, str] = {
+    "sql": "[dialect]  the SQL of the last expression (default duckdb)",
+    "schema": "         fields, traits and event streams",
+    "segments": "         catalog segments with member counts",
+    "as-of": "[T]        show or set the evaluation time (ISO date or timestamp, UTC)",
+    "save": "NAME [description]  add the last expression to the catalog file",
+    "help": "         this text",
+    "quit": "         leave (also Ctrl-D)",
+}
+_COMMAND_ALIASES = {"h": "help", "?": "help", "q": "quit", "exit": "quit", "asof": "as-of"}
+
+HELP = (
+    "Type a segment to count its members, e.g.  purchases > 3 and last_open < 30d\n"
+    "Enter runs it (or continues on a new line while the input is unfinished; an empty\n"
+    "line runs it anyway), Tab completes, Up/Down walk the history.\n"
+    "Meta-commands:\n" + "\n".join(f"  :{name} {text}" for name, text in COMMANDS.items())
+)
+
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def _parse_as_of(text: str) -> dt.datetime:
+def parse_as_of(text: str) -> dt.datetime:
+    """An ISO date (midnight) or timestamp; naive values are UTC. Raises ValueError."""
     text = text.strip()
     if "T" in text or " " in text:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -61,8 +88,23 @@ def _parse_as_of(text: str) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _color_allowed() -> bool:
+    return os.environ.get("NO_COLOR") is None
+
+
 class Session:
-    """The REPL's state and its line handling, independent of any terminal library."""
+    """The REPL's state and its input handling, independent of any terminal library.
+
+    ``out`` receives results, ``err`` diagnostics (the same stream unless given). When
+    ``file`` is set, diagnostics are placed at ``file:line:col`` of the input line
+    (script mode)."""
 
     def __init__(
         self,
@@ -72,399 +114,1086 @@ class Session:
         catalog_path: Path | None = None,
         as_of: dt.datetime | None = None,
         out: Any = None,
+        err: Any = None,
         color: bool = False,
+        file: str | None = None,
     ) -> None:
         self.schema = schema
         self.db = db
         self.catalog_path = catalog_path
         self.as_of = as_of
-        self.out = out or sys.stdout
+        self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else self.out
         self.color = color
+        self.file = file
         self.last: str | None = None
         self._total: int | None = None
 
+    # --- output -----------------------------------------------------------------------
     def say(self, text: str = "") -> None:
         print(text, file=self.out)
+        _flush(self.out)
+
+    def complain(self, text: str, hints: Iterable[str] = ()) -> None:
+        text = ("\x1b[1;31merror:\x1b[0m " if self.color else "error: ") + text
+        print(text, file=self.err)
+        for hint in hints:
+            print(f"  hint: {hint}", file=self.err)
+        _flush(self.err)
+
+    def report(self, diags: Iterable[Diagnostic], text: str, lineno: int | None) -> None:
+        for d in diags:
+            if self.file is not None and lineno is not None and d.file is None:
+                base = Span(start=0, end=0, line=lineno, column=1, end_line=lineno, end_column=1)
+                d = d.with_location(file=self.file, source="\n" * (lineno - 1) + text, base=base)
+            print(render(d, color=self.color), file=self.err)
+        _flush(self.err)
+
+    # --- inputs -----------------------------------------------------------------------
+    def handle(self, text: str, lineno: int | None = None) -> bool:
+        """Run one input (an expression or a meta-command); False when it failed.
+
+        Raises EOFError for ``:quit``."""
+        stripped = text.strip()
+        if not stripped or stripped.startswith("#"):
+            return True
+        if stripped.startswith(":"):
+            return self.meta(stripped)
+        return self.evaluate(text.rstrip("\r\n"), lineno)
 
     def total(self) -> int:
+        """All contacts (counted once per session)."""
         if self._total is None:
             self._total = self.db.count("true", self.schema, as_of=self.as_of)
         return self._total
 
-    def handle(self, line: str) -> bool:
-        """Run one input; False when it failed."""
-        text = line.strip()
-        if not text or text.startswith("#"):
-            return True
-        if text.startswith(":"):
-            return self.meta(text)
-        return self.evaluate(text)
+    def share(self, n: int) -> str:
+        total = self.total()
+        pct = 100.0 * n / total if total else 0.0
+        noun = "member" if n == 1 else "members"
+        return f"{n:,} {noun} ({pct:.1f}% of {total:,} contacts)"
 
-    def evaluate(self, text: str) -> bool:
+    def evaluate(self, text: str, lineno: int | None = None) -> bool:
         from .checker import check, typed
 
         try:
-            for d in check(text, self.schema):
-                if not d.is_error:
-                    self.say(render(d, color=self.color))
+            diags = check(text, self.schema)
+            if any(d.is_error for d in diags):
+                self.report(diags, text, lineno)
+                if text.strip().lower() in ("quit", "exit", "help"):
+                    self.say(f"(meta-commands start with a colon: :{text.strip().lower()})")
+                return False
+            self.report(diags, text, lineno)  # warnings
             tree = typed(text, self.schema)
             n = self.db.count(tree, self.schema, as_of=self.as_of)
+            line = self.share(n)
         except SegqlError as e:
-            for d in e.diagnostics:
-                self.say(render(d, color=self.color))
+            self.report(e.diagnostics, text, lineno)
             return False
-        total = self.total()
-        share = 100.0 * n / total if total else 0.0
-        self.say(f"{n:,} members ({share:.1f}% of {total:,} contacts)")
+        self.say(line)
         self.last = text
         return True
 
     def meta(self, text: str) -> bool:
-        cmd, _, arg = text[1:].partition(" ")
+        cmd, _, arg = text[1:].strip().partition(" ")
+        cmd = cmd.lower()
+        cmd = _COMMAND_ALIASES.get(cmd, cmd)
+        prefixed = [c for c in COMMANDS if c.startswith(cmd)] if cmd else []
+        if cmd not in COMMANDS and len(prefixed) == 1:
+            cmd = prefixed[0]  # a unique prefix: `:seg` is `:segments`
         arg = arg.strip()
         match cmd:
-            case "help" | "h" | "?":
+            case "help":
                 self.say(HELP)
-            case "quit" | "q" | "exit":
+                return True
+            case "quit":
                 raise EOFError
             case "schema":
                 self.show_schema()
+                return True
             case "segments":
-                self.show_segments()
-            case "as-of" | "asof":
-                if arg:
-                    try:
-                        self.as_of = _parse_as_of(arg)
-                    except ValueError:
-                        self.say(
-                            f"error: invalid time {arg!r}; use 2026-06-01 or 2026-06-01T12:00:00"
-                        )
-                        return False
-                    self._total = None
-                shown = f"{self.as_of:%Y-%m-%d %H:%M:%S} UTC" if self.as_of else "now"
-                self.say(f"as of {shown}")
+                return self.show_segments()
+            case "as-of":
+                return self.set_as_of(arg)
             case "sql":
                 return self.show_sql(arg or "duckdb")
             case "save":
-                return self.save(arg)
-            case _:
-                self.say(f"error: unknown command :{cmd} (try :help)")
+                name, _, description = arg.partition(" ")
+                return self.save(name, description.strip() or None)
+        near = difflib.get_close_matches(cmd, COMMANDS, n=1)
+        hint = f"; did you mean :{near[0]}?" if near else ""
+        self.complain(
+            f"unknown command `:{cmd}`{hint} (commands: "
+            + ", ".join(f":{c}" for c in COMMANDS)
+            + ")"
+        )
+        return False
+
+    def set_as_of(self, arg: str) -> bool:
+        if arg:
+            try:
+                self.as_of = parse_as_of(arg)
+            except ValueError:
+                self.complain(
+                    f"invalid time {arg!r}: use an ISO date (2026-06-01) or timestamp "
+                    "(2026-06-01T12:00:00, UTC unless it has a zone)"
+                )
                 return False
+            self._total = None
+        if self.as_of is None:
+            self.say("as of now (the current time, UTC)")
+        else:
+            self.say(f"as of {self.as_of:%Y-%m-%d %H:%M:%S} UTC")
         return True
 
     def show_schema(self) -> None:
         s = self.schema
-        self.say("fields:")
+        self.say(f"contacts ({s.entity.source.label}, key {s.entity.key}):")
         for name, f in s.entity.fields.items():
-            values = f" in {list(f.values)}" if f.values else ""
+            values = f"  values: {', '.join(f.values)}" if f.values else ""
             self.say(f"  {quote_name(name)}: {f.type}{values}")
         if s.traits:
             self.say("traits:")
             for name, t in s.traits.items():
-                self.say(f"  {quote_name(name)} = {t.text.strip()}")
+                typ = _texpr_type(s.traits_ir.get(name))
+                shown = f": {typ}" if typ is not None else ""
+                self.say(f"  {quote_name(name)}{shown} = {' '.join(t.text.split())}")
         self.say("event streams:")
         for name, st in s.streams.items():
-            fields = ", ".join(f"{quote_name(n)}: {f.type}" for n, f in st.fields.items())
-            self.say(f"  {quote_name(name)} (time {st.time}): {fields}")
+            where = f" where {' '.join(st.filter_text.split())}" if st.filter_text else ""
+            self.say(f"  {quote_name(name)} (time: {st.time}){where}")
+            for fname, f in st.fields.items():
+                values = f"  values: {', '.join(f.values)}" if f.values else ""
+                self.say(f"    {quote_name(fname)}: {f.type}{values}")
 
-    def show_segments(self) -> None:
-        if not self.schema.segments:
-            self.say("no segments (pass --catalog)")
-            return
-        total = self.total()
-        for name, seg in self.schema.segments.items():
-            n = self.db.count(self.schema.segments_ir[name], self.schema, as_of=self.as_of)
-            share = 100.0 * n / total if total else 0.0
+    def show_segments(self) -> bool:
+        segs = self.schema.segments
+        if not segs:
+            self.say("no segments (pass --catalog FILE, or :save NAME to start one)")
+            return True
+        ok = True
+        width = max(len(quote_name(n)) for n in segs)
+        for name, seg in segs.items():
+            try:
+                source = self.schema.segments_ir.get(name) or seg.text
+                n = self.db.count(source, self.schema, as_of=self.as_of)
+                pct = 100.0 * n / self.total() if self.total() else 0.0
+                counted = f"{n:>9,} {pct:5.1f}%"
+            except SegqlError as e:
+                ok = False
+                counted = f"{'error':>9}       ({e.diagnostic.message})"
             desc = f"  {seg.description}" if seg.description else ""
-            self.say(f"  {name:<24} {n:>9,} {share:>5.1f}%{desc}")
+            self.say(f"  {quote_name(name):<{width}}  {counted}{desc}")
+        return ok
 
     def show_sql(self, dialect: str) -> bool:
         from .sql import to_sql
 
         if self.last is None:
-            self.say("error: no expression yet")
+            self.complain("no expression yet: type one, then :sql [dialect]")
             return False
         try:
             self.say(to_sql(self.last, self.schema, dialect=dialect, as_of=self.as_of))
         except SegqlError as e:
             for d in e.diagnostics:
-                self.say(render(d, color=self.color))
+                if d.source is None:  # not about the expression: no line to point at
+                    self.complain(d.message, d.hints)
+                else:
+                    self.report([d], self.last, None)
             return False
         return True
 
-    def save(self, name: str) -> bool:
+    def save(self, name: str, description: str | None = None) -> bool:
         if self.last is None:
-            self.say("error: no expression to save yet")
+            self.complain("nothing to save yet: type an expression first")
             return False
-        if not _NAME_RE.match(name or "") or name.lower() in KEYWORDS:
-            self.say("error: :save needs a segment name such as big_spenders")
+        if not name:
+            self.complain("usage: :save NAME [description]")
+            return False
+        if not _NAME_RE.match(name) or name.lower() in KEYWORDS:
+            self.complain(
+                f"`{name}` is not a valid segment name: use letters, digits and `_`, "
+                "starting with a letter (and not a keyword), e.g. big_spenders"
+            )
             return False
         if name in self.schema.segments:
-            self.say(f"error: segment `{name}` already exists")
+            self.complain(f"segment `{name}` already exists")
             return False
         if self.catalog_path is None:
-            self.say("error: no catalog file; start the REPL with --catalog FILE")
+            self.complain("no catalog file to save to: start the REPL with --catalog FILE")
             return False
-        path = self.catalog_path
-        if path.suffix.lower() not in (".yaml", ".yml"):
-            self.say("error: :save writes YAML catalogs only")
-            return False
-        if path.exists():
-            from .config import load_catalog
-
-            existing, _ = load_catalog(path)
-            if name in existing:
-                self.say(f"error: segment `{name}` already exists in {path}")
-                return False
-        append_segment(path, name, self.last)
-        from .schema import SegmentDef
-
-        self.schema.segments[name] = SegmentDef(name=name, text=self.last)
         from .checker import typed
+        from .formatter import format_expr
+        from .schema import SegmentDef
+        from .syntax import parse
 
-        self.schema.segments_ir[name] = typed(self.last, self.schema)
-        self.say(f"saved `{name}` to {path}")
+        text = format_expr(parse(self.last))
+        try:
+            append_segment(self.catalog_path, name, text, description=description)
+        except SaveError as e:
+            self.complain(str(e))
+            return False
+        self.schema.segments[name] = SegmentDef(name=name, text=text, description=description)
+        self.schema.segments_ir[name] = typed(text, self.schema)
+        self.say(f"saved segment `{name}` to {self.catalog_path}")
         return True
 
 
-def append_segment(path: Path, name: str, text: str) -> None:
-    """Append a segment to a YAML catalog without touching the rest of the file."""
-    from .formatter import format_expr
-    from .syntax import parse
+def _flush(stream: Any) -> None:
+    flush = getattr(stream, "flush", None)
+    if flush is not None:
+        flush()
 
-    canonical = format_expr(parse(text))
-    existing = path.read_text(encoding="utf-8") if path.exists() else ""
-    lines = []
-    if not re.search(r"^segments:\s*$", existing, re.M):
-        if existing and not existing.endswith("\n"):
-            existing += "\n"
-        lines.append("segments:")
-    elif existing and not existing.endswith("\n"):
-        existing += "\n"
-    lines.append(f"  {name}:")
-    if (
-        "\n" in canonical
-        or canonical[:1] in "'\"[{&*!|>%@`#"
-        or ": " in canonical
-        or " #" in canonical
-    ):
-        lines.append("    where: |")
-        lines += [f"      {ln}" for ln in canonical.split("\n")]
+
+def _texpr_type(x: object) -> Type | None:
+    t = getattr(x, "type", None)
+    return t if isinstance(t, Type) else None
+
+
+# ---------------------------------------------------------------------------------------
+# :save — append a segment to a YAML catalog, leaving the rest of the file as it was
+# ---------------------------------------------------------------------------------------
+
+
+class SaveError(Exception):
+    """A segment could not be appended; the message says why (the file is unchanged)."""
+
+
+def append_segment(path: Path, name: str, text: str, *, description: str | None = None) -> None:
+    """Append segment ``name`` (expression ``text``) under ``segments:`` of a YAML file.
+
+    The new entry goes right after the last entry of the ``segments:`` mapping, with the
+    file's own indentation; everything else (comments, order, other sections) stays byte
+    for byte. A missing file is created; a file without ``segments:`` gets the section at
+    its end. The result is re-read with :func:`segql.config.load_catalog`; if it does not
+    come back exactly as intended, the file is restored and SaveError raised."""
+    import yaml
+
+    from .config import load_catalog
+    from .schema import SegmentDef
+
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise SaveError(f"{path}: :save writes YAML catalogs only (.yaml or .yml)")
+    existed = path.exists()
+    try:
+        original = path.read_text(encoding="utf-8") if existed else ""
+    except (OSError, UnicodeDecodeError) as e:
+        raise SaveError(f"cannot read {path}: {e}") from None
+    before: dict[str, SegmentDef] = {}
+    before_diags: list[Diagnostic] = []
+    if existed:
+        before, before_diags = load_catalog(path)
+    if name in before:
+        raise SaveError(f"segment `{name}` already exists in {path}")
+    try:
+        root = yaml.compose(original, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        raise SaveError(f"cannot read {path} as YAML: {e}") from None
+
+    body = original
+    if body and not body.endswith("\n"):
+        body += "\n"
+    step = 2
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.value == ""):
+        at, indent, header = len(body), step, "segments:\n"
+    elif not isinstance(root, yaml.MappingNode) or root.flow_style:
+        raise SaveError(f"{path}: the top level is not a block mapping; add the segment by hand")
     else:
-        lines.append(f"    where: {canonical}")
-    path.write_text(existing + "\n".join(lines) + "\n", encoding="utf-8")
+        segs = next(
+            (
+                (k, v)
+                for k, v in root.value
+                if isinstance(k, yaml.ScalarNode) and k.value == "segments"
+            ),
+            None,
+        )
+        if segs is None:
+            at, indent, header = len(body), step, "segments:\n"
+        else:
+            key, value = segs
+            header = ""
+            if isinstance(value, yaml.ScalarNode) and value.tag.endswith(":null"):
+                if value.start_mark.index != value.end_mark.index:
+                    raise SaveError(f"{path}: `segments:` is set to null; remove the value first")
+                at = _line_end(body, key.end_mark.index)
+                indent = key.start_mark.column + step
+            elif isinstance(value, yaml.MappingNode) and not value.flow_style:
+                indent = value.value[0][0].start_mark.column
+                for _, entry in value.value:  # the file's own step, from a block entry
+                    if isinstance(entry, yaml.MappingNode) and entry.value and not entry.flow_style:
+                        step = max(1, entry.value[0][0].start_mark.column - indent)
+                        break
+                last = max(_last_index(n) for pair in value.value for n in pair)
+                end = last
+                while end > 0 and body[end - 1] in " \t\r\n":
+                    end -= 1
+                at = _line_end(body, end)
+            else:
+                raise SaveError(
+                    f"{path}: `segments:` is not a block mapping (flow style `{{…}}`?); "
+                    "add the segment by hand"
+                )
+    pad, pad2 = " " * indent, " " * (indent + step)
+    lines = [f"{pad}{name}:"]
+    if description:
+        lines.append(f"{pad2}description: {json.dumps(description, ensure_ascii=False)}")
+    if "\n" not in text and _plain_yaml_ok(text):
+        lines.append(f"{pad2}where: {text}")
+    else:
+        lines.append(f"{pad2}where: |")
+        lines += [f"{pad2}{' ' * step}{ln}" if ln.strip() else "" for ln in text.split("\n")]
+    new = body[:at] + header + "\n".join(lines) + "\n" + body[at:]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(new, encoding="utf-8")
+    except OSError as e:
+        raise SaveError(f"cannot write {path}: {e}") from None
+    after, after_diags = load_catalog(path)
+    got = after.get(name)
+    ok = (
+        got is not None
+        and got.text.strip() == text.strip()
+        and (got.description or None) == description
+        and set(after) == set(before) | {name}
+        and all(after[n].text == before[n].text for n in before)
+        and _errors(after_diags) <= _errors(before_diags)
+    )
+    if not ok:
+        if existed:
+            path.write_text(original, encoding="utf-8")
+        else:
+            path.unlink(missing_ok=True)
+        raise SaveError(
+            f"could not append to {path} safely; add this by hand:\n" + "\n".join(lines)
+        )
+
+
+def _errors(diags: Iterable[Diagnostic]) -> set[tuple[str, str]]:
+    return {(d.code, d.message) for d in diags if d.is_error}
+
+
+def _line_end(text: str, index: int) -> int:
+    """The index just after the line break ending the line that holds ``index``."""
+    nl = text.find("\n", index)
+    return len(text) if nl < 0 else nl + 1
+
+
+def _last_index(node: Any) -> int:
+    """The end offset of the last character of a YAML node (recursively)."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return max([node.start_mark.index, *(_last_index(n) for p in node.value for n in p)])
+    if isinstance(node, yaml.SequenceNode):
+        if node.flow_style:
+            return int(node.end_mark.index)
+        return max([node.start_mark.index, *(_last_index(n) for n in node.value)])
+    return int(node.end_mark.index)
+
+
+def _plain_yaml_ok(text: str) -> bool:
+    """Whether ``where: TEXT`` reads back as exactly TEXT in YAML."""
+    import yaml
+
+    if not text or text != text.strip() or text[0] in "'\"[]{}&*!|>%@`#,?:-":
+        return False
+    try:
+        return bool(yaml.safe_load(f"k: {text}\n") == {"k": text})
+    except yaml.YAMLError:
+        return False
 
 
 # ---------------------------------------------------------------------------------------
-# Completion and highlighting (prompt_toolkit)
+# The parser's view of a prefix: which terminals may come next
 # ---------------------------------------------------------------------------------------
 
 
-def _tokens(text: str) -> list[Any]:
+@functools.cache
+def _lalr() -> tuple[Any, Any, Any, Any] | None:
+    """(states, start, end, Shift) of the grammar's LALR table, or None if unavailable."""
+    try:
+        from lark.parsers.lalr_analysis import Shift
+
+        from .syntax import _parser
+
+        table = _parser().parser.parser._parse_table
+        return table.states, table.start_states["start"], table.end_states["start"], Shift
+    except Exception:  # pragma: no cover - a lark without these internals
+        return None
+
+
+def _feed(stack: list[Any], term: str) -> list[Any] | None:
+    """The parser stack after shifting ``term`` (reducing as needed), or None if refused."""
+    info = _lalr()
+    if info is None:
+        return None
+    states, _, end, shift = info
+    st = list(stack)
+    while True:
+        act = states[st[-1]].get(term)
+        if act is None:
+            return None
+        action, arg = act
+        if action is shift:
+            st.append(arg)
+            return st
+        size = len(arg.expansion)
+        if size:
+            del st[-size:]
+        st.append(states[st[-1]][arg.origin.name][1])
+        if term == "$END" and st[-1] == end:
+            return st
+
+
+def _replay(tokens: Sequence[Any]) -> list[Any] | None:
+    """The parser stack after ``tokens``, or None when they are not a valid prefix."""
+    info = _lalr()
+    if info is None:
+        return None
+    stack: list[Any] | None = [info[1]]
+    for tok in tokens:
+        assert stack is not None
+        stack = _feed(stack, tok.type)
+        if stack is None:
+            return None
+    return stack
+
+
+def _accepts(stack: list[Any], terms: Sequence[str]) -> bool:
+    st: list[Any] | None = stack
+    for term in terms:
+        if st is None:
+            return False
+        st = _feed(st, term)
+    return st is not None
+
+
+@functools.cache
+def _terms(phrase: str) -> tuple[str, ...]:
     from .syntax import _lex
 
-    out = []
+    return tuple(t.type for t in _lex(phrase))
+
+
+def _lex_all(text: str) -> tuple[list[Any], int | None]:
+    """(tokens, position of the first character the lexer refuses or None)."""
+    from .syntax import _lex, _LexFail
+
+    out: list[Any] = []
     try:
         for tok in _lex(text):
             out.append(tok)
-    except Exception:
-        pass
-    return out
-
-
-def completions_for(text: str, schema: Schema) -> tuple[str, list[str]]:
-    """(the word being completed, candidates) for the text before the cursor."""
-    m = re.search(r"[A-Za-z0-9_`.]*$", text)
-    word = m.group(0) if m else ""
-    before = text[: len(text) - len(word)]
-    toks = _tokens(before)
-    prev = toks[-1] if toks else None
-    prev_low = str(prev.value).lower() if prev is not None else ""
-
-    def names(xs: Iterable[str]) -> list[str]:
-        return [quote_name(x) for x in xs]
-
-    if re.fullmatch(r"\d+", word):
-        return word, [word + u for u in UNITS]
-    if prev is not None and prev.type == "SEGMENT":
-        return word, names(schema.segments)
-    stream = _open_aggregate(toks)
-    if stream is not None and stream in schema.streams:
-        st = schema.streams[stream]
-        if prev_low in ("where", "and", "or", "not", "(") or prev is None:
-            return word, names([*st.fields, st.time])
-    if prev is not None and (
-        prev_low in ("has",) or (prev.type == "LPAR" and _call_name(toks) in _AGGS)
-    ):
-        streams = list(schema.streams)
-        if "." in word:
-            head = word.split(".")[0]
-            if head in schema.streams:
-                return word, [f"{head}.{quote_name(f)}" for f in schema.streams[head].fields]
-        return word, names(streams)
-    # Known values after `field =` / `field in [`.
-    field = _value_context(toks)
-    if field is not None:
-        fd = schema.entity.fields.get(field)
-        if fd is not None and fd.values:
-            return word, [f"'{v}'" for v in fd.values]
-    if prev is None or prev_low in ("and", "or", "not", "(", "where"):
-        return word, [
-            *names(schema.entity.fields),
-            *names(schema.traits),
-            "has ",
-            "not ",
-            "in segment ",
-            "top ",
-            *FUNCTIONS,
-        ]
-    if prev.type in ("NAME", "QUOTED_NAME", "RPAR", "INT", "DECIMAL", "STRING", "DURATION"):
-        return word, ["and", "or", "in", "not in", "is null", "is not null", "between",
-                      "contains", "starts with", "ends with", "within", "ago"]  # fmt: skip
-    return word, [*names(schema.entity.fields), *names(schema.traits)]
-
-
-def _call_name(toks: list[Any]) -> str:
-    if len(toks) >= 2 and toks[-1].type == "LPAR" and toks[-2].type == "NAME":
-        return str(toks[-2].value).lower()
-    return ""
-
-
-def _open_aggregate(toks: list[Any]) -> str | None:
-    """The stream of an aggregate or `has` whose `where` the cursor is in."""
-    depth = 0
-    for i in range(len(toks) - 1, -1, -1):
-        t = toks[i]
-        if t.type == "RPAR":
-            depth += 1
-        elif t.type == "LPAR":
-            if depth == 0:
-                if (
-                    i >= 1
-                    and toks[i - 1].type == "NAME"
-                    and str(toks[i - 1].value).lower() in _AGGS
-                ):
-                    nxt = toks[i + 1] if i + 1 < len(toks) else None
-                    if nxt is not None and nxt.type in ("NAME", "QUOTED_NAME"):
-                        return str(nxt.value).strip("`")
-                return None
-            depth -= 1
-        elif t.type == "HAS" and depth == 0:
-            nxt = toks[i + 1] if i + 1 < len(toks) else None
-            if nxt is not None and any(x.type == "_WHERE" for x in toks[i:]):
-                return str(nxt.value).strip("`")
-    return None
-
-
-def _value_context(toks: list[Any]) -> str | None:
-    """The field before `=`, `!=` or `in [` / `in (` when a value is being typed."""
-    i = len(toks) - 1
-    while i >= 0 and toks[i].type in ("STRING", "COMMA"):
-        i -= 1
-    if i >= 0 and toks[i].type in ("LSQB", "LPAR"):
-        i -= 1
-        if i >= 0 and toks[i].type == "IN":
-            i -= 1
-            if i >= 0 and toks[i].type == "NOT":
-                i -= 1
-            return str(toks[i].value).strip("`") if i >= 0 else None
-        return None
-    if i >= 0 and str(toks[i].value) in ("=", "!="):
-        return str(toks[i - 1].value).strip("`") if i >= 1 else None
-    return None
-
-
-def SegqlCompleter(schema: Schema) -> Any:
-    from prompt_toolkit.completion import Completer, Completion
-
-    class _Completer(Completer):
-        def get_completions(self, document: Any, complete_event: Any) -> Iterator[Any]:
-            word, cands = completions_for(document.text_before_cursor, schema)
-            low = word.lower().lstrip("`")
-            for c in cands:
-                if c.lower().lstrip("`").startswith(low):
-                    yield Completion(c, start_position=-len(word))
-
-    return _Completer()
-
-
-_STYLE = {
-    "KEYWORD": "ansiblue bold",
-    "NAME": "",
-    "QUOTED_NAME": "ansicyan",
-    "STRING": "ansigreen",
-    "NUMBER": "ansimagenta",
-    "DURATION": "ansiyellow",
-    "COMMENT": "ansibrightblack italic",
-    "ERROR": "bg:ansired ansiwhite",
-}
-
-
-def highlight(line: str) -> list[tuple[str, str]]:
-    """(style, text) fragments of one line for the prompt."""
-    from .syntax import _lex, _LexFail
-
-    out: list[tuple[str, str]] = []
-    pos = 0
-    try:
-        for tok in _lex(line):
-            if tok.start_pos > pos:
-                gap = line[pos : tok.start_pos]
-                style = _STYLE["COMMENT"] if "#" in gap else ""
-                out.append((style, gap))
-            kind = tok.type
-            if str(tok.value).lower() in KEYWORDS and kind not in ("NAME", "QUOTED_NAME", "STRING"):
-                style = _STYLE["KEYWORD"]
-            elif kind in ("INT", "DECIMAL", "DATE", "TIMESTAMP"):
-                style = _STYLE["NUMBER"]
-            else:
-                style = _STYLE.get(kind, "")
-            out.append((style, str(tok.value)))
-            pos = tok.end_pos
     except _LexFail as e:
-        if e.pos > pos:
-            out.append(("", line[pos : e.pos]))
-        out.append((_STYLE["ERROR"], line[e.pos :]))
-        return out
-    if pos < len(line):
-        rest = line[pos:]
-        out.append((_STYLE["COMMENT"] if "#" in rest else "", rest))
-    return out
-
-
-def _lexer() -> Any:
-    from prompt_toolkit.lexers import Lexer
-
-    class _SegqlLexer(Lexer):
-        def lex_document(self, document: Any) -> Any:
-            lines = document.lines
-            return lambda i: highlight(lines[i]) if i < len(lines) else []
-
-    return _SegqlLexer()
+        return out, e.pos
+    return out, None
 
 
 def needs_more(text: str) -> bool:
-    """Whether Enter should continue the input on a new line."""
-    stripped = text.rstrip()
-    if not stripped:
+    """Whether Enter should continue the input on a new line: the text so far is a valid
+    but unfinished expression (open brackets, a trailing `and`, `or`, operator, …)."""
+    if not text.strip() or text.lstrip().startswith(":"):
         return False
-    toks = _tokens(stripped)
-    depth = 0
-    for t in toks:
-        if t.type in ("LPAR", "LSQB"):
-            depth += 1
-        elif t.type in ("RPAR", "RSQB"):
-            depth -= 1
-    if depth > 0:
-        return True
-    last = toks[-1] if toks else None
-    if last is None:
+    toks, fail = _lex_all(text)
+    if fail is not None or not toks:
         return False
-    low = str(last.value).lower()
-    return last.type not in ("QUOTED_NAME", "STRING") and (
-        low in ("and", "or", "not", "where", "between", "in", "is", "within", "by")
-        or str(last.value) in ("=", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", ",")
+    if _lalr() is not None:
+        stack = _replay(toks)
+        return stack is not None and _feed(stack, "$END") is None
+    depth = 0  # pragma: no cover - fallback without the parse table
+    for t in toks:  # pragma: no cover
+        depth += {"LPAR": 1, "LSQB": 1, "RPAR": -1, "RSQB": -1}.get(t.type, 0)
+    last = str(toks[-1].value).lower()  # pragma: no cover
+    return depth > 0 or last in ("and", "or", "not", "=", "!=", "<", "<=", ">", ">=", "+", "-")
+
+
+# ---------------------------------------------------------------------------------------
+# Completion
+# ---------------------------------------------------------------------------------------
+
+
+class Candidate(NamedTuple):
+    """One completion: the text inserted (replacing the word being typed) and a note."""
+
+    text: str
+    meta: str = ""
+
+
+_AGGS = ("count", "count_distinct", "sum", "avg", "min", "max", "first", "last")
+_FIELD_AGGS = ("count_distinct", "sum", "avg", "min", "max")
+_FUNCS = (
+    "lower", "upper", "trim", "length", "abs", "round", "floor", "ceil", "coalesce",
+    "year", "month", "day", "weekday", "days_since", "days_until_anniversary",
+)  # fmt: skip
+_NUMERIC_FUNCS = (
+    "length", "abs", "round", "floor", "ceil", "year", "month", "day", "weekday",
+    "days_since", "days_until_anniversary", "percentile", "count", "count_distinct",
+)  # fmt: skip
+UNITS: tuple[tuple[str, str], ...] = (
+    ("d", "days"), ("w", "weeks"), ("mo", "months"), ("y", "years"),
+    ("h", "hours"), ("min", "minutes"), ("s", "seconds"),
+)  # fmt: skip
+
+# Operators offered after a complete operand, by the operand's kind. Each is offered only
+# where the parser accepts it.
+_PRED_OPS = (
+    "=", "!=", "<", "<=", ">", ">=", "between ", "in [", "not in [", "is null",
+    "is not null", "contains ", "not contains ", "starts with ", "ends with ", "within ",
+)  # fmt: skip
+_OPS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "number": ("=", "!=", "<", "<=", ">", ">=", "between ", "in [", "not in [", "is null",
+               "is not null"),
+    "string": ("=", "!=", "in [", "not in [", "contains ", "not contains ", "starts with ",
+               "ends with ", "is null", "is not null"),
+    "boolean": ("=", "!=", "is null", "is not null"),
+    "time": ("<", "<=", ">", ">=", "within ", "between ", "=", "!=", "is null",
+             "is not null"),
+    "list": ("contains ", "not contains ", "is null", "is not null"),
+    "duration": ("ago",),
+    "stream": ("where ", "within ", ")"),
+    "condition": (),
+    "segment": (),
+}  # fmt: skip
+_TAIL = ("and ", "or ", "where ", "within ", "ago", ")", "]", "by ")
+_OP_META = {
+    "between ": "x between a and b (inclusive)",
+    "in [": "one of a list",
+    "not in [": "none of a list",
+    "within ": "time within a duration of as-of",
+    "ago": "the time that long before as-of",
+    "where ": "a condition on each event",
+    "by ": "the value to rank by",
+}
+
+
+_FUNC_KINDS: dict[str, str] = {
+    **{f: "string" for f in ("lower", "upper", "trim")},
+    **{f: "number" for f in _NUMERIC_FUNCS},
+    "sum": "number",
+    "avg": "number",
+    "first": "time",
+    "last": "time",
+}
+
+
+def _kind(t: Type | str | None) -> str | None:
+    if t is None or isinstance(t, str):
+        return t
+    if t.is_numeric:
+        return "number"
+    if t.is_temporal:
+        return "time"
+    if t.is_list:
+        return "list"
+    return {Type.STRING: "string", Type.BOOLEAN: "boolean", Type.DURATION: "duration"}.get(t)
+
+
+def _ident(tok: Any) -> str:
+    v = str(tok.value)
+    if tok.type == "QUOTED_NAME":
+        return v[1:-1].replace("``", "`")
+    return v
+
+
+@dataclasses.dataclass
+class _Frame:
+    paren: bool  # a parenthesis (popped by `)`); else a bare `has E where` condition
+    stream: str | None  # the event stream whose fields are in scope
+    agg: str | None = None  # the aggregate function whose `(` this is
+    agg_stream: str | None = None
+    betweens: int = 0  # `between`s waiting for their `and`
+
+
+class _Context:
+    """What the tokens before the cursor say about the place being completed."""
+
+    def __init__(self, toks: list[Any], schema: Schema) -> None:
+        self.toks = toks
+        self.schema = schema
+        frames = [_Frame(False, None)]
+        for i, t in enumerate(toks):
+            prev = toks[i - 1] if i else None
+            top = frames[-1]
+            kind = t.type
+            if kind == "LPAR":
+                if prev is not None and prev.type == "NAME" and prev.value.lower() in _AGGS:
+                    frames.append(_Frame(True, None, agg=prev.value.lower()))
+                else:
+                    frames.append(_Frame(True, top.stream))
+            elif kind in ("RPAR", "COMMA"):
+                while len(frames) > 1 and not frames[-1].paren:
+                    frames.pop()
+                if kind == "RPAR" and len(frames) > 1:
+                    frames.pop()
+            elif kind in ("NAME", "QUOTED_NAME"):
+                if top.agg and top.agg_stream is None and prev is not None and prev.type == "LPAR":
+                    top.agg_stream = _ident(t)
+            elif kind == "_WHERE":
+                if top.agg and top.stream is None:
+                    top.stream = top.agg_stream
+                elif i >= 2 and toks[i - 2].type == "HAS":
+                    frames.append(_Frame(False, _ident(toks[i - 1])))
+            elif kind == "_BETWEEN":
+                top.betweens += 1
+            elif kind == "_AND" and top.betweens:
+                top.betweens -= 1
+            elif kind in ("_AND", "_OR", "_WITHIN") and not top.paren and len(frames) > 1:
+                frames.pop()
+        self.frame = frames[-1]
+        self.stream: Stream | None = (
+            schema.streams.get(self.frame.stream) if self.frame.stream else None
+        )
+        self.prev = toks[-1] if toks else None
+
+    # --- names and their types --------------------------------------------------------
+    def name_type(self, name: str) -> Type | None:
+        if self.stream is not None:
+            f = self.stream.fields.get(name)
+            if f is not None:
+                return f.type
+            return Type.TIMESTAMP if name == self.stream.time else None
+        f = self.schema.entity.fields.get(name)
+        if f is not None:
+            return f.type
+        return _texpr_type(self.schema.traits_ir.get(name))
+
+    def values_of(self, name: str) -> tuple[str, ...] | None:
+        fields = self.stream.fields if self.stream is not None else self.schema.entity.fields
+        f = fields.get(name)
+        return f.values if f is not None else None
+
+    def operand_type(self, toks: list[Any]) -> Type | str | None:
+        """The type (or "stream") of the complete operand that ``toks`` ends with."""
+        if not toks:
+            return None
+        last = toks[-1]
+        kind = last.type
+        before = toks[-2] if len(toks) >= 2 else None
+        if kind in ("NAME", "QUOTED_NAME"):
+            if before is not None and before.type == "HAS":
+                return "condition"
+            if before is not None and before.type == "SEGMENT":
+                return "segment"
+            if (
+                before is not None
+                and before.type == "LPAR"
+                and len(toks) >= 3
+                and toks[-3].type == "NAME"
+                and toks[-3].value.lower() in _AGGS
+            ):
+                return "stream"
+            if before is not None and before.type == "DOT" and len(toks) >= 3:
+                st = self.schema.streams.get(_ident(toks[-3]))
+                f = st.fields.get(_ident(last)) if st is not None else None
+                return f.type if f is not None else None
+            return self.name_type(_ident(last))
+        if kind == "RPAR":
+            depth = 0
+            for j in range(len(toks) - 1, -1, -1):
+                depth += {"RPAR": 1, "LPAR": -1}.get(toks[j].type, 0)
+                if depth == 0:
+                    break
+            else:
+                return None
+            if j == 0 or toks[j - 1].type != "NAME":
+                return None
+            func = toks[j - 1].value.lower()
+            if func in ("first", "last"):
+                return Type.TIMESTAMP
+            if func in ("lower", "upper", "trim"):
+                return Type.STRING
+            if func in ("min", "max") and j + 3 < len(toks) and toks[j + 2].type == "DOT":
+                st = self.schema.streams.get(_ident(toks[j + 1]))
+                fname = _ident(toks[j + 3])
+                if st is not None and fname == st.time:
+                    return Type.TIMESTAMP
+                f = st.fields.get(fname) if st is not None else None
+                return f.type if f is not None else None
+            if func in (*_NUMERIC_FUNCS, "sum", "avg"):
+                return Type.DECIMAL
+            return None
+        return {
+            "INT": Type.INTEGER,
+            "DECIMAL": Type.DECIMAL,
+            "STRING": Type.STRING,
+            "DATE": Type.DATE,
+            "TIMESTAMP": Type.TIMESTAMP,
+            "DURATION": Type.DURATION,
+            "NOW": Type.TIMESTAMP,
+            "TODAY": Type.TIMESTAMP,
+            "AGO": Type.TIMESTAMP,
+            "TRUE": Type.BOOLEAN,
+            "FALSE": Type.BOOLEAN,
+        }.get(kind)
+
+    def value_target(self) -> str | None:
+        """The field a value is being typed for: `f =`, `f !=`, `f in [`, `f in ['a', `."""
+        toks = self.toks
+        i = len(toks) - 1
+        while i >= 0 and toks[i].type in ("STRING", "COMMA"):
+            i -= 1
+        if i >= 1 and toks[i].type in ("LSQB", "LPAR") and toks[i - 1].type == "IN":
+            i -= 2
+            if i >= 0 and toks[i].type == "NOT":
+                i -= 1
+        elif i == len(toks) - 1 and i >= 1 and toks[i].value in ("=", "!="):
+            i -= 1
+        else:
+            return None
+        if i < 0 or toks[i].type not in ("NAME", "QUOTED_NAME"):
+            return None
+        if i >= 1 and toks[i - 1].type in ("DOT", "HAS", "SEGMENT"):
+            return None
+        return _ident(toks[i])
+
+
+def complete(text: str, schema: Schema) -> tuple[str, list[Candidate]]:
+    """(the word being replaced, matching candidates) for the text before the cursor."""
+    if text.lstrip().startswith(":"):
+        return _complete_meta(text.lstrip())
+    word = _current_word(text)
+    before = text[: len(text) - len(word)]
+    toks, fail = _lex_all(before)
+    if fail is not None:
+        return word, []
+    cands = _candidates(word, toks, schema)
+    return word, [c for c in _dedupe(cands) if _matches(word, c.text)]
+
+
+def _current_word(text: str) -> str:
+    _, fail = _lex_all(text)
+    if fail is not None and text[fail] in "'\"`" and "\n" not in text[fail:]:
+        return text[fail:]  # an unfinished string or quoted name
+    m = re.search(r"[A-Za-z0-9_.]*\Z", text)
+    return m.group(0) if m else ""
+
+
+def _matches(word: str, cand: str) -> bool:
+    w = word.lstrip("`'\"").lower()
+    return cand.lstrip("`'\"").lower().startswith(w) and cand.rstrip() != word
+
+
+def _dedupe(cands: Iterable[Candidate]) -> list[Candidate]:
+    seen: set[str] = set()
+    out = []
+    for c in cands:
+        if c.text not in seen:
+            seen.add(c.text)
+            out.append(c)
+    return out
+
+
+def _field_meta(t: Type, values: tuple[str, ...] | None) -> str:
+    return f"{t}: {', '.join(values)}" if values else str(t)
+
+
+def _candidates(word: str, toks: list[Any], schema: Schema) -> list[Candidate]:
+    stack = _replay(toks)
+    if stack is None:
+        return []
+    ctx = _Context(toks, schema)
+    prev = ctx.prev
+    prev_type = prev.type if prev is not None else None
+
+    # A number being typed: duration units (or `% by` after `top`).
+    m = re.fullmatch(r"(\d+(?:_\d+)*)([a-z]*)", word)
+    if m:
+        if prev_type == "TOP":
+            return [Candidate(f"{m.group(1)}% by ", "top N% by x")]
+        lhs = ctx.operand_type(toks[:-1]) if _is_operator(prev) else None
+        if _kind(lhs) in ("number", "string", "boolean"):
+            return []
+        return [Candidate(m.group(1) + u, meta) for u, meta in UNITS]
+
+    # Streams after `has` and inside an aggregate's parentheses.
+    if prev_type == "HAS":
+        return [Candidate(quote_name(n), f"event stream: {len(s.fields)} fields")
+                for n, s in schema.streams.items()]  # fmt: skip
+    if prev_type == "LPAR" and len(toks) >= 2 and toks[-2].type == "NAME":
+        func = toks[-2].value.lower()
+        if func in _FIELD_AGGS:
+            return _stream_fields(schema, func)
+        if func in _AGGS:
+            return [Candidate(quote_name(n), "event stream") for n in schema.streams]
+    if prev_type == "SEGMENT":
+        return [Candidate(quote_name(n), s.description or "segment")
+                for n, s in schema.segments.items()]  # fmt: skip
+    if prev_type == "TOP":
+        return []
+
+    if _accepts(stack, ("NAME",)):
+        return _value_candidates(ctx, stack, toks)
+    return _operator_candidates(ctx, stack, toks)
+
+
+def _is_operator(tok: Any) -> bool:
+    return tok is not None and (
+        tok.value in ("=", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%")
+        or tok.type == "_BETWEEN"
     )
+
+
+def _stream_fields(schema: Schema, func: str) -> list[Candidate]:
+    out = []
+    for sname, st in schema.streams.items():
+        fields = [(n, f.type) for n, f in st.fields.items()]
+        if func in ("min", "max"):
+            fields.append((st.time, Type.TIMESTAMP))
+        for fname, t in fields:
+            if func in ("sum", "avg") and not t.is_numeric:
+                continue
+            if func in ("min", "max") and (t.is_list or t is Type.BOOLEAN):
+                continue
+            if func == "count_distinct" and t.is_list:
+                continue
+            out.append(Candidate(f"{quote_name(sname)}.{quote_name(fname)}", str(t)))
+    return out
+
+
+def _compatible(a: Type | str | None, b: Type | str | None) -> bool:
+    ka, kb = _kind(a), _kind(b)
+    if ka is None or kb is None:
+        return True
+    if ka == "time" and kb == "duration":
+        return True
+    return ka == kb
+
+
+def _value_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> list[Candidate]:
+    schema = ctx.schema
+    target = ctx.value_target()
+    if target is not None:
+        values = ctx.values_of(target)
+        if values:
+            return [Candidate(quote_string(v), f"a value of {quote_name(target)}") for v in values]
+        if ctx.prev is not None and ctx.prev.type in ("LSQB", "COMMA"):
+            return []
+    prev = ctx.prev
+    in_call = (
+        prev is not None and prev.type == "LPAR" and len(toks) >= 2 and toks[-2].type == "NAME"
+    )
+    # Where a whole condition may begin (not as a function's argument).
+    start = _accepts(stack, _terms("not")) and not in_call
+    after_op = _is_operator(prev) or (prev is not None and prev.type == "_AND")
+    lhs = ctx.operand_type(toks[:-1]) if after_op and not start else None
+    out: list[Candidate] = []
+    if ctx.stream is not None:
+        st = ctx.stream
+        names = [(n, f.type, f.values) for n, f in st.fields.items()]
+        names.append((st.time, Type.TIMESTAMP, None))
+        for n, t, values in names:
+            if _compatible(lhs, t):
+                out.append(Candidate(quote_name(n), f"{st.name}: {_field_meta(t, values)}"))
+    else:
+        for n, fd in schema.entity.fields.items():
+            if _compatible(lhs, fd.type):
+                out.append(Candidate(quote_name(n), _field_meta(fd.type, fd.values)))
+        for n, tr in schema.traits.items():
+            ttype = _texpr_type(schema.traits_ir.get(n))
+            if _compatible(lhs, ttype):
+                out.append(Candidate(quote_name(n), f"trait: {' '.join(tr.text.split())}"))
+    if start:
+        for phrase, meta in (
+            (("not ", "negation"),)
+            if ctx.stream
+            else (
+                ("has ", "has STREAM [where C] [within D]"),
+                ("not ", "negation"),
+                ("in segment ", "membership of a catalog segment"),
+                ("top ", "top N% by x"),
+            )
+        ):
+            if _accepts(stack, _terms(phrase)):
+                out.append(Candidate(phrase, meta))
+    kind = _kind(lhs)
+    if kind == "boolean":
+        out += [Candidate("true"), Candidate("false")]
+    if kind == "time":
+        out += [Candidate("now", "the as-of time"), Candidate("today", "start of as-of's day")]
+    funcs = list(_FUNCS)
+    if ctx.stream is None:
+        funcs += [*_AGGS, "percentile"]
+    for fn in funcs:
+        if _compatible(lhs, _FUNC_KINDS.get(fn)):
+            out.append(Candidate(fn + "(", "aggregate" if fn in _AGGS else "function"))
+    return out
+
+
+def _operator_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> list[Candidate]:
+    kind = _kind(ctx.operand_type(toks))
+    # Right after a bare operand a predicate may follow: offer those that fit its type.
+    # After a whole condition, only what the parser accepts: and, or, within, `)`, ….
+    pred_ok = _accepts(stack, _terms("is null"))
+    if pred_ok and kind is not None:
+        phrases = _OPS_BY_KIND[kind]
+        if kind in ("boolean", "condition", "segment"):
+            phrases += ("and ", "or ")
+        if kind == "condition":
+            phrases += ("where ", "within ")
+        phrases += (")", "]")
+    else:
+        phrases = (*(_PRED_OPS if pred_ok else ()), *_TAIL)
+    out = []
+    for phrase in phrases:
+        if _accepts(stack, _terms(phrase)):
+            out.append(Candidate(phrase, _OP_META.get(phrase, "")))
+    return out
+
+
+def _complete_meta(text: str) -> tuple[str, list[Candidate]]:
+    if " " not in text:
+        cands = [Candidate(f":{c}", " ".join(d.split())) for c, d in COMMANDS.items()]
+        return text, [c for c in cands if c.text.startswith(text.lower()) and c.text != text]
+    cmd, _, arg = text.partition(" ")
+    word = arg.lstrip()
+    if cmd.lower() == ":sql" and " " not in word:
+        from .dialects import SUPPORTED, experimental_dialects
+
+        names = [Candidate(d, "supported") for d in SUPPORTED]
+        names += [Candidate(d, "experimental") for d in experimental_dialects()]
+        return word, [c for c in names if c.text.startswith(word.lower()) and c.text != word]
+    return word, []
+
+
+def make_completer(schema: Schema) -> Completer:
+    """A prompt_toolkit Completer over :func:`complete`."""
+    from prompt_toolkit.completion import Completer, Completion
+    from prompt_toolkit.document import Document
+
+    class SegqlCompleter(Completer):
+        def get_completions(self, document: Document, complete_event: Any) -> Iterator[Completion]:
+            word, cands = complete(document.text_before_cursor, schema)
+            for c in cands:
+                yield Completion(
+                    c.text,
+                    start_position=-len(word),
+                    display=c.text.rstrip(),
+                    display_meta=c.meta,
+                )
+
+    return SegqlCompleter()
+
+
+# ---------------------------------------------------------------------------------------
+# Highlighting
+# ---------------------------------------------------------------------------------------
+
+STYLE: dict[str, str] = {
+    "segql.keyword": "ansiblue bold",
+    "segql.name": "",
+    "segql.unknown": "underline",
+    "segql.function": "ansicyan",
+    "segql.string": "ansigreen",
+    "segql.number": "ansimagenta",
+    "segql.duration": "ansiyellow",
+    "segql.operator": "ansibrightblue",
+    "segql.punctuation": "",
+    "segql.comment": "ansibrightblack italic",
+    "segql.error": "bg:ansired ansiwhite",
+    "completion-menu.completion": "bg:#444444 #ffffff",
+    "completion-menu.completion.current": "bg:#00aaaa #000000",
+    "completion-menu.meta.completion": "bg:#333333 #aaaaaa",
+    "completion-menu.meta.completion.current": "bg:#00aaaa #000000",
+}
+_TOKEN_CLASS = {
+    "INT": "number",
+    "DECIMAL": "number",
+    "DATE": "number",
+    "TIMESTAMP": "number",
+    "DURATION": "duration",
+    "STRING": "string",
+    "LPAR": "punctuation",
+    "RPAR": "punctuation",
+    "LSQB": "punctuation",
+    "RSQB": "punctuation",
+    "COMMA": "punctuation",
+    "DOT": "punctuation",
+}
+
+
+def known_names(schema: Schema) -> frozenset[str]:
+    """Every name an expression may mention: fields, traits, streams and their fields,
+    segments and functions."""
+    names = {*schema.entity.fields, *schema.traits, *schema.streams, *schema.segments}
+    for st in schema.streams.values():
+        names.update(st.fields)
+        names.add(st.time)
+    names.update((*_FUNCS, *_AGGS, "percentile"))
+    return frozenset(names)
+
+
+def highlight(line: str, names: frozenset[str] | None = None) -> list[tuple[str, str]]:
+    """(style, text) fragments of one line. With ``names``, other names are marked
+    ``class:segql.unknown``."""
+    toks, fail = _lex_all(line)
+    out: list[tuple[str, str]] = []
+    end = fail if fail is not None else len(line)
+    pos = 0
+
+    def gap(upto: int) -> None:
+        text = line[pos:upto]
+        if not text:
+            return
+        hash_at = text.find("#")
+        if hash_at < 0:
+            out.append(("", text))
+        else:
+            if hash_at:
+                out.append(("", text[:hash_at]))
+            out.append(("class:segql.comment", text[hash_at:]))
+
+    for i, tok in enumerate(toks):
+        gap(tok.start_pos)
+        kind = tok.type
+        value = str(tok.value)
+        if kind in ("NAME", "QUOTED_NAME"):
+            nxt = toks[i + 1] if i + 1 < len(toks) else None
+            if kind == "NAME" and nxt is not None and nxt.type == "LPAR":
+                cls = "function"
+            elif names is not None and _ident(tok) not in names:
+                cls = "unknown"
+            else:
+                cls = "name"
+        elif value.lower() in KEYWORDS and kind != "STRING":
+            cls = "keyword"
+        elif kind in _TOKEN_CLASS:
+            cls = _TOKEN_CLASS[kind]
+        else:
+            cls = "operator"
+        out.append((f"class:segql.{cls}", value))
+        pos = tok.end_pos
+    gap(end)
+    if fail is not None:
+        out.append(("class:segql.error", line[fail:]))
+    return out
+
+
+def make_lexer(schema: Schema | None = None) -> Lexer:
+    """A prompt_toolkit Lexer over :func:`highlight`."""
+    from prompt_toolkit.document import Document
+    from prompt_toolkit.formatted_text import StyleAndTextTuples
+    from prompt_toolkit.lexers import Lexer
+
+    class SegqlLexer(Lexer):
+        def lex_document(self, document: Document) -> Callable[[int], StyleAndTextTuples]:
+            lines = document.lines
+            if lines and lines[0].lstrip().startswith(":"):
+                return lambda i: [("class:segql.keyword", lines[i])] if i < len(lines) else []
+            names = known_names(schema) if schema is not None else None
+            cache: dict[int, StyleAndTextTuples] = {}
+
+            def get_line(i: int) -> StyleAndTextTuples:
+                if i not in cache:
+                    cache[i] = list(highlight(lines[i], names)) if i < len(lines) else []
+                return cache[i]
+
+            return get_line
+
+    return SegqlLexer()
+
+
+# ---------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------
 
 
 def run_repl(
@@ -477,18 +1206,58 @@ def run_repl(
     output: Any = None,
     history_path: Path | None = None,
 ) -> int:
-    """Run the REPL until :quit or end of input; returns an exit code."""
-    interactive = input is not None or (sys.stdin.isatty() and sys.stdout.isatty())
-    if not interactive:
-        session = Session(schema, db, catalog_path=catalog_path, as_of=as_of)
-        ok = True
-        try:
-            for line in sys.stdin:
-                ok = session.handle(line) and ok
-        except EOFError:
-            pass
-        return 0 if ok else 1
+    """Run the REPL until ``:quit``, Ctrl-D or end of input; returns an exit code.
+
+    ``input``/``output`` are prompt_toolkit Input/Output objects (for tests and
+    embedding), or text streams: a text stream as ``input`` (or a stdin that is not a
+    terminal) selects script mode: one expression or meta-command per line, plain
+    results, exit code 1 if any line failed."""
+    from prompt_toolkit.input import Input
+
+    if input is not None and not isinstance(input, Input):
+        return _script(schema, db, catalog_path, as_of, input, output)
+    if input is None and not (_isatty(sys.stdin) and _isatty(sys.stdout)):
+        return _script(schema, db, catalog_path, as_of, sys.stdin, output)
     return _interactive(schema, db, catalog_path, as_of, input, output, history_path)
+
+
+def _script(
+    schema: Schema,
+    db: Database,
+    catalog_path: Path | None,
+    as_of: dt.datetime | None,
+    stream: Any,
+    output: Any,
+) -> int:
+    out = output if output is not None else sys.stdout
+    err = output if output is not None else sys.stderr
+    state = Session(
+        schema,
+        db,
+        catalog_path=catalog_path,
+        as_of=as_of,
+        out=out,
+        err=err,
+        color=_isatty(err) and _color_allowed(),
+        file=getattr(stream, "name", None) or "<input>",
+    )
+    ok = True
+    for lineno, line in enumerate(stream, start=1):
+        try:
+            ok = state.handle(line, lineno) and ok
+        except EOFError:
+            break
+        except Exception as e:  # keep going: one bad line must not end a script
+            state.complain(f"line {lineno}: internal error: {type(e).__name__}: {e}")
+            ok = False
+    return 0 if ok else 1
+
+
+def _history_file(history_path: Path | None) -> Path:
+    if history_path is not None:
+        return history_path
+    env = os.environ.get("SEGQL_HISTORY")
+    return Path(env).expanduser() if env else Path.home() / ".segql_history"
 
 
 def _interactive(
@@ -501,39 +1270,74 @@ def _interactive(
     history_path: Path | None,
 ) -> int:
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
-    from prompt_toolkit.key_binding import KeyBindings
+    from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+    from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+    from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+    from prompt_toolkit.styles import Style
 
-    path = history_path or Path(os.environ.get("SEGQL_HISTORY") or Path.home() / ".segql_history")
+    path = _history_file(history_path)
+    history: History
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        history: Any = FileHistory(str(path))
+        path.touch(exist_ok=True)
+        history = FileHistory(str(path))
     except OSError:
         history = InMemoryHistory()
+
     bindings = KeyBindings()
 
     @bindings.add("enter")
-    def _(event: Any) -> None:
+    def _enter(event: KeyPressEvent) -> None:
         buf = event.current_buffer
-        if needs_more(buf.text):
+        state_ = buf.complete_state
+        if state_ is not None and state_.current_completion is not None:
+            buf.complete_state = None  # Enter accepts the chosen completion
+            return
+        text = buf.text
+        last_line = text.rsplit("\n", 1)[-1]
+        forced = "\n" in text and not last_line.strip()  # Enter on an empty line runs it
+        if needs_more(text) and not forced:
             buf.insert_text("\n")
         else:
             buf.validate_and_handle()
 
-    session: Any = PromptSession(
+    @bindings.add("tab")
+    def _tab(event: KeyPressEvent) -> None:
+        buf = event.current_buffer
+        state_ = buf.complete_state
+        if state_ is not None and len(state_.completions) == 1:
+            buf.apply_completion(state_.completions[0])  # the only choice: take it
+        elif state_ is not None:
+            buf.complete_next()
+        else:
+            buf.start_completion(insert_common_part=True)
+
+    @bindings.add("escape", "enter")
+    def _newline(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    session: PromptSession[str] = PromptSession(
         history=history,
-        lexer=_lexer(),
-        completer=SegqlCompleter(schema),
+        lexer=make_lexer(schema),
+        completer=make_completer(schema),
+        complete_while_typing=True,
+        auto_suggest=AutoSuggestFromHistory(),
+        style=Style.from_dict(STYLE),
+        include_default_pygments_style=False,
         key_bindings=bindings,
         multiline=True,
-        prompt_continuation=lambda width, n, soft: "." * (width - 1) + " ",
+        prompt_continuation=lambda width, line_number, wrap_count: "." * (width - 1) + " ",
         input=input,
         output=output,
     )
-    out = _Writer(session)
-    state = Session(schema, db, catalog_path=catalog_path, as_of=as_of, out=out, color=False)
-    state.say("segql repl — :help for commands, Ctrl-D to leave")
-    ok = True
+    color = _color_allowed() and _output_is_tty(session.output)
+    writer = _PromptWriter(session, color)
+    state = Session(schema, db, catalog_path=catalog_path, as_of=as_of, out=writer, color=color)
+    state.say(
+        f"segql — {len(schema.entity.fields)} fields, {len(schema.traits)} traits, "
+        f"{len(schema.streams)} event streams, {len(schema.segments)} segments. "
+        ":help for help, Tab completes, Ctrl-D leaves."
+    )
     while True:
         try:
             text = session.prompt("segql> ")
@@ -542,27 +1346,49 @@ def _interactive(
         except EOFError:
             break
         try:
-            ok = state.handle(text) and ok
+            state.handle(text)
         except EOFError:
             break
+        except KeyboardInterrupt:
+            state.complain("interrupted")
+        except Exception as e:  # the session survives anything one input does
+            state.complain(f"internal error: {type(e).__name__}: {e}")
     return 0
 
 
-class _Writer:
-    """A text stream that prints through prompt_toolkit's output."""
+def _output_is_tty(output: Any) -> bool:
+    try:
+        return os.isatty(output.fileno())
+    except (AttributeError, ValueError, OSError, NotImplementedError):
+        return False
 
-    def __init__(self, session: Any) -> None:
+
+class _PromptWriter:
+    """A text stream that prints through the prompt_toolkit session's output."""
+
+    def __init__(self, session: Any, color: bool) -> None:
         self.session = session
+        self.color = color
+        self._buf = ""
 
     def write(self, text: str) -> int:
-        from prompt_toolkit import print_formatted_text
-
-        if text and text != "\n":
-            print_formatted_text(text.rstrip("\n"), output=self.session.output)
+        self._buf += text
+        if "\n" in self._buf:
+            done, _, self._buf = self._buf.rpartition("\n")
+            self._emit(done)
         return len(text)
 
     def flush(self) -> None:
-        pass
+        if self._buf:
+            text, self._buf = self._buf, ""
+            self._emit(text)
+
+    def _emit(self, text: str) -> None:
+        from prompt_toolkit import print_formatted_text
+        from prompt_toolkit.formatted_text import ANSI
+
+        shown: Any = ANSI(text) if self.color else text
+        print_formatted_text(shown, output=self.session.output)
 
     def isatty(self) -> bool:
-        return False
+        return self.color

@@ -307,11 +307,15 @@ class _Compiler:
             select = select.with_(self.ident(alias), as_=cte, copy=False)
         return select
 
-    def _join_aggs(self, select: Any, inner: frozenset[str] = frozenset()) -> Any:
-        """Join each stream's pass on the key: LEFT, or INNER for streams the condition
-        cannot be true without (a contact with no such events is never a member)."""
+    def _join_aggs(
+        self, select: Any, inner: frozenset[str] = frozenset(), only: set[str] | None = None
+    ) -> Any:
+        """Join each stream's pass (or those in ``only``) on the key: LEFT, or INNER for
+        streams the condition cannot be true without (such contacts are never members)."""
         exp = self.exp
         for s in self.streams.values():
+            if only is not None and s.name not in only:
+                continue
             alias = s.alias()
             select = select.join(
                 exp.Table(this=self.ident(alias), alias=exp.TableAlias(this=self.ident(alias))),
@@ -771,6 +775,7 @@ class _Compiler:
             exp.alias_(value, "v", quoted=True),
             copy=False,
         ).from_(self.table(ent.source, ENTITY), copy=False)
-        q = self._join_aggs(q)
+        used = {n.stream for n in ir.walk(operand) if isinstance(n, ir.Agg)}
+        q = self._join_aggs(q, only=used)
         self.windows.append((alias, q))
         return self.col("v", alias)

@@ -79,6 +79,7 @@ def render(query: Any, profile: Profile, *, pretty: bool = True) -> str:
         return str(
             query.sql(
                 dialect=profile.sqlglot_name,
+                copy=False,  # the tree is ours and used once
                 pretty=pretty,
                 unsupported_level=ErrorLevel.RAISE,
             )

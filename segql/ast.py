@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from .diagnostics import NO_SPAN, Span
 
@@ -60,6 +62,26 @@ class CmpOp(enum.Enum):
     LE = "<="
     GT = ">"
     GE = ">="
+
+
+# `a op b` is `b FLIPPED[op] a`.
+FLIPPED = {
+    CmpOp.EQ: CmpOp.EQ,
+    CmpOp.NE: CmpOp.NE,
+    CmpOp.LT: CmpOp.GT,
+    CmpOp.LE: CmpOp.GE,
+    CmpOp.GT: CmpOp.LT,
+    CmpOp.GE: CmpOp.LE,
+}
+# Python's comparison for each operator (on non-null values).
+COMPARE: dict[CmpOp, Callable[[Any, Any], bool]] = {
+    CmpOp.EQ: operator.eq,
+    CmpOp.NE: operator.ne,
+    CmpOp.LT: operator.lt,
+    CmpOp.LE: operator.le,
+    CmpOp.GT: operator.gt,
+    CmpOp.GE: operator.ge,
+}
 
 
 class ArithOp(enum.Enum):

@@ -32,14 +32,7 @@ from .types import Type, common_numeric
 
 __all__ = ["check", "check_schema", "resolve", "typed"]
 
-_FLIP = {
-    a.CmpOp.LT: a.CmpOp.GT,
-    a.CmpOp.LE: a.CmpOp.GE,
-    a.CmpOp.GT: a.CmpOp.LT,
-    a.CmpOp.GE: a.CmpOp.LE,
-    a.CmpOp.EQ: a.CmpOp.EQ,
-    a.CmpOp.NE: a.CmpOp.NE,
-}
+_FLIP = a.FLIPPED
 
 _FUNCS: dict[str, ir.FuncName] = {f.value: f for f in ir.FuncName}
 _ALL_FUNCS = sorted([*_FUNCS, *a.AGGREGATE_FUNCS, "percentile"])

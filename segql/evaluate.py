@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
-import operator
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import ir, timecalc
-from .ast import ArithOp, BoolOpKind, CmpOp
+from .ast import COMPARE, ArithOp, BoolOpKind
 from .diagnostics import CheckError, Diagnostic, EngineError
 from .schema import Schema
 from .types import Type
@@ -282,14 +281,7 @@ def _not(v: Any) -> Any:
     return None if v is None else not v
 
 
-_CMP: dict[CmpOp, Callable[[Any, Any], bool]] = {
-    CmpOp.EQ: operator.eq,
-    CmpOp.NE: operator.ne,
-    CmpOp.LT: operator.lt,
-    CmpOp.LE: operator.le,
-    CmpOp.GT: operator.gt,
-    CmpOp.GE: operator.ge,
-}
+_CMP = COMPARE
 
 _DEC = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_UP)
 

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, assert_never
 
 from . import ir, timecalc
-from .ast import ArithOp, BoolOpKind, CmpOp
+from .ast import COMPARE, FLIPPED, ArithOp, BoolOpKind, CmpOp
 from .diagnostics import CheckError, Diagnostic, Span
 from .dialects import Profile, dtype, profile_for
 from .schema import Schema, Source
@@ -112,22 +112,8 @@ def build_query(
 
 
 _ZERO_WHEN_EMPTY = (ir.AggFunc.COUNT, ir.AggFunc.COUNT_DISTINCT, ir.AggFunc.SUM)
-_CMP = {
-    CmpOp.EQ: lambda a, b: a == b,
-    CmpOp.NE: lambda a, b: a != b,
-    CmpOp.LT: lambda a, b: a < b,
-    CmpOp.LE: lambda a, b: a <= b,
-    CmpOp.GT: lambda a, b: a > b,
-    CmpOp.GE: lambda a, b: a >= b,
-}
-_FLIP = {
-    CmpOp.LT: CmpOp.GT,
-    CmpOp.LE: CmpOp.GE,
-    CmpOp.GT: CmpOp.LT,
-    CmpOp.GE: CmpOp.LE,
-    CmpOp.EQ: CmpOp.EQ,
-    CmpOp.NE: CmpOp.NE,
-}
+_CMP = COMPARE
+_FLIP = FLIPPED
 
 
 def _required_streams(texpr: ir.TExpr) -> frozenset[str]:

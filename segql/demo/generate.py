@@ -1,8 +1,9 @@
 """Deterministic example data for a small online shop.
 
 Rows come from a seeded ``random.Random`` (the same on every machine and Python version),
-are staged as CSV and typed into Parquet by DuckDB. Timestamps are naive UTC. Some events
-lie after the demo's as_of (they must stay invisible) and some contacts have no events.
+are staged as CSV and typed into Parquet by DuckDB. Timestamps are naive UTC (Parquet
+``TIMESTAMP`` without time zone). Some events lie after the demo's as_of (they must stay
+invisible) and some contacts have no events at all.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 __all__ = ["AS_OF", "ensure_demo_data", "generate"]
 
-AS_OF = dt.datetime(2026, 6, 1, 12, 0)
+AS_OF = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 VERSION = "demo-v1"
 
 COUNTRIES = [
@@ -248,11 +249,15 @@ _TABLES = {
 def generate(
     target_dir: Path, *, contacts: int = 5000, seed: int = 7, as_of: dt.datetime = AS_OF
 ) -> Path:
-    """Write the shop's tables as Parquet files into ``target_dir``."""
+    """Write the shop's tables as Parquet files into ``target_dir`` and return it.
+
+    ``as_of`` anchors the generated history; a naive value is taken as UTC."""
     import duckdb
 
+    if as_of.tzinfo is not None:
+        as_of = as_of.astimezone(dt.UTC).replace(tzinfo=None)
     target_dir.mkdir(parents=True, exist_ok=True)
-    rows = _rows(contacts, seed, as_of.replace(tzinfo=None))
+    rows = _rows(contacts, seed, as_of)
     con = duckdb.connect()
     try:
         for name, columns in _TABLES.items():
@@ -270,7 +275,7 @@ def generate(
                 else f'"{c}"'
                 for c in columns
             )
-            out = target_dir / f"{name}.parquet"
+            out = str(target_dir / f"{name}.parquet").replace("'", "''")
             con.execute(
                 f"COPY (SELECT {select} FROM read_csv(?, header = true, columns = {{{types}}}, "
                 f"nullstr = '') ORDER BY ALL) TO '{out}' (FORMAT PARQUET)",

@@ -3,8 +3,9 @@
     python bench/bench_engine.py [--scale 1.0] [--runs 3]
 
 Generates the data if missing (bench/crm.py), then for each segment times, in the same
-run: segql's SQL, every hand-written plan (reporting the best), and an idiomatic pandas
-implementation (tables loaded once, outside the timing). All three must return the same
+run: segql (`Database.member_ids`: compile, validate, run, fetch), every hand-written plan
+on the same connection (reporting the best), and an idiomatic pandas implementation
+(tables loaded once, outside the timing). All three must return the same
 members. Prints a markdown table of medians and ratios.
 """
 
@@ -195,22 +196,22 @@ def interleaved(fns: list[Callable[[], Any]], runs: int) -> tuple[list[float], l
 def main() -> None:
     import datetime as dt
 
-    import duckdb
-
-    from segql.sql import to_sql
+    from segql.engine import Database
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--no-pandas", action="store_true")
     args = p.parse_args()
-    path = Path(__file__).parent / "data" / f"crm-{args.scale:g}.duckdb"
+    path = Path(__file__).parent / "data" / f"crm-v2-{args.scale:g}.duckdb"
     if not path.exists():
         t = time.perf_counter()
         counts = crm.generate(path, args.scale)
         print(f"generated {counts} in {time.perf_counter() - t:.1f}s")
-    con = duckdb.connect(str(path), read_only=True)
-    con.execute("SET TimeZone = 'UTC'")
+    # segql runs through its engine (the product path, with its DuckDB settings); the hand
+    # plans run on the same connection, so they get the same settings.
+    db = Database(path)
+    con = db.con
     schema = crm.schema()
     as_of = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
     frames: dict[str, Any] = {}
@@ -226,8 +227,11 @@ def main() -> None:
 
     rows = []
     for name, (expr, plans) in SEGMENTS.items():
-        sql = to_sql(expr, schema, dialect="duckdb", as_of=as_of)
-        candidates = [ids(sql), *(ids(p) for p in plans)]
+
+        def segql(expr: str = expr) -> set[int]:
+            return set(db.member_ids(expr, schema, as_of=as_of))
+
+        candidates = [segql, *(ids(p) for p in plans)]
         medians, results = interleaved(candidates, args.runs)
         members = results[0]
         for got in results[1:]:

@@ -39,6 +39,7 @@ def generate(path: Path, scale: float = 1.0) -> dict[str, int]:
         path.unlink()
     con = duckdb.connect(str(path))
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     countries = "['US','US','US','DE','DE','GB','FR','CA','IN','BR','JP','AT','CH','NL','ES']"
     sources = "['organic','paid_search','social','referral','newsletter','partner']"
     con.execute(
@@ -60,6 +61,8 @@ def generate(path: Path, scale: float = 1.0) -> dict[str, int]:
         """
     )
     # Orders and emails pick contacts with a skew (a cubic law): a few buy very often.
+    # Event rows are in (nearly) time order, as in an append-only log: each row's time is
+    # its share of the period plus up to an hour of jitter.
     cats = "['shoes','bags','apparel','accessories','beauty']"
     con.execute(
         f"""
@@ -67,8 +70,9 @@ def generate(path: Path, scale: float = 1.0) -> dict[str, int]:
         SELECT
           j AS order_id,
           1 + CAST(floor(pow({_u("j", 11)}, 3) * {int(n_c * 0.6)}) AS BIGINT) AS contact_id,
-          TIMESTAMP '{AS_OF}' - to_seconds(CAST(floor({_u("j", 12)} * 63072000) AS BIGINT))
-            + INTERVAL 3 DAY AS ordered_at,
+          TIMESTAMP '{AS_OF}' - INTERVAL 727 DAY
+            + to_seconds(CAST(floor((j - 1) * 63072000.0 / {n_o} + {_u("j", 12)} * 3600) AS BIGINT))
+            AS ordered_at,
           CAST(round(5 + {_u("j", 13)} * {_u("j", 14)} * 400, 2) AS DECIMAL(10, 2)) AS amount,
           {cats}[1 + CAST(floor({_u("j", 15)} * 5) AS INTEGER)] AS category
         FROM range(1, {n_o} + 1) t(j)
@@ -79,8 +83,9 @@ def generate(path: Path, scale: float = 1.0) -> dict[str, int]:
         CREATE TABLE email_events AS
         SELECT
           1 + CAST(floor(pow({_u("k", 21)}, 2) * {n_c}) AS BIGINT) AS contact_id,
-          TIMESTAMP '{AS_OF}' - to_seconds(CAST(floor({_u("k", 22)} * 31536000) AS BIGINT))
-            + INTERVAL 2 DAY AS at,
+          TIMESTAMP '{AS_OF}' - INTERVAL 363 DAY
+            + to_seconds(CAST(floor((k - 1) * 31536000.0 / {n_e} + {_u("k", 22)} * 3600) AS BIGINT))
+            AS at,
           CASE WHEN {_u("k", 23)} < 0.55 THEN 'send'
                WHEN {_u("k", 23)} < 0.88 THEN 'open' ELSE 'click' END AS type,
           'campaign_' || CAST(floor({_u("k", 24)} * 40) AS INTEGER) AS campaign

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,35 @@ def _diag(code: str, message: str, where: Located | None = None, *hints: str) ->
     if where is not None and where.file is not None:
         return relocate(d, file=where.file, text=None, offsets=None)
     return d
+
+
+def _perfect_hash_bits(threads: int, memory: int) -> int:
+    """The widest group key (in bits) DuckDB may aggregate into a perfect hash table.
+
+    A perfect table is an array indexed by the key, allocated at full size by each thread:
+    2**bits slots of up to ~128 bytes of aggregate state. Segments aggregate event streams
+    by the entity key, usually a dense integer id, where the array beats hashing by up to
+    2x, so allow it while all threads' arrays stay
+    within a sixteenth of memory (see docs/performance.md). DuckDB's default is 12 bits."""
+    bits = 12
+    while bits < 24 and (2 ** (bits + 1)) * 128 * max(1, threads) <= memory // 16:
+        bits += 1
+    return bits
+
+
+def _physical_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def _tune(con: Any) -> None:
+    # DuckDB's own progress bar writes into the output stream; the CLI reports progress.
+    con.execute("SET enable_progress_bar = false")
+    threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+    bits = _perfect_hash_bits(threads, _physical_memory())
+    con.execute(f"SET perfect_ht_threshold = {bits}")
 
 
 class Database:
@@ -78,6 +108,8 @@ class Database:
                     Diagnostic(code="engine", message=f"cannot open the database: {e}")
                 ) from None
         self.con.execute("SET TimeZone = 'UTC'")
+        if connection is None:
+            _tune(self.con)
         for name, frame in (frames or {}).items():
             self.con.register(name, frame)
         self._checked: set[int] = set()

@@ -27,6 +27,7 @@ from . import ir, timecalc
 from .ast import COMPARE, FLIPPED, ArithOp, BoolOpKind, CmpOp
 from .diagnostics import CheckError, Diagnostic, Span
 from .dialects import Profile, dtype, profile_for
+from .optimize import optimize
 from .schema import Schema, Source
 from .types import Type
 
@@ -106,9 +107,17 @@ def build_query(
     """The sqlglot ``Select`` for a segment."""
     from .checker import typed
 
-    texpr = typed(source, schema) if isinstance(source, str) else source
+    texpr = optimize(typed(source, schema) if isinstance(source, str) else source)
     compiler = _Compiler(schema, profile, timecalc.normalize_as_of(as_of), options or SqlOptions())
     return compiler.query(texpr)
+
+
+def _distinct_conds(aggs: list[_PassAgg]) -> list[_PassAgg]:
+    """One aggregate per distinct condition (for the pass's ``OR`` of them)."""
+    seen: dict[Any, _PassAgg] = {}
+    for a in aggs:
+        seen.setdefault(a.cond_key, a)
+    return list(seen.values())
 
 
 _ZERO_WHEN_EMPTY = (ir.AggFunc.COUNT, ir.AggFunc.COUNT_DISTINCT, ir.AggFunc.SUM)
@@ -167,17 +176,30 @@ def _entity_only_conjuncts(texpr: ir.TExpr) -> list[ir.TExpr]:
 
 
 @dataclass
+class _PassAgg:
+    """One aggregate of a stream's pass, built into SQL once the pass is complete."""
+
+    alias: str
+    func: ir.AggFunc
+    target: Any  # the aggregated column (None for count)
+    cond: Any  # the event condition (where/within), or None for every event
+    cond_key: tuple[str, ir.Duration | None] | None
+
+
+@dataclass
 class _StreamAggs:
     name: str
-    columns: dict[tuple[Any, ...], tuple[str, Any]] = field(default_factory=dict)
+    columns: dict[tuple[Any, ...], _PassAgg] = field(default_factory=dict)
     all_windowed: bool = True
     earliest: dt.datetime | None = None
-    # Each aggregate's event condition; None once an aggregate takes every event. When
-    # all are conditioned, events matching none of them can be skipped by the pass.
-    conds: list[Any] | None = field(default_factory=list)
 
     def alias(self) -> str:
         return f"segql_{self.name}"
+
+    @property
+    def windowed(self) -> bool:
+        """Every aggregate looks only at a recent window of events."""
+        return self.all_windowed and self.earliest is not None
 
 
 class _Compiler:
@@ -320,7 +342,7 @@ class _Compiler:
         exp = self.exp
         out = []
         keep = None
-        if reduce:
+        if reduce and any(not s.windowed for s in self.streams.values()):
             ent = self.schema.entity
             keep = (
                 exp.select(self.col(ent.key, ENTITY), copy=False)
@@ -332,24 +354,40 @@ class _Compiler:
             )
         for s in self.streams.values():
             stream = self.schema.streams[s.name]
+            windowed = s.windowed
             time = self.p.timestamp_column(self.col(stream.time, EVENT))
+            aggs = list(s.columns.values())
+            keys = {a.cond_key for a in aggs}
+            # Every aggregate under the same condition: the pass filters by it once and its
+            # aggregates take every remaining event. Conditioned otherwise: events matching
+            # none of the conditions are skipped, and each aggregate tests its own.
+            shared = len(keys) == 1 and None not in keys
             q = exp.select(exp.alias_(self.col(stream.key, EVENT), "k", quoted=True), copy=False)
-            for alias, agg in s.columns.values():
-                q = q.select(exp.alias_(agg, alias, quoted=True), copy=False)
+            for a in aggs:
+                q = q.select(exp.alias_(self._agg_sql(a, shared), a.alias, quoted=True), copy=False)
             q = q.from_(self.table(stream.source, EVENT), copy=False)
             conds = [exp.LTE(this=time, expression=self.ts(self.as_of))]
-            if s.all_windowed and s.earliest is not None:
+            if windowed and not shared and s.earliest is not None:
                 conds.append(exp.GTE(this=time, expression=self.ts(s.earliest)))
             filt = self.schema.filters_ir.get(s.name)
             if filt is not None:
                 conds.append(exp.Paren(this=self.expr(filt, s.name)))
-            if keep is not None:
+            # Only passes over all of a stream's history: a windowed pass reads a slice of an
+            # event log kept in time order, smaller than the reduction's own cost.
+            if keep is not None and not windowed:
                 conds.append(
                     exp.In(this=self.col(stream.key, EVENT), query=exp.Subquery(this=keep.copy()))
                 )
-            if s.conds:
+            if shared:
+                conds.append(exp.Paren(this=aggs[0].cond))
+            elif None not in keys:
                 conds.append(
-                    exp.Paren(this=exp.or_(*(exp.Paren(this=c) for c in s.conds), copy=False))
+                    exp.Paren(
+                        this=exp.or_(
+                            *(exp.Paren(this=a.cond.copy()) for a in _distinct_conds(aggs)),
+                            copy=False,
+                        )
+                    )
                 )
             q = q.where(exp.and_(*conds), copy=False).group_by(
                 self.col(stream.key, EVENT), copy=False
@@ -414,45 +452,49 @@ class _Compiler:
         cond = exp.and_(*conds, copy=False) if conds else None
         func = ir.AggFunc.COUNT if isinstance(node, ir.Exists) else node.func
         column = None if isinstance(node, ir.Exists) else node.column
-        key = (func, column, repr(node.where), node.within)
+        cond_key = None if cond is None else (repr(node.where), node.within)
+        key = (func, column, cond_key)
         if key in s.columns:
-            return self.col(s.columns[key][0], s.alias())
+            return self.col(s.columns[key].alias, s.alias())
+        target = None
+        if func in (ir.AggFunc.FIRST, ir.AggFunc.LAST):
+            target = self.p.timestamp_column(self.col(stream.time, EVENT))
+        elif func is not ir.AggFunc.COUNT:
+            assert column is not None
+            ftype = self._field_type(node.stream, column)
+            target = self.typed_col(column, EVENT, ftype, node.span)
         alias = f"a{len(s.columns)}"
-        if cond is None:
-            s.conds = None
-        elif s.conds is not None:
-            s.conds.append(cond.copy())
+        s.columns[key] = _PassAgg(
+            alias=alias, func=func, target=target, cond=cond, cond_key=cond_key
+        )
+        return self.col(alias, s.alias())
+
+    def _agg_sql(self, a: _PassAgg, unconditional: bool) -> Any:
+        exp = self.exp
+        cond = None if unconditional else a.cond
 
         def value(v: Any) -> Any:
             if cond is None:
                 return v
             return exp.Case(ifs=[exp.If(this=cond, true=v)])
 
-        if func is ir.AggFunc.COUNT:
-            agg = (
-                exp.Count(this=exp.Star())
-                if cond is None
-                else exp.Count(this=value(exp.Literal.number(1)))
-            )
-        else:
-            ftype = self._field_type(node.stream, column)
-            if func in (ir.AggFunc.FIRST, ir.AggFunc.LAST):
-                target = self.p.timestamp_column(self.col(stream.time, EVENT))
-            else:
-                assert column is not None
-                target = self.typed_col(column, EVENT, ftype, node.span)
-            if func is ir.AggFunc.COUNT_DISTINCT:
-                agg = exp.Count(this=exp.Distinct(expressions=[value(target)]))
-            elif func is ir.AggFunc.SUM:
-                agg = exp.Sum(this=value(target))
-            elif func is ir.AggFunc.AVG:
-                agg = exp.Avg(this=value(self.p.to_double(target)))
-            elif func in (ir.AggFunc.MIN, ir.AggFunc.FIRST):
-                agg = exp.Min(this=value(target))
-            else:
-                agg = exp.Max(this=value(target))
-        s.columns[key] = (alias, agg)
-        return self.col(alias, s.alias())
+        match a.func:
+            case ir.AggFunc.COUNT:
+                if cond is None:
+                    return exp.Count(this=exp.Star())
+                return exp.Count(this=value(exp.Literal.number(1)))
+            case ir.AggFunc.COUNT_DISTINCT:
+                return exp.Count(this=exp.Distinct(expressions=[value(a.target)]))
+            case ir.AggFunc.SUM:
+                return exp.Sum(this=value(a.target))
+            case ir.AggFunc.AVG:
+                return exp.Avg(this=value(self.p.to_double(a.target)))
+            case ir.AggFunc.MIN | ir.AggFunc.FIRST:
+                return exp.Min(this=value(a.target))
+            case ir.AggFunc.MAX | ir.AggFunc.LAST:
+                return exp.Max(this=value(a.target))
+            case _:
+                assert_never(a.func)
 
     def _field_type(self, stream: str, column: str | None) -> Type:
         st = self.schema.streams[stream]

@@ -218,7 +218,14 @@ def predicate(draw: Any, depth: int = 0) -> str:
         stream = draw(st.sampled_from(["orders", "email_opens"]))
         if stream == "email_opens":
             cond = draw(st.sampled_from(["", " where campaign = 'may'"]))
-        return f"has {stream}{cond}{within}"
+        form = draw(st.integers(0, 2))
+        if form == 0:
+            return f"has {stream}{cond}{within}"
+        # Counts against small integers: the optimizer turns some into (not) has.
+        op = draw(st.sampled_from(["=", "!=", "<", "<=", ">", ">="]))
+        k = draw(st.sampled_from(["-1", "0", "1", "2"]))
+        count = f"count({stream}{cond}{within})"
+        return f"{count} {op} {k}" if form == 1 else f"{k} {op} {count}"
     if kind == 11:
         return str(draw(st.sampled_from(["email_consent", "not email_consent", "true", "false"])))
     if kind == 12:

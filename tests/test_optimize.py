@@ -1,0 +1,66 @@
+"""Optimizer rules as fixture pairs (input, expected), and the rules never change members."""
+
+from __future__ import annotations
+
+import pytest
+from shop_schema import shop_schema
+
+from segql import ir
+from segql.checker import typed
+from segql.optimize import count_as_exists, optimize
+
+SCHEMA = shop_schema()
+
+# (segment, what the optimizer must turn it into; None = unchanged)
+PAIRS = [
+    ("count(orders) >= 1", "has orders"),
+    ("count(orders) > 0", "has orders"),
+    ("count(orders) != 0", "has orders"),
+    ("1 <= count(orders)", "has orders"),
+    ("0 < count(orders where amount > 10 within 30d)", "has orders where amount > 10 within 30d"),
+    ("count(orders) = 0", "not has orders"),
+    ("count(orders) < 1", "not has orders"),
+    ("count(orders within 7d) <= 0", "not has orders within 7d"),
+    ("0 = count(orders where category = 'shoes')", "not has orders where category = 'shoes'"),
+    (
+        "email_consent and (count(orders) >= 1 or not (count(orders within 30d) = 0))",
+        "email_consent and (has orders or not (not has orders within 30d))",
+    ),
+    ("in segment vip or count(orders) > 0", "in segment vip or has orders"),
+    # not an existence test: unchanged
+    ("count(orders) >= 2", None),
+    ("count(orders) > 1", None),
+    ("count(orders) = 1", None),
+    ("count(orders) >= 0", None),  # always true
+    ("count(orders) < 0", None),  # always false
+    ("count(orders) != -1", None),
+    ("count(orders) >= 1.0", None),  # only integer literals
+    ("sum(orders.amount) > 0", None),
+    ("count_distinct(orders.category) >= 1", None),
+    ("purchases >= 1", "has orders"),  # traits are inlined before the rule runs
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), PAIRS, ids=[p[0] for p in PAIRS])
+def test_pairs(source: str, expected: str | None) -> None:
+    before = typed(source, SCHEMA)
+    after = optimize(before)
+    if expected is None:
+        assert after is before
+    else:
+        assert after == typed(expected, SCHEMA)
+        assert optimize(after) == after  # a fixed point
+
+
+def test_rule_leaves_other_nodes() -> None:
+    assert count_as_exists(typed("age > 1", SCHEMA)) is None
+    assert count_as_exists(ir.Lit(value=1, type=typed("1 > 0", SCHEMA).type)) is None
+
+
+def test_spans_kept() -> None:
+    src = "age > 3 and count(orders) >= 1"
+    out = optimize(typed(src, SCHEMA))
+    assert isinstance(out, ir.BoolOp)
+    exists = out.operands[1]
+    assert isinstance(exists, ir.Exists)
+    assert src[exists.span.start : exists.span.end] == "count(orders) >= 1"

@@ -66,6 +66,16 @@ class Predicate:
         events: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
         as_of: dt.datetime | dt.date | None = None,
     ) -> bool:
+        return self.value(contact, events, as_of) is True
+
+    def value(
+        self,
+        contact: Mapping[str, Any],
+        events: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        as_of: dt.datetime | dt.date | None = None,
+    ) -> Any:
+        """The expression's value for one contact (None for null): any typed expression,
+        not only a condition — e.g. a trait such as ``total_spent``."""
         aware = timecalc.normalize_as_of(as_of)
         values = {
             name: _normalize(contact.get(name), t, name, "contact", self.tz)
@@ -78,7 +88,7 @@ class Predicate:
             aware=aware,
             times={},
         )
-        return self._fn(env, None) is True
+        return self._fn(env, None)
 
     def visible(self, env: _Env, stream: str) -> list[Mapping[str, Any]]:
         """The stream's events with a time at or before as_of that pass its filter, with

@@ -175,6 +175,21 @@ def _entity_only_conjuncts(texpr: ir.TExpr) -> list[ir.TExpr]:
     return [c for c in parts if not any(isinstance(n, heavy) for n in ir.walk(c))]
 
 
+def _streams_outside_windows(texpr: ir.TExpr) -> set[str]:
+    """Streams whose passes the condition reads directly (not only through a percentile,
+    whose window pass joins them itself)."""
+    out: set[str] = set()
+    stack = [texpr]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ir.Percentile | ir.TopPercent):
+            continue
+        if isinstance(n, ir.Agg):
+            out.add(n.stream)
+        stack.extend(ir.children(n))
+    return out
+
+
 @dataclass
 class _PassAgg:
     """One aggregate of a stream's pass, built into SQL once the pass is complete."""
@@ -298,19 +313,16 @@ class _Compiler:
         for name in self.options.select:
             fd = ent.fields[name]
             select = select.select(
-                exp.alias_(self.col(fd.column, ENTITY), name, quoted=True), copy=False
+                exp.alias_(self.col(fd.column, ENTITY), name, quoted=True, copy=False), copy=False
             )
         reduce = None if self.windows else _entity_only_conjuncts(texpr)
         ctes = self._agg_ctes(reduce)
-        select = self._join_aggs(select, inner=_required_streams(texpr))
+        select = self._join_aggs(
+            select, inner=_required_streams(texpr), only=_streams_outside_windows(texpr)
+        )
         for alias, cte in self.windows:
             ctes.append((alias, cte))
-            select = select.join(
-                exp.Table(this=self.ident(alias), alias=exp.TableAlias(this=self.ident(alias))),
-                on=exp.EQ(this=self.col("k", alias), expression=self.col(key, ENTITY)),
-                join_type="LEFT",
-                copy=False,
-            )
+            select = self._join(select, alias, inner=False)
         select = select.where(cond, copy=False)
         for alias, cte in ctes:
             select = select.with_(self.ident(alias), as_=cte, copy=False)
@@ -321,19 +333,24 @@ class _Compiler:
     ) -> Any:
         """Join each stream's pass (or those in ``only``) on the key: LEFT, or INNER for
         streams the condition cannot be true without (such contacts are never members)."""
-        exp = self.exp
         for s in self.streams.values():
             if only is not None and s.name not in only:
                 continue
-            alias = s.alias()
-            select = select.join(
-                exp.Table(this=self.ident(alias), alias=exp.TableAlias(this=self.ident(alias))),
-                on=exp.EQ(
-                    this=self.col("k", alias), expression=self.col(self.schema.entity.key, ENTITY)
-                ),
-                join_type="INNER" if s.name in inner else "LEFT",
-                copy=False,
-            )
+            select = self._join(select, s.alias(), inner=s.name in inner)
+        return select
+
+    def _join(self, select: Any, alias: str, *, inner: bool) -> Any:
+        """Join the CTE ``alias`` on its key ``k`` (built directly: sqlglot's ``join``
+        builder parses the join type from text)."""
+        exp = self.exp
+        on = exp.EQ(this=self.col("k", alias), expression=self.col(self.schema.entity.key, ENTITY))
+        table = exp.Table(this=self.ident(alias), alias=exp.TableAlias(this=self.ident(alias)))
+        join = (
+            exp.Join(this=table, on=on, kind="INNER")
+            if inner
+            else exp.Join(this=table, on=on, side="LEFT")
+        )
+        select.append("joins", join)
         return select
 
     def _agg_ctes(self, reduce: list[ir.TExpr] | None = None) -> list[tuple[str, Any]]:
@@ -342,6 +359,7 @@ class _Compiler:
         exp = self.exp
         out = []
         keep = None
+        used_keep = False
         if reduce and any(not s.windowed for s in self.streams.values()):
             ent = self.schema.entity
             keep = (
@@ -362,9 +380,14 @@ class _Compiler:
             # aggregates take every remaining event. Conditioned otherwise: events matching
             # none of the conditions are skipped, and each aggregate tests its own.
             shared = len(keys) == 1 and None not in keys
-            q = exp.select(exp.alias_(self.col(stream.key, EVENT), "k", quoted=True), copy=False)
+            q = exp.select(
+                exp.alias_(self.col(stream.key, EVENT), "k", quoted=True, copy=False), copy=False
+            )
             for a in aggs:
-                q = q.select(exp.alias_(self._agg_sql(a, shared), a.alias, quoted=True), copy=False)
+                q = q.select(
+                    exp.alias_(self._agg_sql(a, shared), a.alias, quoted=True, copy=False),
+                    copy=False,
+                )
             q = q.from_(self.table(stream.source, EVENT), copy=False)
             conds = [exp.LTE(this=time, expression=self.ts(self.as_of))]
             if windowed and not shared and s.earliest is not None:
@@ -375,9 +398,9 @@ class _Compiler:
             # Only passes over all of a stream's history: a windowed pass reads a slice of an
             # event log kept in time order, smaller than the reduction's own cost.
             if keep is not None and not windowed:
-                conds.append(
-                    exp.In(this=self.col(stream.key, EVENT), query=exp.Subquery(this=keep.copy()))
-                )
+                sub = keep if not used_keep else keep.copy()
+                used_keep = True
+                conds.append(exp.In(this=self.col(stream.key, EVENT), query=exp.Subquery(this=sub)))
             if shared:
                 conds.append(exp.Paren(this=aggs[0].cond))
             elif None not in keys:
@@ -389,7 +412,7 @@ class _Compiler:
                         )
                     )
                 )
-            q = q.where(exp.and_(*conds), copy=False).group_by(
+            q = q.where(exp.and_(*conds, copy=False), copy=False).group_by(
                 self.col(stream.key, EVENT), copy=False
             )
             out.append((s.alias(), q))
@@ -772,9 +795,11 @@ class _Compiler:
         exp = self.exp
         alias = f"segql_p{len(self.windows)}"
         x = self.expr(operand, None)
-        is_null = exp.Is(this=x.copy(), expression=exp.null())
-        part = [exp.Paren(this=is_null)]
-        order = exp.Order(expressions=[exp.Ordered(this=x.copy())])
+        # Nulls rank among themselves (and get a null answer); a count or sum is never null.
+        nullable = not (isinstance(operand, ir.Agg) and operand.func in _ZERO_WHEN_EMPTY)
+        is_null = exp.Is(this=x.copy(), expression=exp.null()) if nullable else None
+        part = [exp.Paren(this=is_null)] if nullable else []
+        order = exp.Order(expressions=[exp.Ordered(this=x if not nullable else x.copy())])
         if top is None:
             rank: Any = exp.Window(this=exp.PercentRank(), partition_by=part, order=order)
             value: Any = exp.Mul(this=exp.Literal.number("100.0"), expression=rank)
@@ -797,11 +822,12 @@ class _Compiler:
                 ifs=[exp.If(this=exp.EQ(this=n, expression=lit(1)), true=single)],
                 default=exact,
             )
-        value = exp.Case(ifs=[exp.If(this=is_null.copy(), true=exp.null())], default=value)
+        if is_null is not None:
+            value = exp.Case(ifs=[exp.If(this=is_null.copy(), true=exp.null())], default=value)
         ent = self.schema.entity
         q = exp.select(
-            exp.alias_(self.col(ent.key, ENTITY), "k", quoted=True),
-            exp.alias_(value, "v", quoted=True),
+            exp.alias_(self.col(ent.key, ENTITY), "k", quoted=True, copy=False),
+            exp.alias_(value, "v", quoted=True, copy=False),
             copy=False,
         ).from_(self.table(ent.source, ENTITY), copy=False)
         used = {n.stream for n in ir.walk(operand) if isinstance(n, ir.Agg)}

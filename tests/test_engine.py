@@ -169,3 +169,35 @@ def test_as_of_defaults_to_now() -> None:
         # A date means its midnight UTC: 30 days before is 2026-05-02 00:00, so contact 2's
         # order at 12:00 that day counts too.
         assert db.count("last_order < 30d", DATA.schema, as_of=dt.date(2026, 6, 1)) == 2
+
+
+def test_own_connections_are_tuned_for_segments() -> None:
+    """Perfect-hash aggregation for dense integer keys, sized to memory; no DuckDB
+    progress bar (it would write into exported output)."""
+    with Database() as db:
+        bits = db.con.execute("SELECT current_setting('perfect_ht_threshold')").fetchone()[0]
+        bar = db.con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0]
+    assert 12 <= int(bits) <= 24
+    assert bar is False
+
+
+def test_perfect_hash_bits_fit_memory() -> None:
+    from segql.engine import _perfect_hash_bits
+
+    assert _perfect_hash_bits(2, 24 << 30) == 22  # this project's 2-core, 24 GiB machine
+    assert _perfect_hash_bits(8, 8 << 30) == 19
+    assert _perfect_hash_bits(64, 8 << 30) == 16
+    assert _perfect_hash_bits(1, 0) == 12  # memory unknown: DuckDB's default
+    assert _perfect_hash_bits(1, 1 << 50) == 24  # capped
+    for threads, memory in [(1, 1 << 30), (4, 16 << 30), (16, 64 << 30)]:
+        bits = _perfect_hash_bits(threads, memory)
+        assert bits == 12 or (2**bits) * 128 * threads <= memory // 16
+
+
+def test_a_given_connection_keeps_its_settings() -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET perfect_ht_threshold = 13")
+    Database(connection=con)
+    assert con.execute("SELECT current_setting('perfect_ht_threshold')").fetchone()[0] == 13

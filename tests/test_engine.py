@@ -201,3 +201,26 @@ def test_a_given_connection_keeps_its_settings() -> None:
     con.execute("SET perfect_ht_threshold = 13")
     Database(connection=con)
     assert con.execute("SELECT current_setting('perfect_ht_threshold')").fetchone()[0] == 13
+
+
+@pytest.mark.parametrize("numpy", [True, False])
+def test_member_ids_are_python_values(monkeypatch: pytest.MonkeyPatch, numpy: bool) -> None:
+    import duckdb
+
+    from segql import engine
+
+    monkeypatch.setattr(engine, "_has_numpy", lambda: numpy)
+    with Database(connection=load_duckdb(DATA)) as db:
+        ids = db.member_ids("country in ['DE', 'FR']", DATA.schema, as_of=AS_OF)
+    assert ids and all(type(i) is int for i in ids)
+    # A text key comes back as str either way.
+    con = duckdb.connect()
+    con.execute("CREATE TABLE contacts (id VARCHAR, age INTEGER)")
+    con.execute("INSERT INTO contacts VALUES ('a', 30), ('b', 10), ('c', NULL)")
+    ent = dataclasses.replace(
+        DATA.schema.entity,
+        fields={"age": FieldDef(name="age", type=Type.INTEGER, column="age")},
+    )
+    schema = dataclasses.replace(DATA.schema, entity=ent, streams={}, traits={}, segments={})
+    with Database(connection=con) as db:
+        assert db.member_ids("age > 18", schema) == ["a"]

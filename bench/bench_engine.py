@@ -1,6 +1,6 @@
 """segql's SQL against hand-written plans and pandas, on a synthetic CRM in DuckDB.
 
-    python bench/bench_engine.py [--scale 1.0] [--runs 3]
+    python bench/bench_engine.py [--scale 1.0] [--runs 9] [--no-pandas]
 
 Generates the data if missing (bench/crm.py), then for each segment times, in the same
 run: segql (`Database.member_ids`: compile, validate, run, fetch), every hand-written plan
@@ -180,9 +180,11 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def interleaved(fns: list[Callable[[], Any]], runs: int) -> tuple[list[float], list[Any]]:
+def interleaved(fns: list[Callable[[], Any]], runs: int) -> tuple[list[float], float, list[Any]]:
     """Median time of each candidate, measured round-robin so that the machine's state
-    (caches, other load) affects all of them alike."""
+    (caches, other load) affects all of them alike, and the median over rounds of the
+    first candidate's time over the best of the others in the same round (a paired ratio:
+    drift between rounds cancels)."""
     results = [fn() for fn in fns]  # warm-up
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
@@ -190,7 +192,8 @@ def interleaved(fns: list[Callable[[], Any]], runs: int) -> tuple[list[float], l
             t = time.perf_counter()
             results[i] = fn()
             times[i].append(time.perf_counter() - t)
-    return [statistics.median(t) for t in times], results
+    ratios = [times[0][r] / min(times[i][r] for i in range(1, len(fns))) for r in range(runs)]
+    return [statistics.median(t) for t in times], statistics.median(ratios), results
 
 
 def main() -> None:
@@ -200,7 +203,7 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--scale", type=float, default=1.0)
-    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--runs", type=int, default=9)
     p.add_argument("--no-pandas", action="store_true")
     args = p.parse_args()
     path = Path(__file__).parent / "data" / f"crm-v2-{args.scale:g}.duckdb"
@@ -223,7 +226,12 @@ def main() -> None:
     pd_fns = pandas_segments(frames) if frames else {}
 
     def ids(sql: str) -> Callable[[], set[int]]:
-        return lambda: {r[0] for r in con.execute(sql).fetchall()}
+        # Fetched as Database.member_ids fetches integer keys, so only the plans differ.
+        def run() -> set[int]:
+            cur = con.execute(sql)
+            return set(cur.fetchnumpy()[cur.description[0][0]].tolist())
+
+        return run
 
     rows = []
     for name, (expr, plans) in SEGMENTS.items():
@@ -232,7 +240,7 @@ def main() -> None:
             return set(db.member_ids(expr, schema, as_of=as_of))
 
         candidates = [segql, *(ids(p) for p in plans)]
-        medians, results = interleaved(candidates, args.runs)
+        medians, ratio, results = interleaved(candidates, args.runs)
         members = results[0]
         for got in results[1:]:
             assert got == members, (name, "hand plan differs", len(got), len(members))
@@ -241,13 +249,16 @@ def main() -> None:
         if name in pd_fns:
             t_pd, got = timed(pd_fns[name], max(1, args.runs - 1))
             assert got == members, (name, "pandas differs", len(got), len(members))
-        rows.append((name, len(members), t_segql, best, t_pd))
+        rows.append((name, len(members), t_segql, best, ratio, t_pd))
     print(f"\nscale {args.scale:g}: medians of {args.runs} runs after a warm-up, seconds\n")
-    print("| segment | members | segql | best hand plan | segql / best | pandas | pandas / segql |")
+    print(
+        "| segment | members | segql | best hand plan | segql / best (paired) "
+        "| pandas | pandas / segql |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, n, ts, tb, tp in rows:
+    for name, n, ts, tb, ratio, tp in rows:
         pd_cells = f"{tp:.3f} | {tp / ts:.1f}x" if tp is not None else "- | -"
-        print(f"| {name} | {n:,} | {ts:.3f} | {tb:.3f} | {ts / tb:.2f} | {pd_cells} |")
+        print(f"| {name} | {n:,} | {ts:.3f} | {tb:.3f} | {ratio:.2f} | {pd_cells} |")
 
 
 if __name__ == "__main__":

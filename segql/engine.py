@@ -195,7 +195,7 @@ class Database:
     def _run(self, query: Any, *, arrow: bool = False) -> Any:
         import duckdb
 
-        text = query.sql(dialect="duckdb")
+        text = query.sql(dialect="duckdb", copy=False)  # the tree is built per call
         try:
             if arrow:
                 return self.con.sql(text).to_arrow_table()

@@ -187,10 +187,11 @@ def interleaved(fns: list[Callable[[], Any]], runs: int) -> tuple[list[float], f
     drift between rounds cancels)."""
     results = [fn() for fn in fns]  # warm-up
     times: list[list[float]] = [[] for _ in fns]
-    for _ in range(runs):
-        for i, fn in enumerate(fns):
+    for r in range(runs):
+        for j in range(len(fns)):
+            i = (r + j) % len(fns)  # each candidate takes each place in the order
             t = time.perf_counter()
-            results[i] = fn()
+            results[i] = fns[i]()
             times[i].append(time.perf_counter() - t)
     ratios = [times[0][r] / min(times[i][r] for i in range(1, len(fns))) for r in range(runs)]
     return [statistics.median(t) for t in times], statistics.median(ratios), results

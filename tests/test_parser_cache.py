@@ -1,0 +1,93 @@
+"""The parser cache: Lark's grammar analysis stored in segql's cache directory.
+
+Each run is a fresh interpreter (the parser is built once per process). A run that builds
+the parser and a run that loads it from the cache must parse and reject every syntax
+fixture identically; a broken or unwritable cache is ignored without a word."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+SCRIPT = r"""
+import json, sys
+from pathlib import Path
+import segql
+from segql.syntax import _cache_file
+out = {"cache": _cache_file(), "results": []}
+for name in ("valid.txt", "invalid.txt"):
+    text = Path(sys.argv[1], name).read_text(encoding="utf-8")
+    for case in text.split("\n----\n"):
+        lines = [x for x in case.splitlines() if not x.startswith("%%")]
+        source = "\n".join(lines).split("\n==>")[0]
+        if "{{" in source:
+            continue
+        try:
+            out["results"].append(["ok", segql.format(segql.parse(source))])
+        except segql.SegqlError as e:
+            d = e.diagnostics[0]
+            out["results"].append([d.code, d.message, d.span.start, d.span.end])
+print(json.dumps(out))
+"""
+
+
+def _run(cache_dir: str) -> tuple[dict[str, object], str]:
+    env = {**os.environ, "SEGQL_CACHE_DIR": cache_dir}
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(HERE / "fixtures" / "syntax")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return json.loads(proc.stdout), proc.stderr
+
+
+@pytest.fixture(scope="module")
+def uncached() -> dict[str, object]:
+    got, err = _run("")
+    assert got["cache"] is False and err == ""
+    return got
+
+
+def test_built_and_loaded_parsers_agree(tmp_path: Path, uncached: dict[str, object]) -> None:
+    cache = tmp_path / "cache"
+    first, err1 = _run(str(cache))
+    (file,) = cache.iterdir()
+    assert first["cache"] == str(file)
+    stamp = file.stat().st_mtime_ns
+    second, err2 = _run(str(cache))
+    assert file.stat().st_mtime_ns == stamp  # loaded, not rebuilt
+    assert err1 == err2 == ""
+    assert len(uncached["results"]) > 250  # type: ignore[arg-type]
+    assert first["results"] == second["results"] == uncached["results"]
+
+
+def test_a_broken_cache_file_is_rebuilt_silently(
+    tmp_path: Path, uncached: dict[str, object]
+) -> None:
+    cache = tmp_path / "cache"
+    _run(str(cache))
+    (file,) = cache.iterdir()
+    for garbage in (b"", b"not a cache\n", file.read_bytes()[:1000]):
+        file.write_bytes(garbage)
+        got, err = _run(str(cache))
+        assert err == ""
+        assert got["results"] == uncached["results"]
+        assert file.stat().st_size > 10_000  # written again in full
+
+
+def test_an_unusable_cache_directory_is_ignored(
+    tmp_path: Path, uncached: dict[str, object]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    got, err = _run(str(blocker / "cache"))  # cannot create a directory inside a file
+    assert got["cache"] is False and err == ""
+    assert got["results"] == uncached["results"]

@@ -235,21 +235,58 @@ def render(diag: Diagnostic, *, color: bool = False) -> str:
         head = f"{where}: {sev}[{diag.code}]: {diag.message}"
     out = [head]
     if diag.source is not None:
-        text = _line_of(diag.source, diag.line)
-        visible = text.replace("\t", " ")
-        col = max(1, diag.column)
+        text = _printable(_line_of(diag.source, diag.line).replace("\t", " "))
+        start = max(1, diag.column) - 1
         if diag.end_line == diag.line:
-            width = max(1, diag.end_column - diag.column)
+            end = max(start + 1, diag.end_column - 1)
         else:
-            width = max(1, len(text) - col + 1)
-        marker = " " * (col - 1) + "^" + "~" * (width - 1)
+            end = max(start + 1, len(text))
+        shown, marker = _excerpt(text, start, end)
         gutter = f"{diag.line:>4} | "
-        out.append(gutter + _printable(visible))
+        out.append(gutter + shown)
         pad = " " * (len(gutter) - 2) + "| "
         out.append(pad + (f"\x1b[1;32m{marker}\x1b[0m" if color else marker))
     for hint in diag.hints:
         out.append(f"  hint: {hint}")
     return "\n".join(out)
+
+
+SHOWN_COLUMNS = 100  # of a long source line, the part around the problem that is shown
+
+
+def _cells(text: str) -> int:
+    """Terminal columns: East Asian wide and fullwidth characters take two, combining
+    marks none."""
+    import unicodedata
+
+    n = 0
+    for ch in text:
+        if ch.isascii():
+            n += 1
+        elif unicodedata.combining(ch):
+            continue
+        else:
+            n += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+    return n
+
+
+def _excerpt(text: str, start: int, end: int) -> tuple[str, str]:
+    """The line (or a window of it around ``start``, with ``…`` where it is cut) and the
+    ``^~~~`` marker under characters ``start:end``, aligned in terminal columns."""
+    left, right = 0, len(text)
+    if _cells(text) > SHOWN_COLUMNS:
+        left = max(0, start - 20)
+        right = left
+        budget = SHOWN_COLUMNS - 2
+        while right < len(text) and _cells(text[left : right + 1]) <= budget:
+            right += 1
+    head = "…" if left > 0 else ""
+    tail = "…" if right < len(text) else ""
+    shown = head + text[left:right] + tail
+    lead = _cells(head + text[left:start]) if start <= right else _cells(shown)
+    covered = text[start : min(end, right)]
+    width = max(1, _cells(covered))
+    return shown, " " * lead + "^" + "~" * (width - 1)
 
 
 def _printable(text: str) -> str:

@@ -116,6 +116,35 @@ def test_render_on_a_later_line_and_at_the_end_of_the_text() -> None:
     )
 
 
+def test_render_aligns_the_marker_under_wide_characters() -> None:
+    # East Asian wide characters take two terminal columns; a combining accent none.
+    d = _error("city = '東京都' and x == 1").diagnostic
+    lines = render(d).splitlines()
+    assert lines[1] == "   1 | city = '東京都' and x == 1"
+    assert lines[2] == "     | " + " " * (8 + 6 + 8) + "^~"  # `city = '`, 東京都, `' and x `
+    d = _error("name = 'e\u0301' and x == 1").diagnostic
+    assert render(d).splitlines()[2] == "     | " + " " * (8 + 1 + 8) + "^~"
+    d = _error("'東京' == 1").diagnostic  # the marked token itself is after them
+    assert render(d).splitlines()[2] == "     | " + " " * (1 + 4 + 2) + "^~"
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_render_shows_a_window_of_a_long_line(where: str) -> None:
+    filler = " and ".join(f"field_{i} = {i}" for i in range(250))  # ~4,000 characters
+    text = {
+        "start": f"x == 1 and {filler}",
+        "middle": f"{filler} and x == 1 and {filler}",
+        "end": f"{filler} and x ==",
+    }[where]
+    d = _error(text).diagnostic
+    _, shown, marker = render(d).splitlines()[:3]
+    assert len(shown) <= 8 + 100 and len(marker) <= 8 + 100
+    assert shown.endswith("…") == (where != "end")
+    assert shown.startswith("   1 | …") == (where != "start")
+    caret = marker.index("^")
+    assert shown[caret : caret + 2] == "=="
+
+
 def test_render_marks_the_whole_token_and_prints_each_hint() -> None:
     d = _error("last_open < 30days").diagnostic
     lines = render(d).split("\n")

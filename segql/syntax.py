@@ -443,7 +443,7 @@ def _parser() -> Any:
 def build_parser(cache: str | bool = False) -> Any:
     """Lark's LALR parser for the grammar. With ``cache`` (a file path), Lark stores its
     grammar analysis there and later loads it instead of recomputing it (first parse in a
-    process ~140 ms -> ~30 ms); a stale, torn or unreadable file is ignored and rewritten."""
+    process ~140 ms -> ~70 ms); a stale, torn or unreadable file is ignored and rewritten."""
     from lark import Lark
 
     from ._lexer import SegqlLexer

@@ -3,7 +3,7 @@
 Each rule is a pure function from a node to a node (or None when it does not apply);
 `optimize` applies them bottom-up. The in-process evaluator does not need them; the SQL
 compiler runs them first. Tests (tests/test_optimize.py) check each rule on fixture pairs
-and, by hypothesis, that optimized and unoptimized SQL return the same members.
+and, by hypothesis, that optimized and unoptimized SQL return the same members on DuckDB.
 """
 
 from __future__ import annotations

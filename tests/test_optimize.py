@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
+from engines import Dataset, load_duckdb, run_rows
+from gen import AS_OF, datasets, expressions
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shop_schema import shop_schema
 
 from segql import ir
 from segql.checker import typed
 from segql.optimize import count_as_exists, optimize
+from segql.sql import to_sql
 
 SCHEMA = shop_schema()
 
@@ -64,3 +71,21 @@ def test_spans_kept() -> None:
     exists = out.operands[1]
     assert isinstance(exists, ir.Exists)
     assert src[exists.span.start : exists.span.end] == "count(orders) >= 1"
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=datasets(), exprs=st.lists(expressions, min_size=1, max_size=6))
+def test_the_optimizer_never_changes_members(data: Dataset, exprs: list[str]) -> None:
+    con = load_duckdb(data)
+    try:
+        for expr in exprs:
+            optimized = to_sql(expr, data.schema, as_of=AS_OF)
+            with mock.patch("segql.sql.optimize", lambda t: t):
+                plain = to_sql(expr, data.schema, as_of=AS_OF)
+            assert set(run_rows(con, optimized)) == set(run_rows(con, plain)), expr
+    finally:
+        con.close()

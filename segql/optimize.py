@@ -9,6 +9,7 @@ and, by hypothesis, that optimized and unoptimized SQL return the same members o
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -81,5 +82,8 @@ def _rewrite(node: ir.TExpr, rules: tuple[Rule, ...]) -> ir.TExpr:
     return out
 
 
+_NODES = typing.get_args(ir.TExpr)
+
+
 def _is_node(value: object) -> bool:
-    return dataclasses.is_dataclass(value) and not isinstance(value, ir.Duration | type)
+    return isinstance(value, _NODES)

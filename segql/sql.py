@@ -166,13 +166,20 @@ def _required_streams(texpr: ir.TExpr) -> frozenset[str]:
     return frozenset(out)
 
 
+_HEAVY = (ir.Agg, ir.Exists, ir.Percentile, ir.TopPercent, ir.EventField)
+
+
+def _profile_only(node: ir.TExpr) -> bool:
+    """Reads only profile fields (no events, no population)."""
+    return not any(isinstance(n, _HEAVY) for n in ir.walk(node))
+
+
 def _entity_only_conjuncts(texpr: ir.TExpr) -> list[ir.TExpr]:
-    """Top-level conjuncts that read only profile fields (no events, no population)."""
+    """Top-level conjuncts that read only profile fields."""
     parts = (
         texpr.operands if isinstance(texpr, ir.BoolOp) and texpr.op is BoolOpKind.AND else (texpr,)
     )
-    heavy = (ir.Agg, ir.Exists, ir.Percentile, ir.TopPercent, ir.EventField)
-    return [c for c in parts if not any(isinstance(n, heavy) for n in ir.walk(c))]
+    return [c for c in parts if _profile_only(c)]
 
 
 def _streams_outside_windows(texpr: ir.TExpr) -> set[str]:
@@ -841,8 +848,7 @@ class _Compiler:
         0.44 s -> 0.31 s), else a window count over the CTE's rows."""
         exp = self.exp
         ent = self.schema.entity
-        heavy = (ir.Agg, ir.Exists, ir.Percentile, ir.TopPercent, ir.EventField)
-        if nullable and any(isinstance(n, heavy) for n in ir.walk(operand)):
+        if nullable and not _profile_only(operand):
             return exp.Window(this=exp.Count(this=exp.Star()))
         # Never null, or read from the profile alone: count it in the entity table.
         counted = exp.Star() if not nullable else self.expr(operand, None)

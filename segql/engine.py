@@ -48,8 +48,8 @@ def _perfect_hash_bits(threads: int, memory: int) -> int:
     A perfect table is an array indexed by the key, allocated at full size by each thread:
     2**bits slots of up to ~128 bytes of aggregate state. Segments aggregate event streams
     by the entity key, usually a dense integer id, where the array beats hashing by up to
-    2x, so allow it while all threads' arrays stay
-    within a sixteenth of memory (see docs/performance.md). DuckDB's default is 12 bits."""
+    2x, so allow it while all threads' arrays stay within a sixteenth of memory (see
+    docs/performance.md). DuckDB's default is 12 bits."""
     bits = 12
     while bits < 24 and (2 ** (bits + 1)) * 128 * max(1, threads) <= memory // 16:
         bits += 1

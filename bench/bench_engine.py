@@ -1,13 +1,12 @@
 """segql's SQL against hand-written plans and pandas, on a synthetic CRM in DuckDB.
 
-    python bench/bench_engine.py [--scale 1.0] [--runs 9] [--no-pandas]
+    python bench/bench_engine.py [--scale 1.0] [--runs 9] [--min-seconds 6] [--no-pandas]
 
-Generates the data if missing (bench/crm.py), then for each segment times, in the same
-run: segql (`Database.member_ids`: compile, validate, run, fetch), every hand-written plan
-on the same connection (reporting the best), and an idiomatic pandas implementation
-(tables loaded once, outside the timing). All three must return the same
-members. Prints a markdown table of medians and ratios.
-"""
+Generates the data if missing (bench/crm.py). Phase 1 times, for each segment and in the
+same rounds: segql (`Database.member_ids`: compile, validate, run, fetch) and every
+hand-written plan on the same connection (reporting the best). Phase 2 loads the tables
+into pandas (outside the timing) and times an idiomatic pandas implementation. All must
+return the same members. Prints a markdown table of medians and ratios."""
 
 from __future__ import annotations
 
@@ -180,21 +179,27 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def interleaved(fns: list[Callable[[], Any]], runs: int) -> tuple[list[float], float, list[Any]]:
-    """Median time of each candidate, measured round-robin so that the machine's state
-    (caches, other load) affects all of them alike, and the median over rounds of the
-    first candidate's time over the best of the others in the same round (a paired ratio:
-    drift between rounds cancels)."""
+def interleaved(
+    fns: list[Callable[[], Any]], runs: int, min_seconds: float
+) -> tuple[list[float], float, int, list[Any]]:
+    """Median time of each candidate, measured round-robin (rotating who goes first) so
+    that the machine's state affects all alike, and the median over rounds of the first
+    candidate's time over the best of the others in the same round (a paired ratio: drift
+    between rounds cancels). At least ``runs`` rounds, and more until ``min_seconds``
+    have passed, so fast segments get enough rounds to be stable."""
     results = [fn() for fn in fns]  # warm-up
     times: list[list[float]] = [[] for _ in fns]
-    for r in range(runs):
+    start = time.perf_counter()
+    r = 0
+    while r < runs or time.perf_counter() - start < min_seconds:
         for j in range(len(fns)):
-            i = (r + j) % len(fns)  # each candidate takes each place in the order
+            i = (r + j) % len(fns)
             t = time.perf_counter()
             results[i] = fns[i]()
             times[i].append(time.perf_counter() - t)
-    ratios = [times[0][r] / min(times[i][r] for i in range(1, len(fns))) for r in range(runs)]
-    return [statistics.median(t) for t in times], statistics.median(ratios), results
+        r += 1
+    ratios = [times[0][k] / min(times[i][k] for i in range(1, len(fns))) for k in range(r)]
+    return [statistics.median(t) for t in times], statistics.median(ratios), r, results
 
 
 def main() -> None:
@@ -205,6 +210,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--runs", type=int, default=9)
+    p.add_argument("--min-seconds", type=float, default=6.0)
     p.add_argument("--no-pandas", action="store_true")
     args = p.parse_args()
     path = Path(__file__).parent / "data" / f"crm-v2-{args.scale:g}.duckdb"
@@ -218,13 +224,6 @@ def main() -> None:
     con = db.con
     schema = crm.schema()
     as_of = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
-    frames: dict[str, Any] = {}
-    if not args.no_pandas:
-        t = time.perf_counter()
-        for table in ("contacts", "orders", "email_events"):
-            frames[table] = con.sql(f"SELECT * FROM {table}").df()
-        print(f"pandas load (not timed below): {time.perf_counter() - t:.1f}s")
-    pd_fns = pandas_segments(frames) if frames else {}
 
     def ids(sql: str) -> Callable[[], set[int]]:
         # Fetched as Database.member_ids fetches integer keys, so only the plans differ.
@@ -234,32 +233,46 @@ def main() -> None:
 
         return run
 
+    # Phase 1: segql and the hand plans, with nothing else in memory.
     rows = []
+    members_of: dict[str, set[int]] = {}
     for name, (expr, plans) in SEGMENTS.items():
 
         def segql(expr: str = expr) -> set[int]:
             return set(db.member_ids(expr, schema, as_of=as_of))
 
         candidates = [segql, *(ids(p) for p in plans)]
-        medians, ratio, results = interleaved(candidates, args.runs)
-        members = results[0]
+        medians, ratio, rounds, results = interleaved(candidates, args.runs, args.min_seconds)
+        members = members_of[name] = results[0]
         for got in results[1:]:
             assert got == members, (name, "hand plan differs", len(got), len(members))
-        t_segql, best = medians[0], min(medians[1:])
-        t_pd = None
-        if name in pd_fns:
-            t_pd, got = timed(pd_fns[name], max(1, args.runs - 1))
-            assert got == members, (name, "pandas differs", len(got), len(members))
-        rows.append((name, len(members), t_segql, best, ratio, t_pd))
-    print(f"\nscale {args.scale:g}: medians of {args.runs} runs after a warm-up, seconds\n")
+        rows.append([name, len(members), medians[0], min(medians[1:]), ratio, rounds, None])
+    # Phase 2: pandas, with its frames loaded (outside the timing).
+    if not args.no_pandas:
+        t = time.perf_counter()
+        frames = {
+            table: con.sql(f"SELECT * FROM {table}").df()
+            for table in ("contacts", "orders", "email_events")
+        }
+        print(f"pandas load (not timed): {time.perf_counter() - t:.1f}s")
+        pd_fns = pandas_segments(frames)
+        for row in rows:
+            t_pd, got = timed(pd_fns[row[0]], args.runs)
+            assert got == members_of[row[0]], (row[0], "pandas differs")
+            row[6] = t_pd
     print(
-        "| segment | members | segql | best hand plan | segql / best (paired) "
+        f"\nscale {args.scale:g}: medians after a warm-up, seconds; segql and hand plans "
+        f"round-robin for at least {args.runs} rounds and {args.min_seconds:g} s; "
+        f"pandas {args.runs} runs\n"
+    )
+    print(
+        "| segment | members | segql | best hand plan | segql / best (paired) | rounds "
         "| pandas | pandas / segql |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, n, ts, tb, ratio, tp in rows:
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, n, ts, tb, ratio, rounds, tp in rows:
         pd_cells = f"{tp:.3f} | {tp / ts:.1f}x" if tp is not None else "- | -"
-        print(f"| {name} | {n:,} | {ts:.3f} | {tb:.3f} | {ratio:.2f} | {pd_cells} |")
+        print(f"| {name} | {n:,} | {ts:.3f} | {tb:.3f} | {ratio:.2f} | {rounds} | {pd_cells} |")
 
 
 if __name__ == "__main__":

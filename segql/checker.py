@@ -8,6 +8,7 @@ re-check.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 from collections.abc import Iterable, Sequence
@@ -134,15 +135,7 @@ def _check(
 def _with_source(d: Diagnostic, text: str | None) -> Diagnostic:
     if d.source is not None or text is None:
         return d
-    return Diagnostic(
-        code=d.code,
-        message=d.message,
-        severity=d.severity,
-        span=d.span,
-        hints=d.hints,
-        file=d.file,
-        source=text,
-    )
+    return dataclasses.replace(d, source=text)
 
 
 def _segment_root(ctx: _Ctx, tree: a.Expr) -> ir.TExpr | None:
@@ -228,17 +221,7 @@ def _place(
         if where.text is not None and where.offsets:
             out.append(relocate(d, file=where.file, text=where.text, offsets=where.offsets))
         else:
-            out.append(
-                Diagnostic(
-                    code=d.code,
-                    message=d.message,
-                    severity=d.severity,
-                    span=d.span,
-                    hints=d.hints,
-                    file=where.file or fallback,
-                    source=text,
-                )
-            )
+            out.append(dataclasses.replace(d, file=where.file or fallback, source=text))
     return out
 
 

@@ -6,6 +6,7 @@ boundary of a public function, with every problem found so far.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from collections.abc import Iterable, Sequence
@@ -159,15 +160,7 @@ class Diagnostic:
         self, *, file: str | None, source: str | None, base: Span | None = None
     ) -> Diagnostic:
         """Attach (or move) this diagnostic to a host file, shifting by ``base``."""
-        return Diagnostic(
-            code=self.code,
-            message=self.message,
-            severity=self.severity,
-            span=self.span.shifted(base),
-            hints=self.hints,
-            file=file,
-            source=source,
-        )
+        return dataclasses.replace(self, span=self.span.shifted(base), file=file, source=source)
 
     def __str__(self) -> str:
         return render(self)
@@ -316,15 +309,7 @@ def relocate(
     strings, escapes and indentation map exactly). Without offsets or text, only the file
     name is attached."""
     if text is None or not offsets:
-        return Diagnostic(
-            code=diag.code,
-            message=diag.message,
-            severity=diag.severity,
-            span=diag.span,
-            hints=diag.hints,
-            file=file if file is not None else diag.file,
-            source=diag.source,
-        )
+        return dataclasses.replace(diag, file=file if file is not None else diag.file)
     n = len(offsets)
 
     def at(i: int) -> int:
@@ -334,12 +319,4 @@ def relocate(
 
     start = at(diag.span.start)
     end = at(diag.span.end - 1) + 1 if diag.span.end > diag.span.start else start
-    return Diagnostic(
-        code=diag.code,
-        message=diag.message,
-        severity=diag.severity,
-        span=span_at(text, start, end),
-        hints=diag.hints,
-        file=file,
-        source=text,
-    )
+    return dataclasses.replace(diag, span=span_at(text, start, end), file=file, source=text)

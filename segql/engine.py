@@ -8,6 +8,7 @@ suggestion, never a DuckDB traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import functools
@@ -29,14 +30,7 @@ __all__ = ["Database"]
 def _diag(code: str, message: str, where: Located | None = None, *hints: str) -> Diagnostic:
     d = Diagnostic(code=code, message=message, hints=hints)
     if where is not None and where.span is not None and where.text is not None:
-        return Diagnostic(
-            code=code,
-            message=message,
-            hints=hints,
-            span=where.span,
-            file=where.file,
-            source=where.text,
-        )
+        return dataclasses.replace(d, span=where.span, file=where.file, source=where.text)
     if where is not None and where.file is not None:
         return relocate(d, file=where.file, text=None, offsets=None)
     return d

@@ -8,6 +8,7 @@ enforced here, before any recursive stage can see the tree.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import re
@@ -785,14 +786,7 @@ def _lex_prefix(text: str, upto: int) -> list[Any]:
 
 
 def _attach(d: Diagnostic, text: str) -> Diagnostic:
-    return Diagnostic(
-        code=d.code,
-        message=d.message,
-        severity=d.severity,
-        span=d.span,
-        hints=d.hints,
-        source=text,
-    )
+    return dataclasses.replace(d, file=None, source=text)
 
 
 def _explain_chars(text: str, pos: int) -> Diagnostic:

@@ -11,7 +11,7 @@ import datetime as dt
 import itertools
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -212,3 +212,45 @@ def decimal_or(v: Any) -> Any:
 
 def iter_pairs(xs: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
     return itertools.pairwise(xs)
+
+
+def assert_engines_agree(
+    data: Dataset,
+    exprs: Sequence[str],
+    expected: Callable[[str], set[Any]],
+    *,
+    as_of: dt.datetime,
+    pg: bool,
+) -> None:
+    """Every expression's members on DuckDB, SQLite (where it compiles) and, with ``pg``,
+    PostgreSQL equal ``expected(expr)``."""
+    import segql
+    from segql.sql import to_sql
+
+    def compiled(expr: str, dialect: str) -> str | None:
+        try:
+            return to_sql(expr, data.schema, dialect=dialect, as_of=as_of)
+        except segql.CheckError as e:
+            assert e.code == "unsupported-construct", e
+            assert dialect == "sqlite"
+            return None
+
+    duck = load_duckdb(data)
+    lite = load_sqlite(data)
+    pgdb = PgDatabase(data) if pg else None
+    try:
+        for expr in exprs:
+            want = expected(expr)
+            assert set(run_rows(duck, compiled(expr, "duckdb") or "")) == want, ("duckdb", expr)
+            sql = compiled(expr, "sqlite")
+            if sql is not None:
+                assert set(run_rows(lite, sql)) == want, ("sqlite", expr)
+            if pgdb is not None:
+                sql = compiled(expr, "postgres")
+                assert sql is not None
+                assert set(pgdb.run(sql)) == want, ("postgres", expr)
+    finally:
+        duck.close()
+        lite.close()
+        if pgdb is not None:
+            pgdb.close()

@@ -9,7 +9,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from engines import IN_CI, PG_DSN, Dataset, PgDatabase, load_duckdb, load_sqlite, run_rows
+from engines import Dataset, assert_engines_agree, require_pg
 from gen import AS_OF, datasets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from segql import ir
 from segql.checker import typed
 from segql.evaluate import Predicate
-from segql.sql import to_sql
 
 # Operands: never-null aggregates (counts, sums), nullable fields and aggregates, arithmetic.
 OPERANDS = [
@@ -112,24 +111,14 @@ def _or(a: bool | None, b: bool | None) -> bool | None:
 
 
 def _check(data: Dataset, cases: list[tuple[str, str, str, str]], pg: bool) -> None:
-    duck = load_duckdb(data)
-    lite = load_sqlite(data)
-    pgdb = PgDatabase(data) if pg else None
-    try:
-        for expr, operand, kind, param in cases:
-            expected = _reference(data, expr, operand, kind, param)
-            sql = to_sql(expr, data.schema, dialect="duckdb", as_of=AS_OF)
-            assert set(run_rows(duck, sql)) == expected, ("duckdb", expr)
-            sql = to_sql(expr, data.schema, dialect="sqlite", as_of=AS_OF)
-            assert set(run_rows(lite, sql)) == expected, ("sqlite", expr)
-            if pgdb is not None:
-                sql = to_sql(expr, data.schema, dialect="postgres", as_of=AS_OF)
-                assert set(pgdb.run(sql)) == expected, ("postgres", expr)
-    finally:
-        duck.close()
-        lite.close()
-        if pgdb is not None:
-            pgdb.close()
+    meaning = {expr: (operand, kind, param) for expr, operand, kind, param in cases}
+    assert_engines_agree(
+        data,
+        list(meaning),
+        lambda expr: _reference(data, expr, *meaning[expr]),
+        as_of=AS_OF,
+        pg=pg,
+    )
 
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -145,8 +134,5 @@ def test_population_duckdb_sqlite(data: Dataset, cases: list[tuple[str, str, str
 @settings(max_examples=40, deadline=None, suppress_health_check=_HEALTH)
 @given(data=datasets(), cases=st.lists(population_exprs(), min_size=1, max_size=5))
 def test_population_postgres(data: Dataset, cases: list[tuple[str, str, str, str]]) -> None:
-    if PG_DSN is None:
-        if IN_CI:
-            pytest.fail("CI=true but SEGQL_PG_DSN is not set")
-        pytest.skip("no PostgreSQL server (set SEGQL_PG_DSN)")
+    require_pg()
     _check(data, cases, pg=True)

@@ -460,19 +460,18 @@ def build_parser(cache: str | bool = False) -> Any:
 
 
 def _cache_file() -> str | bool:
-    """A file in segql's cache directory (``$SEGQL_CACHE_DIR``, else ``~/.cache/segql``),
-    named by the grammar's hash; False when caching is off (``SEGQL_CACHE_DIR=""``) or the
-    directory cannot be created."""
+    """A file in segql's cache directory (:func:`segql.fsutil.cache_dir`), named by the
+    grammar's hash; False when caching is off (``SEGQL_NO_CACHE=1``) or the directory cannot
+    be created."""
     import hashlib
-    import os
     import sys
-    from pathlib import Path
 
-    env = os.environ.get("SEGQL_CACHE_DIR")
-    if env == "":
+    from .fsutil import cache_dir, parser_cache_enabled
+
+    if not parser_cache_enabled():
         return False
     try:
-        base = Path(env) if env else Path.home() / ".cache" / "segql"
+        base = cache_dir()
         base.mkdir(parents=True, exist_ok=True)
     except (OSError, RuntimeError):
         return False

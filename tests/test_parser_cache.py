@@ -38,7 +38,11 @@ print(json.dumps(out))
 
 
 def _run(cache_dir: str) -> tuple[dict[str, object], str]:
+    """Parse every fixture in a fresh process; ``cache_dir=""`` turns the cache off."""
     env = {**os.environ, "SEGQL_CACHE_DIR": cache_dir}
+    env.pop("SEGQL_NO_CACHE", None)
+    if not cache_dir:
+        env["SEGQL_NO_CACHE"] = "1"
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(HERE / "fixtures" / "syntax")],
         capture_output=True,
@@ -91,3 +95,18 @@ def test_an_unusable_cache_directory_is_ignored(
     got, err = _run(str(blocker / "cache"))  # cannot create a directory inside a file
     assert got["cache"] is False and err == ""
     assert got["results"] == uncached["results"]
+
+
+def test_cache_directory_follows_xdg_and_an_empty_variable_means_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from segql.fsutil import cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SEGQL_CACHE_DIR", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "segql"
+    monkeypatch.setenv("XDG_CACHE_HOME", "")
+    assert cache_dir() == tmp_path / "home" / ".cache" / "segql"
+    monkeypatch.setenv("SEGQL_CACHE_DIR", str(tmp_path / "own"))
+    assert cache_dir() == tmp_path / "own"

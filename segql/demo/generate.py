@@ -11,7 +11,6 @@ from __future__ import annotations
 import calendar
 import csv
 import datetime as dt
-import os
 import random
 import shutil
 import tempfile
@@ -289,7 +288,9 @@ def generate(
 
 def ensure_demo_data(cache_dir: Path | None = None) -> Path:
     """The demo data directory, generated on first use (atomically) and reused after."""
-    base = cache_dir or Path(os.environ.get("SEGQL_CACHE_DIR") or Path.home() / ".cache" / "segql")
+    from ..fsutil import cache_dir as default_cache_dir
+
+    base = cache_dir or default_cache_dir()
     target = base / VERSION
     if (target / "contacts.parquet").exists() and (target / "cart_events.parquet").exists():
         return target

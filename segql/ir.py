@@ -395,10 +395,17 @@ def children(node: TExpr) -> tuple[TExpr, ...]:
 
 
 def walk(node: TExpr) -> list[TExpr]:
+    """Every distinct node under ``node``, parents first. Trait and segment bodies are
+    shared objects (the tree is a DAG), so each is visited once: linear in the DAG, where
+    visiting every path could take exponential time."""
     out: list[TExpr] = []
+    seen: set[int] = set()
     stack = [node]
     while stack:
         n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
         out.append(n)
         stack.extend(reversed(children(n)))
     return out

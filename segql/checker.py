@@ -11,15 +11,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from . import ast as a
-from . import ir
+from . import dag, ir
 from .diagnostics import (
     CheckError,
     Diagnostic,
+    LimitError,
     SegqlError,
     Severity,
     Span,
@@ -55,7 +56,10 @@ def _did_you_mean(name: str, candidates: Iterable[str]) -> tuple[str, ...]:
 
 
 def _describe(e: a.Expr) -> str:
-    text = format_expr(e)
+    try:
+        text = format_expr(e)
+    except LimitError:  # too deep to print (limits raised far beyond the defaults)
+        return "this part"
     if len(text) > 40:
         text = text[:37] + "…"
     return f"`{text}`"
@@ -70,6 +74,8 @@ class _Ctx:
     trait_stack: list[str] = field(default_factory=list)
     segment_stack: list[str] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)
+    limits: Limits = DEFAULT_LIMITS
+    parsed: dict[str, a.Expr | SegqlError] = field(default_factory=dict)  # by "kind:name"
 
     def error(self, code: str, message: str, span: Span, *hints: str) -> None:
         self.diags.append(Diagnostic(code=code, message=message, span=span, hints=hints))
@@ -90,6 +96,8 @@ class _Ctx:
             trait_stack=self.trait_stack,
             segment_stack=self.segment_stack,
             broken=self.broken,
+            limits=self.limits,
+            parsed=self.parsed,
         )
 
 
@@ -107,9 +115,12 @@ def check(
 
 
 def typed(source: str | a.Expr, schema: Schema, *, limits: Limits = DEFAULT_LIMITS) -> ir.TExpr:
-    """The typed tree of a valid segment; raises :class:`CheckError` with every error."""
+    """The typed tree of a valid segment; raises :class:`CheckError` with every error
+    (:class:`LimitError` when every error is an exceeded limit)."""
     expr, diags = _check(source, schema, limits)
     errors = [d for d in diags if d.is_error]
+    if errors and all(d.code == "limit-exceeded" for d in errors):
+        raise LimitError(errors)
     if errors or expr is None:
         raise CheckError(errors or diags)
     return expr
@@ -126,10 +137,29 @@ def _check(
         tree = parse(source, limits=limits) if isinstance(source, str) else source
     except SegqlError as e:
         return None, list(e.diagnostics)
-    ctx = _Ctx(schema=schema, diags=[])
-    out = _segment_root(ctx, tree)
+    ctx = _Ctx(schema=schema, diags=[], limits=limits)
+    try:
+        out = _segment_root(ctx, tree)
+    except RecursionError:
+        out = None
+        ctx.diags.append(_too_deep(tree.span, "this expression"))
+    if out is not None and not any(d.is_error for d in ctx.diags):
+        problem = dag.cost_problem(out, limits, span=tree.span, traits=schema.traits_ir)
+        if problem is not None:
+            ctx.diags.append(problem)
     diags = [_with_source(d, text) for d in ctx.diags]
     return (None if any(d.is_error for d in diags) else out), diags
+
+
+def _too_deep(span: Span, what: str) -> Diagnostic:
+    """The last resort when Python's recursion limit is reached anyway (limits raised far
+    beyond their defaults, or a very deep calling program)."""
+    return Diagnostic(
+        code="limit-exceeded",
+        message=f"{what} is nested too deeply to check",
+        span=span,
+        hints=("flatten it, or move parts into traits or named segments",),
+    )
 
 
 def _with_source(d: Diagnostic, text: str | None) -> Diagnostic:
@@ -167,7 +197,7 @@ def _boolean_hint(t: Type) -> tuple[str, ...]:
     return ()
 
 
-def check_schema(schema: Schema) -> list[Diagnostic]:
+def check_schema(schema: Schema, *, limits: Limits = DEFAULT_LIMITS) -> list[Diagnostic]:
     """Check traits, stream filters and segments; fill the schema's typed caches.
 
     Diagnostics are relocated into the files the definitions came from."""
@@ -175,14 +205,17 @@ def check_schema(schema: Schema) -> list[Diagnostic]:
     for name, stream in schema.streams.items():
         if stream.filter_text is None:
             continue
-        ctx = _Ctx(schema=schema, diags=[], in_filter=True)
+        ctx = _Ctx(schema=schema, diags=[], in_filter=True, limits=limits)
         out: ir.TExpr | None = None
         try:
-            tree = parse(stream.filter_text)
+            tree = parse(stream.filter_text, limits=limits)
         except SegqlError as e:
             ctx.diags.extend(e.diagnostics)
         else:
-            out = _expr(ctx.inner(stream), tree)
+            try:
+                out = _expr(ctx.inner(stream), tree)
+            except RecursionError:
+                ctx.diags.append(_too_deep(tree.span, f"the `where` filter of stream `{name}`"))
             if out is not None and out.type not in (Type.BOOLEAN, Type.NULL):
                 ctx.error(
                     "not-boolean",
@@ -193,13 +226,16 @@ def check_schema(schema: Schema) -> list[Diagnostic]:
         diags += _place(ctx.diags, stream.filter_where, stream.filter_text, f"<stream {name}>")
         if out is not None and not any(d.is_error for d in ctx.diags):
             schema.filters_ir[name] = out
-    root = _Ctx(schema=schema, diags=[])
+    root = _Ctx(schema=schema, diags=[], limits=limits)
     for name in schema.traits:
-        _trait(root, name, Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1))
+        _trait(root, name, _NO_USE)
     for name in schema.segments:
-        _segment(root, name, Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1))
+        _segment(root, name, _NO_USE)
     diags += root.diags
     return _dedupe(diags)
+
+
+_NO_USE = Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1)
 
 
 def _dedupe(diags: Sequence[Diagnostic]) -> list[Diagnostic]:
@@ -218,7 +254,10 @@ def _place(
 ) -> list[Diagnostic]:
     out = []
     for d in diags:
-        if where.text is not None and where.offsets:
+        if d.file is not None:
+            # Already placed: a definition this one uses, reported where it is defined.
+            out.append(d)
+        elif where.text is not None and where.offsets:
             out.append(relocate(d, file=where.file, text=where.text, offsets=where.offsets))
         else:
             out.append(dataclasses.replace(d, file=where.file or fallback, source=text))
@@ -239,53 +278,145 @@ def _segment(ctx: _Ctx, name: str, use: Span) -> ir.TExpr | None:
 
 
 def _definition(ctx: _Ctx, kind: str, name: str, use: Span) -> ir.TExpr | None:
-    """Check a trait or segment once (cached on the schema), detecting cycles; its own
-    diagnostics are reported where it is defined, and a use of a broken one once more."""
+    """A trait or segment, checked once (cached on the schema) after every definition it
+    uses; its own diagnostics are reported where it is defined, and each use of a broken
+    one is reported at the use."""
     schema = ctx.schema
     is_trait = kind == "trait"
     cache = schema.traits_ir if is_trait else schema.segments_ir
     if name in cache:
         return cache[name]
+    if f"{kind}:{name}" not in ctx.broken:
+        stack = ctx.trait_stack if is_trait else ctx.segment_stack
+        if name in stack:
+            cycle = [*stack[stack.index(name) :], name]
+            ctx.error(
+                "cycle",
+                f"{kind}s refer to each other in a cycle: " + " -> ".join(cycle),
+                use,
+                "break the cycle by writing one of them without the others"
+                if is_trait
+                else "a segment cannot contain itself, directly or through others",
+            )
+            return None
+        _check_in_order(ctx, kind, name)
+        if name in cache:
+            return cache[name]
+    if ctx.trait_stack or ctx.segment_stack or use.end:
+        ctx.error(f"broken-{kind}", f"{kind} `{name}` has errors (reported above)", use)
+    return None
+
+
+def _check_in_order(ctx: _Ctx, kind: str, name: str) -> None:
+    """Check a definition after the definitions it uses, depth first but without recursion:
+    when one is checked, every definition it refers to is already cached or known broken
+    (or on the current path: a cycle, reported at the reference that closes it). So a chain
+    of any length takes a bounded amount of Python stack."""
+    tstack = list(ctx.trait_stack)
+    sstack = list(ctx.segment_stack)
+    on_path = {f"trait:{n}" for n in tstack} | {f"segment:{n}" for n in sstack}
+    frames: list[tuple[str, str, Iterator[tuple[str, str]]]] = []
+
+    def enter(k: str, n: str) -> None:
+        on_path.add(f"{k}:{n}")
+        (tstack if k == "trait" else sstack).append(n)
+        frames.append((k, n, iter(_references(ctx, k, n))))
+
+    enter(kind, name)
+    while frames:
+        k, n, refs = frames[-1]
+        nxt = next(refs, None)
+        if nxt is None:
+            frames.pop()
+            _check_one(ctx, k, n, tstack, sstack)
+            (tstack if k == "trait" else sstack).pop()
+            on_path.discard(f"{k}:{n}")
+            continue
+        rk, rn = nxt
+        key = f"{rk}:{rn}"
+        done = ctx.schema.traits_ir if rk == "trait" else ctx.schema.segments_ir
+        if rn in done or key in ctx.broken or key in on_path:
+            continue
+        enter(rk, rn)
+
+
+def _parsed(ctx: _Ctx, kind: str, name: str) -> a.Expr | SegqlError:
     key = f"{kind}:{name}"
-    if key in ctx.broken:
-        return None
-    stack = ctx.trait_stack if is_trait else ctx.segment_stack
-    if name in stack:
-        cycle = [*stack[stack.index(name) :], name]
-        ctx.error(
-            "cycle",
-            f"{kind}s refer to each other in a cycle: " + " -> ".join(cycle),
-            use,
-            "break the cycle by writing one of them without the others"
-            if is_trait
-            else "a segment cannot contain itself, directly or through others",
-        )
-        return None
+    got = ctx.parsed.get(key)
+    if got is None:
+        defn = ctx.schema.traits[name] if kind == "trait" else ctx.schema.segments[name]
+        try:
+            got = parse(defn.text, limits=ctx.limits)
+        except SegqlError as e:
+            got = e
+        ctx.parsed[key] = got
+    return got
+
+
+def _references(ctx: _Ctx, kind: str, name: str) -> list[tuple[str, str]]:
+    """The traits and segments a definition refers to (as the checker resolves names,
+    outside event conditions), in source order."""
+    tree = _parsed(ctx, kind, name)
+    if isinstance(tree, SegqlError):
+        return []
+    schema = ctx.schema
+    out: list[tuple[str, str]] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        match node:
+            case a.Name(parts=(only,)) if only not in schema.entity.fields:
+                if only in schema.traits:
+                    out.append(("trait", only))
+            case a.InSegment(name=seg) if seg in schema.segments:
+                out.append(("segment", seg))
+            case a.Aggregate() | a.Has():
+                pass  # event conditions refer to the events' own fields
+            case _:
+                stack.extend(reversed(a.children(node)))
+    return out
+
+
+def _check_one(ctx: _Ctx, kind: str, name: str, tstack: list[str], sstack: list[str]) -> None:
+    """Check one definition (``name`` on top of its stack), cache it or mark it broken."""
+    schema = ctx.schema
+    is_trait = kind == "trait"
     defn = schema.traits[name] if is_trait else schema.segments[name]
     local: list[Diagnostic] = []
     sub = _Ctx(
         schema=schema,
         diags=local,
-        trait_stack=[*ctx.trait_stack, name] if is_trait else ctx.trait_stack,
-        segment_stack=ctx.segment_stack if is_trait else [*ctx.segment_stack, name],
+        trait_stack=tstack,
+        segment_stack=sstack,
         broken=ctx.broken,
+        limits=ctx.limits,
+        parsed=ctx.parsed,
     )
     out: ir.TExpr | None = None
-    try:
-        tree = parse(defn.text)
-    except SegqlError as e:
-        local.extend(e.diagnostics)
+    tree = _parsed(ctx, kind, name)
+    if isinstance(tree, SegqlError):
+        local.extend(tree.diagnostics)
     else:
-        out = _expr(sub, tree) if is_trait else _segment_root(sub, tree)
-    errors = any(d.is_error for d in local)
+        try:
+            out = _expr(sub, tree) if is_trait else _segment_root(sub, tree)
+        except RecursionError:
+            out = None
+            local.append(_too_deep(tree.span, f"{kind} `{name}`"))
+        if out is not None and not any(d.is_error for d in local):
+            problem = dag.cost_problem(
+                out,
+                ctx.limits,
+                what=f"{kind} `{name}`",
+                span=tree.span,
+                traits=schema.traits_ir,
+            )
+            if problem is not None:
+                local.append(problem)
     ctx.diags.extend(_place(local, defn.where, defn.text, f"<{kind} {name}>"))
-    if errors or out is None:
-        ctx.broken.add(key)
-        if ctx.trait_stack or ctx.segment_stack or use.end:
-            ctx.error(f"broken-{kind}", f"{kind} `{name}` has errors (reported above)", use)
-        return None
-    cache[name] = out
-    return out
+    if out is None or any(d.is_error for d in local):
+        ctx.broken.add(f"{kind}:{name}")
+    else:
+        (schema.traits_ir if is_trait else schema.segments_ir)[name] = out
 
 
 # ---------------------------------------------------------------------------------------
@@ -1183,6 +1314,16 @@ def _has(ctx: _Ctx, e: a.Has) -> ir.TExpr | None:
 
 
 def _in_segment(ctx: _Ctx, e: a.InSegment, name: str) -> ir.TExpr | None:
+    if ctx.stream is not None:
+        where = "the stream filter" if ctx.in_filter else f"`where` of `{ctx.stream.name}`"
+        ctx.error(
+            "wrong-scope",
+            f"`in segment` tests a contact, but inside {where} conditions are about each "
+            f"`{ctx.stream.name}` event",
+            e.span,
+            "move the segment condition outside the aggregate, joined with `and`",
+        )
+        return None
     if name not in ctx.schema.segments:
         ctx.error(
             "unknown-segment",

@@ -4,6 +4,11 @@ This is the semantic reference every SQL dialect is tested against. A typed tree
 compiled once into nested closures; evaluating a contact then touches only the fields and
 streams the segment uses. Values are SQL's: ``None`` is unknown, and a contact matches
 exactly when the whole expression is ``True``.
+
+The typed tree is a DAG (trait and segment bodies are shared): each distinct node is
+compiled once, bottom-up without recursion, and a node that occurs more than once is
+evaluated once per contact (its value is kept for the call), so the work is linear in the
+DAG even where the tree written out is exponentially larger.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from . import ir, timecalc
+from . import dag, ir, timecalc
 from .ast import COMPARE, ArithOp, BoolOpKind
-from .diagnostics import CheckError, Diagnostic, EngineError
+from .diagnostics import CheckError, Diagnostic, EngineError, LimitError
+from .limits import DEFAULT_LIMITS, Limits
 from .schema import Schema
 from .types import Type
 
@@ -36,12 +42,14 @@ class _Env:
     aware: dt.datetime
     times: dict[Any, Any]
     visible: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    memo: dict[int, Any] = field(default_factory=dict)  # values of shared nodes
 
 
 class Predicate:
     """A compiled segment: ``pred(contact, events, as_of) -> bool``."""
 
-    def __init__(self, texpr: ir.TExpr, schema: Schema) -> None:
+    def __init__(self, texpr: ir.TExpr, schema: Schema, *, limits: Limits = DEFAULT_LIMITS) -> None:
+        dag.enforce(texpr, limits, traits=schema.traits_ir)
         for node in ir.walk(texpr):
             if isinstance(node, ir.Percentile | ir.TopPercent):
                 what = "`top … by`" if isinstance(node, ir.TopPercent) else "`percentile`"
@@ -58,7 +66,8 @@ class Predicate:
         self.tz = schema.tz
         self._fields: dict[str, Type] = {}
         self._stream_fields: dict[str, dict[str, Type]] = {}
-        self._fn = _Compiler(self).compile(texpr)
+        with dag.guard("this segment"):
+            self._fn = _Compiler(self, texpr).compile(texpr)
 
     def __call__(
         self,
@@ -88,7 +97,17 @@ class Predicate:
             aware=aware,
             times={},
         )
-        return self._fn(env, None)
+        try:
+            return self._fn(env, None)
+        except RecursionError:
+            # Only with limits raised far beyond their defaults.
+            raise LimitError(
+                Diagnostic(
+                    code="limit-exceeded",
+                    message="this segment is nested too deeply to evaluate",
+                    hints=("lower `max_depth` or `max_expanded_depth` in segql.Limits",),
+                )
+            ) from None
 
     def visible(self, env: _Env, stream: str) -> list[Mapping[str, Any]]:
         """The stream's events with a time at or before as_of that pass its filter, with
@@ -136,11 +155,13 @@ class Predicate:
     _filters: dict[str, Fn]
 
 
-def compile_predicate(texpr: ir.TExpr, schema: Schema) -> Predicate:
-    return Predicate(texpr, schema)
+def compile_predicate(
+    texpr: ir.TExpr, schema: Schema, *, limits: Limits = DEFAULT_LIMITS
+) -> Predicate:
+    return Predicate(texpr, schema, limits=limits)
 
 
-_CACHE: OrderedDict[tuple[str, int], tuple[Schema, Predicate]] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, int, Limits], tuple[Schema, Predicate]] = OrderedDict()
 _CACHE_SIZE = 256
 
 
@@ -151,10 +172,11 @@ def matches(
     contact: Mapping[str, Any],
     events: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     as_of: dt.datetime | dt.date | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> bool:
     """Whether one contact is a member of the segment (CONTRACT §4.3)."""
     if isinstance(source, str):
-        key = (source, id(schema))
+        key = (source, id(schema), limits)
         hit = _CACHE.get(key)
         if hit is not None and hit[0] is schema:
             _CACHE.move_to_end(key)
@@ -162,12 +184,12 @@ def matches(
         else:
             from .checker import typed
 
-            pred = Predicate(typed(source, schema), schema)
+            pred = Predicate(typed(source, schema, limits=limits), schema, limits=limits)
             _CACHE[key] = (schema, pred)
             if len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
     else:
-        pred = Predicate(source, schema)
+        pred = Predicate(source, schema, limits=limits)
     return pred(contact, events, as_of)
 
 
@@ -333,12 +355,18 @@ def _round(v: Any, digits: int) -> Any:
 # ---------------------------------------------------------------------------------------
 
 
+_PLAIN = (ir.Lit, ir.Field, ir.EventField, ir.Now, ir.Today, ir.Ago)  # cheaper than a memo
+
+
 class _Compiler:
-    def __init__(self, pred: Predicate) -> None:
+    def __init__(self, pred: Predicate, root: ir.TExpr) -> None:
         self.p = pred
         self.schema = pred.schema
         self.tz = pred.tz
         pred._filters = {}
+        self.fns: dict[int, Fn] = {}
+        self.alive: list[ir.TExpr] = []  # nodes whose ids are keys of ``fns``
+        self.memo = _shared_values(root)
 
     def _use_stream(self, stream: str) -> None:
         self.p._stream_fields.setdefault(stream, {})
@@ -365,6 +393,21 @@ class _Compiler:
         return self._time(f"ago {d}", lambda a: timecalc.ago(a, d.amount, d.unit, tz))
 
     def compile(self, node: ir.TExpr) -> Fn:
+        """The closure of ``node``: each distinct node is compiled once, children first
+        (so this never recurses along the tree), and a shared node's value is kept per
+        contact."""
+        got = self.fns.get(id(node))
+        if got is not None:
+            return got
+        for n in dag.post_order(node, seen=set(self.fns)):
+            fn = self._compile(n)
+            if id(n) in self.memo:
+                fn = _memoized(fn, id(n))
+            self.fns[id(n)] = fn
+            self.alive.append(n)
+        return self.fns[id(node)]
+
+    def _compile(self, node: ir.TExpr) -> Fn:
         tz = self.tz
         match node:
             case ir.Lit(value=v):
@@ -713,3 +756,35 @@ class _Compiler:
 
 def _sentinel(env: _Env, ev: Any) -> Any:  # pragma: no cover - only during compilation
     return True
+
+
+def _shared_values(root: ir.TExpr) -> set[int]:
+    """Ids of the nodes whose value to keep per contact: those that occur more than once
+    in the tree written out, are worth more than a lookup, and do not depend on the event
+    being looked at (their value is the same for the whole contact)."""
+    order = dag.post_order(root)
+    occ = dag.occurrences(order)
+    per_event: set[int] = set()
+    out: set[int] = set()
+    for n in order:
+        if isinstance(n, ir.EventField) or (
+            not isinstance(n, ir.Agg | ir.Exists)
+            and any(id(c) in per_event for c in ir.children(n))
+        ):
+            per_event.add(id(n))
+        elif occ.get(id(n), 0) > 1 and not isinstance(n, _PLAIN):
+            out.add(id(n))
+    return out
+
+
+_UNSET = object()
+
+
+def _memoized(fn: Fn, key: int) -> Fn:
+    def memo(env: _Env, ev: Any) -> Any:
+        got = env.memo.get(key, _UNSET)
+        if got is _UNSET:
+            got = env.memo[key] = fn(env, ev)
+        return got
+
+    return memo

@@ -21,7 +21,7 @@ from .diagnostics import (
     Span,
     SyntaxErrorDiagnostic,
 )
-from .limits import Limits
+from .limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
     from .ast import Expr
@@ -65,18 +65,21 @@ def format(expr: Expr | str, *, width: int = 88) -> str:
     return format_expr(expr, width=width)
 
 
-def load_schema(source: Any, *, catalogs: Iterable[Any] = ()) -> Schema:
-    """Load and check a schema (YAML, TOML or JSON path, or a dict) and its catalogs."""
+def load_schema(
+    source: Any, *, catalogs: Iterable[Any] = (), limits: Limits | None = None
+) -> Schema:
+    """Load and check a schema (YAML, TOML or JSON path, or a dict) and its catalogs;
+    ``limits`` apply to its traits, stream filters and segments."""
     from .config import load_schema as _load
 
-    return _load(source, catalogs=catalogs)
+    return _load(source, catalogs=catalogs, limits=limits or DEFAULT_LIMITS)
 
 
-def check(source: str | Expr, schema: Schema) -> list[Diagnostic]:
+def check(source: str | Expr, schema: Schema, *, limits: Limits | None = None) -> list[Diagnostic]:
     """Every problem with ``source`` against ``schema``; never raises for user errors."""
     from .checker import check as _check
 
-    return _check(source, schema)
+    return _check(source, schema, limits=limits or DEFAULT_LIMITS)
 
 
 def to_sql(
@@ -85,11 +88,12 @@ def to_sql(
     *,
     dialect: str = "duckdb",
     as_of: dt.datetime | dt.date | None = None,
+    limits: Limits | None = None,
 ) -> str:
     """One SQL ``SELECT`` returning the key of every member once."""
     from .sql import to_sql as _to_sql
 
-    return _to_sql(source, schema, dialect=dialect, as_of=as_of)
+    return _to_sql(source, schema, dialect=dialect, as_of=as_of, limits=limits or DEFAULT_LIMITS)
 
 
 def matches(
@@ -99,8 +103,11 @@ def matches(
     contact: Mapping[str, Any],
     events: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     as_of: dt.datetime | dt.date | None = None,
+    limits: Limits | None = None,
 ) -> bool:
     """Whether one contact (plain Python values) is a member, evaluated in-process."""
     from .evaluate import matches as _matches
 
-    return _matches(source, schema, contact=contact, events=events, as_of=as_of)
+    return _matches(
+        source, schema, contact=contact, events=events, as_of=as_of, limits=limits or DEFAULT_LIMITS
+    )

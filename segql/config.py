@@ -18,6 +18,7 @@ from typing import Any
 
 from .diagnostics import NO_SPAN, Diagnostic, SchemaError, Severity, Span
 from .document import Node, load_document, looks_like_path
+from .limits import DEFAULT_LIMITS, Limits
 from .schema import Entity, FieldDef, Located, Schema, SegmentDef, Source, Stream, TraitDef
 from .types import COLUMN_TYPES, Type, parse_type, suggest_type
 
@@ -648,13 +649,20 @@ def load_catalog(source: SchemaSource) -> tuple[dict[str, SegmentDef], list[Diag
     return segments, diags
 
 
-def load_schema(source: SchemaSource, *, catalogs: Iterable[SchemaSource] = ()) -> Schema:
+def load_schema(
+    source: SchemaSource,
+    *,
+    catalogs: Iterable[SchemaSource] = (),
+    limits: Limits = DEFAULT_LIMITS,
+) -> Schema:
     """Load, validate and type-check a schema and its segment catalogs.
 
     ``source`` is a path (format from the suffix), document text or a dict. Raises
     :class:`SchemaError` with every error found; warnings are kept on ``schema.warnings``.
     Expressions are checked only once the structure is valid, so that one mistake does
-    not echo through every expression that uses it."""
+    not echo through every expression that uses it. ``limits`` apply to every trait,
+    stream filter and segment (a definition beyond them is a ``limit-exceeded`` error
+    where it is defined)."""
     doc = load_document(source)
     path = _path_of(source)
     builder = _Builder(doc, _base_dir(path))
@@ -688,7 +696,7 @@ def load_schema(source: SchemaSource, *, catalogs: Iterable[SchemaSource] = ()) 
         raise SchemaError([d for d in diags if d.is_error])
     from .checker import check_schema
 
-    diags.extend(check_schema(schema))
+    diags.extend(check_schema(schema, limits=limits))
     errors = [d for d in diags if d.is_error]
     if errors:
         raise SchemaError(errors)

@@ -299,6 +299,15 @@ class _Scope:
 
 
 @dataclass
+class _Level:
+    """The shared subexpressions that read only lower levels: one CTE, a column each."""
+
+    alias: str
+    values: list[tuple[str, Any]] = field(default_factory=list)
+    scope: _Scope = field(default_factory=_Scope)
+
+
+@dataclass
 class _PassAgg:
     """One aggregate of a stream's pass, built into SQL once the pass is complete."""
 
@@ -337,11 +346,14 @@ class _Compiler:
         self.zone = schema.timezone
         self.options = options
         self.streams: dict[str, _StreamAggs] = {}
-        self.derived: list[tuple[str, Any]] = []  # window and shared CTEs, creation order
+        # Window and shared CTEs, by alias, with the key that orders them after what they
+        # read: (level, 0, 0) for the shared CTE of a level, (level, 1, n) for the n-th window.
+        self.derived: dict[str, Any] = {}
+        self.order: dict[str, tuple[int, int, int]] = {}
         self.window_aliases: dict[int, str] = {}  # by shape of the ranking
         self.shapes = dag.Shapes()
-        self.shared: dict[int, str] = {}  # id of a hoisted node -> its CTE
-        self.n_shared = 0
+        self.shared: dict[int, tuple[str, str]] = {}  # id of a hoisted node -> CTE, column
+        self.levels: dict[int, _Level] = {}
         self.scope = _Scope()
         self.event_alias = EVENT
         self._exists_count = 0
@@ -433,14 +445,17 @@ class _Compiler:
             select = select.select(
                 exp.alias_(self.col(fd.column, ENTITY), name, quoted=True, copy=False), copy=False
             )
-        reduce = None if self.derived else _entity_only_conjuncts(texpr)
+        reduce = None if self.derived or self.levels else _entity_only_conjuncts(texpr)
         ctes = self._agg_ctes(reduce)
         select = self._join_aggs(select, inner=_required_streams(texpr), only=main.streams)
         select = self._join_derived(select, main)
-        ctes.extend(self.derived)
+        self._fits(select)
+        for level in self.levels.values():
+            self.derived[level.alias] = self._level_query(level)
+        ctes.extend((a, self.derived[a]) for a in sorted(self.derived, key=self.order.__getitem__))
         select = select.where(cond, copy=False)
         fence = True if self.p.name in _MATERIALIZING else None
-        shared = set(self.shared.values())
+        shared = {level.alias for level in self.levels.values()}
         for alias, cte in ctes:
             select = select.with_(
                 self.ident(alias),
@@ -451,11 +466,24 @@ class _Compiler:
         return select
 
     def _join_derived(self, select: Any, scope: _Scope) -> Any:
-        """LEFT JOIN the window and shared CTEs ``scope`` reads, in creation order."""
-        for alias, _ in self.derived:
-            if alias in scope.derived:
-                select = self._join(select, alias, inner=False)
+        """LEFT JOIN the window and shared CTEs ``scope`` reads, in their order."""
+        for alias in sorted(scope.derived, key=self.order.__getitem__):
+            select = self._join(select, alias, inner=False)
         return select
+
+    def _fits(self, select: Any) -> None:
+        """SQLite joins at most 64 tables in one SELECT."""
+        if self.p.name == "sqlite" and len(select.args.get("joins") or ()) >= 64:
+            raise _refuse(
+                "unsupported-construct",
+                "this segment needs more than 64 tables in one join, SQLite's maximum",
+                Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1),
+                "use duckdb or postgres, or fewer streams, rankings and shared segments",
+            )
+
+    def _level(self, scope: _Scope) -> int:
+        """1 + the level of the deepest CTE ``scope`` reads (windows sit between levels)."""
+        return 1 + max((self.order[a][0] for a in scope.derived), default=0)
 
     def _fresh(self, alias: str) -> str:
         """``alias``, unless a stream's pass is called so (a stream named `p0`)."""
@@ -465,23 +493,34 @@ class _Compiler:
         return alias
 
     def _hoist(self, node: ir.TExpr) -> None:
-        """Compute a shared subexpression once per contact: ``segql_sN(k, v)`` over the
-        entity, joined with what it reads; its uses read ``v``."""
-        exp = self.exp
+        """Compute a shared subexpression once per contact, as a column ``vN`` of the CTE
+        ``segql_sL(k, v0, v1, …)`` of its level: one CTE for all the shared
+        subexpressions that read only lower levels, so a query joins one CTE per level."""
         self.scope = scope = _Scope()
         value = self.expr(node, None)
-        alias = self._fresh(f"segql_s{self.n_shared}")
-        self.n_shared += 1
+        level = self._level(scope)
+        group = self.levels.get(level)
+        if group is None:
+            group = self.levels[level] = _Level(alias=self._fresh(f"segql_s{len(self.levels)}"))
+            self.order[group.alias] = (level, 0, 0)
+        column = f"v{len(group.values)}"
+        group.values.append((column, value))
+        group.scope.streams |= scope.streams
+        group.scope.derived |= scope.derived
+        self.shared[id(node)] = (group.alias, column)
+
+    def _level_query(self, level: _Level) -> Any:
+        exp = self.exp
         ent = self.schema.entity
         q = exp.select(
             exp.alias_(self.col(ent.key, ENTITY), "k", quoted=True, copy=False),
-            exp.alias_(value, "v", quoted=True, copy=False),
+            *(exp.alias_(v, c, quoted=True, copy=False) for c, v in level.values),
             copy=False,
         ).from_(self.table(ent.source, ENTITY), copy=False)
-        q = self._join_aggs(q, only=scope.streams)
-        q = self._join_derived(q, scope)
-        self.derived.append((alias, q))
-        self.shared[id(node)] = alias
+        q = self._join_aggs(q, only=level.scope.streams)
+        q = self._join_derived(q, level.scope)
+        self._fits(q)
+        return q
 
     def _join_aggs(
         self, select: Any, inner: frozenset[str] = frozenset(), only: set[str] | None = None
@@ -694,10 +733,10 @@ class _Compiler:
     def expr(self, node: ir.TExpr, stream: str | None) -> Any:
         exp = self.exp
         if self.shared and stream is None:
-            alias = self.shared.get(id(node))
-            if alias is not None:
-                self.scope.derived.add(alias)
-                return self.col("v", alias)
+            hit = self.shared.get(id(node))
+            if hit is not None:
+                self.scope.derived.add(hit[0])
+                return self.col(hit[1], hit[0])
         match node:
             case ir.Lit(value=v, type=t):
                 return self.lit(v, t, node.span)
@@ -1002,12 +1041,14 @@ class _Compiler:
         ).from_(self.table(ent.source, ENTITY), copy=False)
         q = self._join_aggs(q, only=scope.streams)
         q = self._join_derived(q, scope)
+        self._fits(q)
         if present is not None:
             q = q.where(present, copy=False)
         self.scope = outer
         alias = self._fresh(f"segql_p{len(self.window_aliases)}")
         self.window_aliases[shape] = alias
-        self.derived.append((alias, q))
+        self.order[alias] = (self._level(scope) - 1, 1, len(self.window_aliases))
+        self.derived[alias] = q
         outer.derived.add(alias)
         return self.col("v", alias)
 

@@ -236,6 +236,30 @@ def test_shared_nodes_are_evaluated_once_per_contact() -> None:
     assert calls == 1
 
 
+def test_shared_subexpressions_of_one_level_share_one_cte() -> None:
+    """70 segments, each written 3 times: inline, 25,000 nodes of SQL (over the budget),
+    so each gets computed once, all in one CTE (one join, not 70: SQLite allows 64)."""
+    segs = {f"m{k}": " or ".join(f"age = {k * 100 + j}" for j in range(40)) for k in range(70)}
+    segs["all"] = " or ".join(
+        f"(in segment m{k} and (in segment m{k} or not in segment m{k}))" for k in range(70)
+    )
+    data = _data(_schema(segments=segs), n=60)
+    text = segql.to_sql("in segment all", data.schema, as_of=AS_OF)
+    assert _ctes(text) == 1 and '"v69"' in text
+    _agree(data, "in segment all")
+
+
+def test_sqlite_refuses_more_than_64_joins() -> None:
+    schema = _schema(traits=_doubling_traits(70))
+    text = " or ".join(f"t{i} > {i}" for i in range(1, 71))  # 70 levels of shared CTEs
+    with pytest.raises(segql.CheckError) as info:
+        segql.to_sql(text, schema, dialect="sqlite")
+    assert info.value.code == "unsupported-construct" and "64 tables" in str(info.value)
+    data = _data(schema)
+    con = load_duckdb(data)
+    assert set(run_rows(con, segql.to_sql(text, schema, as_of=AS_OF))) == _members(data, text)
+
+
 def test_ordinary_segments_keep_their_sql() -> None:
     """Sharing that costs nothing stays inline (the SQL snapshots pin the rest)."""
     schema = _schema(traits={"aov": "total_spent / purchases"}, segments={"big": "aov > 50"})

@@ -7,7 +7,7 @@ The query shape:
       FROM "orders" AS e WHERE e."ordered_at" <= <as_of> [AND <stream filter>]
       GROUP BY e."contact_id"),
     "segql_p0" AS (…),              -- one window per different percentile / top … by
-    "segql_s0" AS (…)               -- a shared subexpression too large to write out each time
+    "segql_s0" AS MATERIALIZED (…)  -- shared subexpressions too large to write out each time
     SELECT c."id" FROM "contacts" AS c LEFT JOIN "segql_orders" AS … WHERE <condition>
 
 User text never becomes SQL text: names become quoted identifiers and values literals,

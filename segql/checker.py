@@ -290,9 +290,12 @@ def _definition(ctx: _Ctx, kind: str, name: str, use: Span) -> ir.TExpr | None:
         stack = ctx.trait_stack if is_trait else ctx.segment_stack
         if name in stack:
             cycle = [*stack[stack.index(name) :], name]
+            shown = cycle if len(cycle) <= 10 else [*cycle[:4], "…", *cycle[-3:]]
             ctx.error(
                 "cycle",
-                f"{kind}s refer to each other in a cycle: " + " -> ".join(cycle),
+                f"{kind}s refer to each other in a cycle: "
+                + " -> ".join(shown)
+                + (f" ({len(cycle) - 1} in all)" if len(cycle) > 10 else ""),
                 use,
                 "break the cycle by writing one of them without the others"
                 if is_trait

@@ -336,6 +336,19 @@ def test_definitions_used_before_they_are_defined(tmp_path: Path) -> None:
     assert not segql.matches("in segment s120", schema, contact={"id": 1, "age": 120})
 
 
+def test_a_long_cycle_is_reported_at_the_reference_that_closes_it(tmp_path: Path) -> None:
+    """main: RecursionError."""
+    n = 500
+    path = _catalog_file(tmp_path, {f"s{i}": f"in segment s{(i + 1) % n}" for i in range(n)})
+    with pytest.raises(segql.SchemaError) as info:
+        segql.load_schema(SCHEMA_DOC, catalogs=[path])
+    first = info.value.diagnostics[0]
+    assert first.code == "cycle"
+    assert first.message.endswith("s0 -> s1 -> s2 -> s3 -> … -> s498 -> s499 -> s0 (500 in all)")
+    assert (first.line, first.column) == (1 + 2 * n, 12)  # in s499, at `in segment s0`
+    assert {d.code for d in info.value.diagnostics[1:]} == {"broken-segment"}
+
+
 def test_errors_of_a_used_definition_are_placed_where_it_is_defined(tmp_path: Path) -> None:
     """main placed b's error at 6:1, through a's offsets."""
     path = _catalog_file(tmp_path, {"a": "in segment b and age > 3", "b": "age > 'x'"})

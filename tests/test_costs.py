@@ -559,3 +559,24 @@ def _check_sharing(
             mock.patch.object(sql, "HOIST_DEPTH", depth),
         ):
             assert_engines_agree(shared, exprs, want.__getitem__, as_of=AS_OF, pg=pg)
+    # Rankings of shared values (no in-process answer): hoisted SQL against SQL with
+    # nothing hoisted, on DuckDB.
+    last = exprs[0].removeprefix("in segment ")
+    ranked = [
+        f"percentile(d2) > 40 or {exprs[0]}",
+        f"top 30% by (d1 + d2) and not {exprs[0]}",
+        f"percentile(percentile(d2) + d1) >= 50 and (in segment {last} or d1 > 3)",
+    ]
+    con = load_duckdb(shared)
+    try:
+        with mock.patch.multiple(sql, HOIST_SIZE=10**9, HOIST_DEPTH=10**9, SQL_BUDGET=10**9):
+            plain = {
+                e: set(run_rows(con, segql.to_sql(e, shared.schema, as_of=AS_OF))) for e in ranked
+            }
+        with mock.patch.multiple(sql, HOIST_SIZE=0, HOIST_DEPTH=2):
+            for e in ranked:
+                text = segql.to_sql(e, shared.schema, as_of=AS_OF)
+                assert '"segql_s0"' in text
+                assert set(run_rows(con, text)) == plain[e], e
+    finally:
+        con.close()

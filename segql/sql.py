@@ -21,12 +21,13 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, assert_never
+from typing import Any, assert_never, cast
 
-from . import ir, timecalc
+from . import ast, ir, timecalc
 from .ast import COMPARE, FLIPPED, ArithOp, BoolOpKind, CmpOp
-from .diagnostics import CheckError, Diagnostic, Span
-from .dialects import Profile, dtype, profile_for
+from .checker import unsafe_char
+from .diagnostics import NO_SPAN, CheckError, Diagnostic, Span
+from .dialects import Profile, profile_for
 from .optimize import optimize
 from .schema import Schema, Source
 from .types import Type
@@ -51,7 +52,7 @@ def _refuse(code: str, message: str, span: Span, *hints: str) -> CheckError:
 
 
 def to_sql(
-    source: str | ir.TExpr,
+    source: str | ast.Expr | ir.TExpr,
     schema: Schema,
     *,
     dialect: str = "duckdb",
@@ -77,7 +78,7 @@ def render(query: Any, profile: Profile, *, pretty: bool = True) -> str:
     from sqlglot.errors import ErrorLevel, UnsupportedError
 
     try:
-        return str(
+        sql = str(
             query.sql(
                 dialect=profile.sqlglot_name,
                 copy=False,  # the tree is ours and used once
@@ -94,10 +95,16 @@ def render(query: Any, profile: Profile, *, pretty: bool = True) -> str:
                 hints=("supported dialects: duckdb, postgres, sqlite",),
             )
         ) from None
+    # Names and strings are refused where they enter (checker, `ident`, `lit`); this is
+    # the last line: no SQL with a NUL or a lone surrogate ever leaves segql.
+    bad = unsafe_char(sql)
+    if bad is not None:
+        raise _refuse("invalid-character", f"the SQL would contain {bad}", NO_SPAN)
+    return sql
 
 
 def build_query(
-    source: str | ir.TExpr,
+    source: str | ast.Expr | ir.TExpr,
     schema: Schema,
     *,
     profile: Profile,
@@ -107,9 +114,25 @@ def build_query(
     """The sqlglot ``Select`` for a segment."""
     from .checker import typed
 
-    texpr = optimize(typed(source, schema) if isinstance(source, str) else source)
+    if ir.is_node(source):
+        texpr = cast(ir.TExpr, source)
+    else:  # text, or a syntax tree from segql.parse
+        texpr = typed(cast(str | ast.Expr, source), schema)
+    texpr = optimize(texpr)
     compiler = _Compiler(schema, profile, timecalc.normalize_as_of(as_of), options or SqlOptions())
     return compiler.query(texpr)
+
+
+def _constant_int(node: ir.TExpr) -> int:
+    """The digits of ``round``: an integer literal, perhaps negated (the checker's rule)."""
+    match node:
+        case ir.Lit(value=int() as v):
+            return v
+        case ir.Neg(operand=ir.Lit(value=int() as v)):
+            return -v
+    raise _refuse(
+        "wrong-arguments", "the number of digits for `round` must be a whole number", node.span
+    )
 
 
 def _distinct_conds(aggs: list[_PassAgg]) -> list[_PassAgg]:
@@ -242,6 +265,15 @@ class _Compiler:
 
     # --- helpers ----------------------------------------------------------------------
     def ident(self, name: str) -> Any:
+        bad = unsafe_char(name)
+        if bad is not None:
+            raise _refuse(
+                "invalid-character",
+                f"the name `{name.encode('unicode_escape').decode('ascii')}` contains {bad}, "
+                "which SQL text cannot carry",
+                NO_SPAN,
+                "rename the table or column in the schema",
+            )
         return self.exp.to_identifier(name, quoted=True)
 
     def col(self, name: str, table: str) -> Any:
@@ -257,7 +289,8 @@ class _Compiler:
             node = exp.Table(this=self.ident(src.table))
         elif src.file is not None and self.p.name == "duckdb":
             reader = "read_csv_auto" if src.file.suffix.lower() == ".csv" else "read_parquet"
-            node = exp.Anonymous(this=reader, expressions=[exp.Literal.string(str(src.file))])
+            path = self.lit(str(src.file), Type.STRING, NO_SPAN)
+            node = exp.Anonymous(this=reader, expressions=[path])
         else:
             raise _refuse(
                 "file-source",
@@ -286,6 +319,11 @@ class _Compiler:
         if isinstance(value, float):
             return exp.Literal.number(repr(value))
         if isinstance(value, str):
+            bad = unsafe_char(value)
+            if bad is not None:
+                raise _refuse(
+                    "invalid-character", f"this string contains {bad}, which SQL cannot carry", span
+                )
             return exp.Literal.string(value)
         if isinstance(value, dt.datetime):
             return self.ts(value)
@@ -534,7 +572,7 @@ class _Compiler:
         return Type.TIMESTAMP
 
     def _ago(self, d: ir.Duration) -> dt.datetime:
-        return timecalc.ago(self.as_of, d.amount, d.unit, self.tz)
+        return timecalc.ago(self.as_of, d.amount, d.unit, self.tz, d.span)
 
     # --- expressions ------------------------------------------------------------------
     def expr(self, node: ir.TExpr, stream: str | None) -> Any:
@@ -549,12 +587,12 @@ class _Compiler:
             case ir.Now():
                 return self.ts(self.as_of)
             case ir.Today():
-                return self.ts(timecalc.today(self.as_of, self.tz))
+                return self.ts(timecalc.today(self.as_of, self.tz, node.span))
             case ir.Ago(duration=d):
                 return self.ts(self._ago(d))
             case ir.DateToTimestamp(operand=o):
                 if isinstance(o, ir.Lit) and isinstance(o.value, dt.date):
-                    return self.ts(timecalc.date_to_timestamp(o.value, self.tz))
+                    return self.ts(timecalc.date_to_timestamp(o.value, self.tz, o.span))
                 self._need_zones(node.span)
                 return self.p.date_to_timestamp(self.expr(o, stream), self.zone)
             case ir.Neg(operand=o):
@@ -719,12 +757,8 @@ class _Compiler:
             case F.CEIL:
                 return exp.Ceil(this=self.expr(args[0], stream))
             case F.ROUND:
-                a0 = self.expr(args[0], stream)
-                if self.p.name == "postgres" and args[0].type is Type.FLOAT:
-                    # Postgres rounds doubles half-to-even; numeric rounds half away from 0.
-                    a0 = exp.cast(a0, dtype("DECIMAL"), copy=False)
-                digits = self.expr(args[1], stream) if len(args) > 1 else None
-                return exp.Round(this=a0, decimals=digits)
+                digits = _constant_int(args[1]) if len(args) > 1 else 0
+                return self.p.round(self.expr(args[0], stream), digits, args[0].type)
             case F.COALESCE:
                 parts = [self._operand(a, stream) for a in args]
                 return exp.Coalesce(this=parts[0], expressions=parts[1:])
@@ -739,17 +773,17 @@ class _Compiler:
                     ts = self.p.date_to_timestamp(ts, self.zone)
                 return self.p.days_between(self.as_of, ts)
             case F.DAYS_UNTIL_ANNIVERSARY:
-                return self._anniversary(args[0], stream)
+                return self._anniversary(args[0], stream, node.span)
         raise AssertionError(node.func)  # pragma: no cover
 
-    def _anniversary(self, node: ir.TExpr, stream: str | None) -> Any:
+    def _anniversary(self, node: ir.TExpr, stream: str | None, span: Span) -> Any:
         """Days from as_of's local date to the next month/day of the argument, computed
         with day-of-year arithmetic on constants known at compile time."""
         exp = self.exp
         local = self._local(node, stream)
         m = self.p.part("month", local)
         d = self.p.part("day", local.copy())
-        today = timecalc.local_date(self.as_of, self.tz)
+        today = timecalc.local_date(self.as_of, self.tz, span)
         y0 = today.year
 
         def ordinal(year: int, m: Any, d: Any) -> Any:

@@ -26,6 +26,7 @@ __all__ = [
     "render",
     "render_all",
     "span_at",
+    "with_source",
 ]
 
 
@@ -288,6 +289,18 @@ def _printable(text: str) -> str:
 
 def render_all(diags: Iterable[Diagnostic], *, color: bool = False) -> str:
     return "\n".join(render(d, color=color) for d in diags)
+
+
+def with_source(diags: Iterable[Diagnostic], text: str) -> list[Diagnostic]:
+    """Attach the expression ``text`` to diagnostics positioned in it (found after the
+    checker, e.g. a time out of range at compile or evaluation time); problems of the
+    input itself (no span) stay unplaced rather than pointing at 1:1."""
+    return [
+        dataclasses.replace(d, source=text)
+        if d.source is None and d.file is None and d.span.end > d.span.start
+        else d
+        for d in diags
+    ]
 
 
 def raise_if_errors(diags: Sequence[Diagnostic], cls: type[SegqlError] = CheckError) -> None:

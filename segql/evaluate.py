@@ -8,7 +8,6 @@ exactly when the whole expression is ``True``.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import decimal
 import difflib
@@ -21,7 +20,7 @@ from typing import Any, cast
 
 from . import ast, ir, timecalc
 from .ast import COMPARE, ArithOp, BoolOpKind
-from .diagnostics import CheckError, Diagnostic, EngineError, SegqlError
+from .diagnostics import CheckError, Diagnostic, EngineError, SegqlError, with_source
 from .schema import Schema
 from .types import Type
 
@@ -256,16 +255,7 @@ def matches(
     except SegqlError as e:
         if not isinstance(source, str):
             raise
-        # Errors found while evaluating that point into the expression show its text;
-        # problems of the input (no span) stay unplaced rather than at 1:1.
-        raise type(e)(
-            [
-                dataclasses.replace(d, source=source)
-                if d.source is None and d.span.end > d.span.start
-                else d
-                for d in e.diagnostics
-            ]
-        ) from None
+        raise type(e)(with_source(e.diagnostics, source)) from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -641,8 +631,8 @@ class _Compiler:
             case ir.Neg(operand=o):
                 g = self.compile(o)
                 if node.type is Type.DECIMAL:
-                    minus = _EXACT.minus  # `-d` would round to the thread's 28 digits
-                    return lambda env, ev: None if (v := g(env, ev)) is None else minus(v)
+                    # `-d` would round to the thread's 28 digits; copy_negate is exact.
+                    return lambda env, ev: None if (v := g(env, ev)) is None else v.copy_negate()
                 return lambda env, ev: None if (v := g(env, ev)) is None else -v
             case ir.Arith():
                 return self._arith(node)
@@ -849,7 +839,7 @@ class _Compiler:
             case F.LENGTH:
                 return unary(len)
             case F.ABS:
-                return unary(lambda v: _EXACT.abs(v) if isinstance(v, Decimal) else abs(v))
+                return unary(lambda v: v.copy_abs() if isinstance(v, Decimal) else abs(v))
             case F.FLOOR:
                 return unary(
                     lambda v: (

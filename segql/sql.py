@@ -26,7 +26,7 @@ from typing import Any, assert_never, cast
 from . import ast, ir, timecalc
 from .ast import COMPARE, FLIPPED, ArithOp, BoolOpKind, CmpOp
 from .checker import unsafe_char
-from .diagnostics import NO_SPAN, CheckError, Diagnostic, Span
+from .diagnostics import NO_SPAN, CheckError, Diagnostic, SegqlError, Span, with_source
 from .dialects import Profile, profile_for
 from .optimize import optimize
 from .schema import Schema, Source
@@ -120,7 +120,12 @@ def build_query(
         texpr = typed(cast(str | ast.Expr, source), schema)
     texpr = optimize(texpr)
     compiler = _Compiler(schema, profile, timecalc.normalize_as_of(as_of), options or SqlOptions())
-    return compiler.query(texpr)
+    try:
+        return compiler.query(texpr)
+    except SegqlError as e:
+        if not isinstance(source, str):
+            raise
+        raise type(e)(with_source(e.diagnostics, source)) from None
 
 
 def _constant_int(node: ir.TExpr) -> int:

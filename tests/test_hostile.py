@@ -84,6 +84,7 @@ def test_shift_before_year_1_is_a_positioned_error(expr: str, col: int, end: int
             lambda d=dialect: segql.to_sql(expr, S, dialect=d, as_of=AS_OF), "out-of-range"
         )
         assert (err.diagnostic.column, err.diagnostic.end_column) == (col, end)
+        assert "^~~" in printable(err)  # the expression's line, with the duration marked
     # In-process too, whether or not the contact has a value to compare.
     for contact in ({"id": 1}, {"id": 1, "signup_at": dt.datetime(2000, 1, 1)}):
         err = raises(lambda c=contact: m(expr, c), "out-of-range")
@@ -353,6 +354,10 @@ def test_decimal_arithmetic_is_exact_not_28_digits() -> None:
     wide = "1234567890123456789012345678901234.5678"
     assert m(f"credit * {wide} = {wide}", one)
     assert m(f"credit * {wide} % 10 = 4.5678", one)
+    # Negation and abs are exact at any length; a sum of over 1,000 digits is out of range.
+    long = {"id": 1, "credit": Decimal("0." + "1" * 2000)}
+    assert m("-credit < 0 and abs(-credit) = credit and round(credit, 3) = 0.111", long)
+    raises(lambda: m("credit + 1 > 0", long), "out-of-range")
     events = {"orders": [{"ordered_at": dt.datetime(2026, 1, 1), "amount": Decimal(wide)}] * 3}
     assert m(f"total_spent - {wide} * 2 = {wide}", events=events)
 
@@ -762,7 +767,7 @@ _time_term = st.one_of(
 
 @st.composite
 def _atom(draw: Any) -> str:
-    kind = draw(st.integers(0, 11))
+    kind = draw(st.integers(0, 17))
     cmp = draw(st.sampled_from(["=", "!=", "<", "<=", ">", ">="]))
     x, y = draw(_num_term), draw(_num_term)
     t, u = draw(_time_term), draw(_time_term)
@@ -806,8 +811,33 @@ def _atom(draw: Any) -> str:
             return f"{field} {op} {draw(_string_text)}"
         case 10:
             return f"{t} between {u} and {draw(_time_term)}"
-        case _:
+        case 11:
             return f"{draw(_name_text)} is null"
+        case 12:
+            return f"top {draw(st.one_of(_int_text, _decimal_text))}% by {x}"
+        case 13:
+            return f"percentile({draw(st.sampled_from([x, t]))}) {cmp} {y}"
+        case 14:
+            pair = draw(st.sampled_from([(t, u), (x, y)]))
+            return f"coalesce({pair[0]}, {pair[1]}) {cmp} {pair[0]}"
+        case 15:
+            items = draw(st.sampled_from([(x, y), (t, u)]))
+            neg = draw(st.sampled_from(["in", "not in"]))
+            return f"{items[0]} {neg} [{items[0]}, {items[1]}, null]"
+        case 16:
+            return f"in segment {draw(st.sampled_from(['vip', 'lapsed_vip', 'buyers', 'nope']))}"
+        case _:
+            return draw(
+                st.sampled_from(
+                    [
+                        f"lower(email) = {draw(_string_text)}",
+                        f"length(tags) > {x}",
+                        f"tags contains {draw(_string_text)}",
+                        f"lucky_numbers contains {n}",
+                        f"trim(`first name`) ends with {draw(_string_text)}",
+                    ]
+                )
+            )
 
 
 @st.composite
@@ -847,7 +877,8 @@ _floats = st.one_of(
 _decimals = st.one_of(
     st.sampled_from([Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity"), Decimal("-0"),
                      Decimal("1E+400"), Decimal("1E-400"), Decimal("9" * 38),
-                     Decimal("9" * 37 + ".9"), Decimal("0." + "0" * 37 + "1")]),
+                     Decimal("9" * 37 + ".9"), Decimal("0." + "0" * 37 + "1"),
+                     Decimal("0." + "1" * 2000)]),
     st.decimals(),
 )  # fmt: skip
 _texts = st.one_of(
@@ -1026,3 +1057,59 @@ def test_fuzz_syntax_trees(tree: a.Expr, schema: Schema, as_of: Any) -> None:
         if isinstance(out, str):
             assert "\0" not in out
             out.encode("utf-8")
+
+
+_SCHEMA_DOC: dict[str, Any] = {
+    "entity": {
+        "table": "contacts",
+        "key": "id",
+        "fields": {
+            "email": "string",
+            "age": "integer",
+            "score": "float",
+            "credit": "decimal",
+            "birthday": "date",
+            "signup_at": "timestamp",
+            "tags": "list<string>",
+            "first name": {"type": "string", "column": "First Name"},
+        },
+    },
+    "events": {
+        "orders": {
+            "table": "orders",
+            "key": "contact_id",
+            "time": "ordered_at",
+            "fields": {"amount": "decimal", "category": "string", "quantity": "integer"},
+        }
+    },
+    "traits": {"purchases": "count(orders)", "last_order": "last(orders)"},
+}
+
+
+@settings(_FUZZ, max_examples=100)
+@given(
+    text=hostile_exprs(),
+    zone=st.sampled_from(["UTC", "Asia/Tokyo", "America/Los_Angeles", "Pacific/Kiritimati"]),
+    where=st.sampled_from(["trait", "segment", "filter"]),
+)
+def test_fuzz_load_schema(text: str, zone: str, where: str) -> None:
+    """A hostile expression in a trait, a segment or a stream filter: a SchemaError with
+    positions, or a schema that compiles."""
+    doc = {**_SCHEMA_DOC, "timezone": zone}
+    doc["traits"] = dict(_SCHEMA_DOC["traits"])
+    doc["events"] = {"orders": dict(_SCHEMA_DOC["events"]["orders"])}
+    if where == "trait":
+        doc["traits"]["hostile"] = text
+    elif where == "segment":
+        doc["segments"] = {"hostile": {"where": text}}
+    else:
+        doc["events"]["orders"]["where"] = text
+    try:
+        schema = segql.load_schema(doc)
+    except segql.SegqlError as e:
+        printable(e)
+        return
+    try:
+        segql.to_sql("has orders", schema, as_of=AS_OF)
+    except segql.SegqlError as e:
+        printable(e)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import decimal
 import difflib
 import re
 import typing
@@ -44,6 +45,7 @@ _AST_TYPES = typing.get_args(a.Expr)
 _INT64_MAX = 2**63 - 1
 _DECIMAL_DIGITS = 38
 _ROUND_DIGITS = 18
+_WIDE = decimal.Context(prec=100)  # exact for sums of 38-digit literals
 
 
 def _decimal_digits(v: Decimal) -> int:
@@ -1167,6 +1169,19 @@ def _top(ctx: _Ctx, e: a.Top) -> ir.TExpr | None:
             "bad-percent",
             f"`top {format_expr(e.percent)}%` must be more than 0% and at most 100%",
             e.percent.span,
+        )
+        return None
+    if _expr(ctx, e.percent) is None:  # the literal's range: exact on every engine
+        return None
+    rest = _WIDE.subtract(Decimal(100), pct)
+    if _decimal_digits(rest) > _DECIMAL_DIGITS:
+        # `top P%` compares ranks with 100 - P in SQL: that number must be exact too.
+        ctx.error(
+            "out-of-range",
+            f"`top {_short(format_expr(e.percent))}%` has too many decimals: 100 minus it "
+            f"needs {_decimal_digits(rest)} digits, and decimals have at most {_DECIMAL_DIGITS}",
+            e.percent.span,
+            "drop decimals that do not matter",
         )
         return None
     if ctx.stream is not None:

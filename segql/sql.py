@@ -18,6 +18,7 @@ from __future__ import annotations
 import calendar
 import contextlib
 import datetime as dt
+import decimal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -126,6 +127,10 @@ def build_query(
         if not isinstance(source, str):
             raise
         raise type(e)(with_source(e.diagnostics, source)) from None
+
+
+# Exact decimal arithmetic on literals (a `top` percent has at most 38 digits).
+_EXACT = decimal.Context(prec=100, traps=[decimal.Inexact, decimal.InvalidOperation])
 
 
 def _constant_int(node: ir.TExpr) -> int:
@@ -852,7 +857,7 @@ class _Compiler:
         else:
             r = exp.Window(this=exp.Anonymous(this="RANK"), order=order)
             n = self._population_size(operand, nullable)
-            need = Decimal(100) - top
+            need = _EXACT.subtract(Decimal(100), top)  # not the thread's 28 digits
             lit = exp.Literal.number
             exact = exp.GTE(
                 this=exp.Mul(

@@ -1113,3 +1113,17 @@ def test_fuzz_load_schema(text: str, zone: str, where: str) -> None:
         segql.to_sql("has orders", schema, as_of=AS_OF)
     except segql.SegqlError as e:
         printable(e)
+
+
+def test_top_percent_boundary_is_exact() -> None:
+    """`top P%` compares ranks with 100 - P: computed in 28 digits, 100 - 49.99…96 was 50
+    and let the middle of three contacts in."""
+    data = _dataset([_contact(1, age=10), _contact(2, age=20), _contact(3, age=30)])
+    con = load_duckdb(data)
+    try:
+        sql = segql.to_sql("top 49.99999999999999999999999999996% by age", S, as_of=AS_OF)
+        assert set(run_rows(con, sql)) == {3}
+        sql = segql.to_sql("top 50% by age", S, as_of=AS_OF)
+        assert set(run_rows(con, sql)) == {2, 3}
+    finally:
+        con.close()

@@ -219,7 +219,10 @@ def test_segql_error_with_several_or_no_diagnostics() -> None:
     b = Diagnostic(code="b", message="second", severity=Severity.WARNING)
     err = segql.SegqlError([a, b])
     assert err.diagnostics == (a, b) and err.code == "a"
-    assert str(err) == "<expr>:1:1: error[a]: first\n<expr>:1:1: warning[b]: second"
+    # Not in any text: no position is made up.
+    assert str(err) == "error[a]: first\nwarning[b]: second"
+    in_file = Diagnostic(code="c", message="third", file="schema.yaml")
+    assert render(in_file) == "schema.yaml: error[c]: third"
     assert segql.SegqlError(a).diagnostics == (a,)
     assert segql.SegqlError([]).code == "internal"
 

@@ -405,6 +405,8 @@ def _output(args: argparse.Namespace) -> tuple[Path | None, str]:
     out = None if args.output in (None, "-") else Path(args.output)
     fmt = args.format
     if out is not None:
+        if out.is_dir():
+            raise UsageError(f"`{out}` is a folder; give a file name with -o")
         guessed = ExportFormat.of_path(out)
         if fmt is None:
             if guessed is None:
@@ -415,8 +417,6 @@ def _output(args: argparse.Namespace) -> tuple[Path | None, str]:
                     "use .csv, .jsonl or .parquet, or --format"
                 )
             fmt = guessed.value
-        if out.is_dir():
-            raise UsageError(f"`{out}` is a folder; give a file name with -o")
         parent = out.parent if str(out.parent) else Path(".")
         if not parent.is_dir():
             raise UsageError(f"cannot write `{out}`: the folder `{parent}` does not exist")

@@ -22,11 +22,12 @@ import functools
 import importlib.util
 import os
 import shutil
+import signal
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 
 from . import ir
 from .diagnostics import Diagnostic, EngineError, Interrupted, relocate
@@ -36,6 +37,8 @@ from .sql import SqlOptions, build_query
 from .types import Type
 
 __all__ = ["Database", "ExportFormat"]
+
+T = TypeVar("T")
 
 
 class ExportFormat(enum.StrEnum):
@@ -294,40 +297,68 @@ class Database:
             options=SqlOptions(sources=sources, select=tuple(values)),
         )
 
-    @contextlib.contextmanager
-    def _guard(self, timeout: float | None) -> Iterator[None]:
-        """Run a query with the timeout, turning engine failures and interrupts into
-        diagnostics."""
-        import duckdb
-
+    def _call(self, work: Callable[[], T], timeout: float | None = None) -> T:
+        """Run ``work`` (a query and its fetch) on a worker thread while this thread waits,
+        so that Ctrl-C and the timeout cancel DuckDB at once (DuckDB notices a signal only
+        between tasks, which can be minutes apart, and Python's default handler kills
+        the query thread); engine failures become diagnostics."""
         limit = self.timeout if timeout is None else timeout
-        fired = threading.Event()
+        box: list[tuple[bool, Any]] = []
 
-        def expire() -> None:
-            fired.set()
+        def run() -> None:
+            try:
+                box.append((True, work()))
+            except BaseException as e:  # handed to the waiting thread
+                box.append((False, e))
+
+        hit = threading.Event()
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            hit.set()
             self.con.interrupt()
 
-        timer = threading.Timer(limit, expire) if limit is not None else None
-        if timer is not None:
-            timer.daemon = True
-            timer.start()
+        old: Any = None
+        if threading.current_thread() is threading.main_thread():
+            old = signal.getsignal(signal.SIGINT)
+            if old is signal.SIG_IGN:  # e.g. a background job: Ctrl-C is not ours
+                old = None
+            else:
+                signal.signal(signal.SIGINT, on_sigint)
+        worker = threading.Thread(target=run, name="segql-query", daemon=True)
+        expired = False
         try:
-            yield
-        except duckdb.InterruptException:
-            if fired.is_set():
-                raise EngineError(
+            worker.start()
+            worker.join(limit)
+            if worker.is_alive():
+                expired = True
+                self.con.interrupt()
+                worker.join()
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+        if hit.is_set():
+            raise _interrupted()
+        ok, value = box[0]
+        if ok:
+            return cast(T, value)
+        raise self._failure(value, limit if expired else None) from None
+
+    def _failure(self, e: BaseException, expired: float | None) -> BaseException:
+        import duckdb
+
+        if isinstance(e, duckdb.InterruptException):
+            if expired is not None:
+                return EngineError(
                     Diagnostic(
                         code="timeout",
-                        message=f"the query ran longer than the timeout ({limit:g} s) and "
+                        message=f"the query ran longer than the timeout ({expired:g} s) and "
                         "was stopped",
                         hints=("raise the timeout (--timeout SECONDS) or narrow the segment",),
                     )
-                ) from None
-            raise _interrupted() from None
-        except KeyboardInterrupt:
-            raise _interrupted() from None
-        except duckdb.PermissionException as e:
-            raise EngineError(
+                )
+            return _interrupted()
+        if isinstance(e, duckdb.PermissionException):
+            return EngineError(
                 Diagnostic(
                     code="file-not-allowed",
                     message=f"DuckDB may not read this: {_first(e)}",
@@ -336,25 +367,21 @@ class Database:
                         "folders: " + ", ".join(f"`{r}`" for r in self._roots or ()),
                     ),
                 )
-            ) from None
-        except duckdb.Error as e:
-            first = _first(e)
+            )
+        if isinstance(e, duckdb.Error):
             hints: tuple[str, ...] = ()
             if isinstance(e, duckdb.ConversionException | duckdb.BinderException):
                 hints = ("check that the column types in the database match the schema",)
-            raise EngineError(
+            return EngineError(
                 Diagnostic(
-                    code="engine", message=f"DuckDB could not run the segment: {first}", hints=hints
+                    code="engine",
+                    message=f"DuckDB could not run the segment: {_first(e)}",
+                    hints=hints,
                 )
-            ) from None
-        except RuntimeError as e:
-            # DuckDB turns Ctrl-C during a query into RuntimeError("Query interrupted").
-            if "interrupt" in str(e).lower():
-                raise _interrupted() from None
-            raise
-        finally:
-            if timer is not None:
-                timer.cancel()
+            )
+        if isinstance(e, RuntimeError) and "interrupt" in str(e).lower():
+            return _interrupted()
+        return e
 
     def _text(self, query: Any) -> str:
         return str(query.sql(dialect="duckdb", copy=False))  # the tree is built per call
@@ -371,8 +398,8 @@ class Database:
 
         inner = self._query(source, schema, as_of, ())
         q = exp.select(exp.Count(this=exp.Star())).from_(inner.subquery("m"))
-        with self._guard(timeout):
-            rows = self.con.execute(self._text(q)).fetchall()
+        text = self._text(q)
+        rows = self._call(lambda: self.con.execute(text).fetchall(), timeout)
         return int(rows[0][0]) if rows else 0
 
     def member_ids(
@@ -384,7 +411,8 @@ class Database:
         timeout: float | None = None,
     ) -> list[Any]:
         text = self._text(self._query(source, schema, as_of, ()))
-        with self._guard(timeout):
+
+        def fetch() -> list[Any]:
             cur = self.con.execute(text)
             name, kind = cur.description[0][:2]
             if str(kind) in _INTEGER_TYPES and _has_numpy():
@@ -392,6 +420,8 @@ class Database:
                 ids: list[Any] = cur.fetchnumpy()[name].tolist()
                 return ids
             return [r[0] for r in cur.fetchall()]
+
+        return self._call(fetch, timeout)
 
     def members(
         self,
@@ -404,8 +434,7 @@ class Database:
     ) -> Any:
         """Members with the chosen profile fields and traits, as a pyarrow Table."""
         text = self._text(self._query(source, schema, as_of, tuple(fields)))
-        with self._guard(timeout):
-            return self.con.sql(text).to_arrow_table()
+        return self._call(lambda: self.con.sql(text).to_arrow_table(), timeout)
 
     def export(
         self,
@@ -465,8 +494,8 @@ class Database:
             params=[exp.CopyParameter(this=exp.var(k), expression=v) for k, v in params],
         )
         try:
-            with self._guard(timeout):
-                rows = self.con.execute(self._text(copy)).fetchall()
+            text = self._text(copy)
+            rows = self._call(lambda: self.con.execute(text).fetchall(), timeout)
             if staged != path:
                 shutil.move(staged, path)
         finally:
@@ -487,7 +516,6 @@ class Database:
         return {r[0]: r[1] for r in rows}
 
     def _columns(self, src: Source, relations: Mapping[str, str]) -> dict[str, str] | None:
-        import duckdb
 
         if src.file is not None:
             if not src.file.exists():
@@ -506,16 +534,13 @@ class Database:
             query = f"DESCRIBE SELECT * FROM {ident}"
             params = []
         try:
-            with self._guard(None):
-                rows = self.con.execute(query, params).fetchall()
+            rows = self._call(lambda: self.con.execute(query, params).fetchall())
         except EngineError as e:
             raise EngineError(
                 dataclasses.replace(
                     e.diagnostic, message=f"cannot read `{src.label}`: {e.diagnostic.message}"
                 )
             ) from None
-        except duckdb.CatalogException:
-            return None
         return {r[0]: str(r[1]) for r in rows}
 
     def validate(self, schema: Schema) -> None:

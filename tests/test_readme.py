@@ -28,6 +28,8 @@ def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
 
 def test_quickstart_install_and_demo(tmp_path: Path) -> None:
     command = _blocks()[0].strip().replace(".venv", str(tmp_path / "venv"))
+    # The command leaves the environment active: a bare `segql` works next.
+    command += " && segql --version && command -v segql"
     env = {**os.environ, "SEGQL_CACHE_DIR": str(tmp_path / "cache")}
     r = subprocess.run(
         ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, env=env, timeout=900
@@ -35,6 +37,7 @@ def test_quickstart_install_and_demo(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     assert "vip" in r.stdout and "contacts in all" in r.stdout
     assert "segql repl" in r.stdout
+    assert r.stdout.rstrip().endswith(str(tmp_path / "venv" / "bin" / "segql"))
 
 
 def test_tour_commands(tmp_path: Path) -> None:

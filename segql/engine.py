@@ -625,7 +625,7 @@ class Database:
         owners = [("the entity", schema.entity.source, schema.entity.where)]
         owners += [(f"stream `{s.name}`", s.source, s.where) for s in schema.streams.values()]
         for what, src, where in owners:
-            if src.file is not None and not _inside(src.file, roots):
+            if src.file is not None and not _inside(src.file.resolve(), roots):
                 diags.append(
                     _diag(
                         "file-not-allowed",

@@ -402,6 +402,8 @@ def _output(args: argparse.Namespace) -> tuple[Path | None, str]:
     """Where to write and in which format, checked before anything runs."""
     from .engine import ExportFormat
 
+    if args.output is not None and "\x00" in args.output:
+        raise UsageError("an output file name cannot hold a NUL character")
     out = None if args.output in (None, "-") else Path(args.output)
     fmt = args.format
     if out is not None:

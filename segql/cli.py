@@ -212,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="diagnostics as JSON lines")
 
     sp = sub.add_parser("fmt", help="rewrite expressions in canonical form")
-    sp.add_argument("files", nargs="+", type=Path, help="schema or catalog files")
+    sp.add_argument(
+        "files", nargs="*", type=Path, help="schema or catalog files (default: the project's)"
+    )
     sp.add_argument("--check", action="store_true", help="only report files that would change")
 
     sp = sub.add_parser("repl", help="interactive session")
@@ -488,6 +490,15 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     from .fmtfiles import format_file
     from .fsutil import write_atomic
 
+    if not args.files:
+        from .project import find_project, load_project
+
+        found = find_project()
+        proj = load_project(found) if found is not None else None
+        if proj is not None:
+            args.files = [*([proj.schema] if proj.schema else []), *proj.catalogs]
+        if not args.files:
+            raise UsageError("no files: name them, or run inside a project (segql.toml)")
     changed = 0
     failed = False
     for path in args.files:

@@ -231,13 +231,17 @@ def _error(file: str, text: str | None, span: Span, message: str, *hints: str) -
 
 
 def _key_span(text: str, key: str) -> Span:
-    """The first line that assigns ``key`` (good enough for a flat table)."""
+    """The line that assigns ``key`` in segql's table (the file's top level, or the
+    ``[tool.segql]`` table of a pyproject.toml)."""
     from .diagnostics import span_at
 
     offset = 0
+    ours = "[tool.segql]" not in text  # a segql.toml: the top level is ours
     for line in text.split("\n"):
         stripped = line.lstrip()
-        if stripped.startswith((key + " ", key + "=", f'"{key}"')):
+        if stripped.startswith("["):
+            ours = stripped.split("#")[0].strip() == "[tool.segql]"
+        elif ours and stripped.startswith((key + " ", key + "=", f'"{key}"')):
             start = offset + len(line) - len(stripped)
             return span_at(text, start, start + len(key))
         offset += len(line) + 1

@@ -437,3 +437,23 @@ def test_the_demo_keeps_what_the_user_changed(
     catalog.unlink()
     demo.prepare(cache, notes=notes)
     assert catalog.read_text() == bundled and not notes
+
+
+def test_pyproject_mistakes_point_into_the_tool_table(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nschema = 1\n\n[tool.segql]\nschema = 3\n', encoding="utf-8"
+    )
+    r = run("check", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "pyproject.toml:6:1: error[project-bad-value]: `tool.segql.schema`" in r.stderr
+
+
+def test_fmt_without_files_formats_the_projects(tmp_path: Path) -> None:
+    (tmp_path / "segql.toml").write_text('schema = "s.yaml"\ncatalogs = ["c.yaml"]\n')
+    (tmp_path / "s.yaml").write_text(SCHEMA.read_text())
+    (tmp_path / "c.yaml").write_text("segments:\n  a:\n    where: AGE>3\n")
+    r = run("fmt", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "c.yaml").read_text() == "segments:\n  a:\n    where: AGE > 3\n"
+    r = run("fmt", cwd=Path("/"))
+    assert r.returncode == 2 and "no files" in r.stderr

@@ -15,7 +15,7 @@ from typing import Any
 
 from .types import Type
 
-__all__ = ["SUPPORTED", "Profile", "profile_for"]
+__all__ = ["SUPPORTED", "Profile", "dialect_names", "experimental_dialects", "profile_for"]
 
 SUPPORTED = ("duckdb", "postgres", "sqlite")
 
@@ -362,6 +362,11 @@ def profile_for(dialect: str) -> Profile | None:
     except ValueError:
         return None
     return Generic(name)
+
+
+def dialect_names() -> list[str]:
+    """Every dialect name :func:`profile_for` accepts (supported, aliases, experimental)."""
+    return sorted({*SUPPORTED, *_ALIASES, *experimental_dialects()})
 
 
 def experimental_dialects() -> list[str]:

@@ -22,6 +22,7 @@ import decimal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, assert_never, cast
 
 from . import ast, ir, timecalc
@@ -45,7 +46,8 @@ class SqlOptions:
     ``read_parquet(...)`` expressions for ``file:`` sources)."""
 
     sources: dict[str, Any] = field(default_factory=dict)
-    select: tuple[str, ...] = ()  # extra profile fields to return (engine `members`)
+    # Values returned beside the key (engine `members`): output name and typed value.
+    select: tuple[tuple[str, ir.TExpr], ...] = ()
 
 
 def _refuse(code: str, message: str, span: Span, *hints: str) -> CheckError:
@@ -70,8 +72,23 @@ def to_sql(
                 hints=("supported: duckdb, postgres, sqlite; others are experimental",),
             )
         )
-    query = build_query(source, schema, profile=profile, as_of=as_of)
-    return render(query, profile, pretty=pretty)
+    compiler = _compiler(schema, profile, as_of, None)
+    query = _compile(compiler, source, schema)
+    sql = _file_note(compiler.file_tables) + render(query, profile, pretty=pretty)
+    bad = unsafe_char(sql)  # the note quotes file paths
+    if bad is not None:
+        raise _refuse("invalid-character", f"the SQL would contain {bad}", NO_SPAN)
+    return sql
+
+
+def _file_note(tables: dict[str, str]) -> str:
+    """A leading comment naming the tables that stand for ``file:`` sources (built from
+    quoted identifiers; ``*/`` cannot occur in the comment)."""
+    if not tables:
+        return ""
+    names = ", ".join(f"{t} = {f}" for t, f in sorted(tables.items()))
+    text = f"segql: file sources are read as tables named after their files: {names}"
+    return "/* " + text.replace("*/", "* /") + " */\n"
 
 
 def render(query: Any, profile: Profile, *, pretty: bool = True) -> str:
@@ -113,20 +130,37 @@ def build_query(
     options: SqlOptions | None = None,
 ) -> Any:
     """The sqlglot ``Select`` for a segment."""
+    return _compile(_compiler(schema, profile, as_of, options), source, schema)
+
+
+def _prepare(source: str | ast.Expr | ir.TExpr, schema: Schema) -> ir.TExpr:
     from .checker import typed
 
     if ir.is_node(source):
         texpr = cast(ir.TExpr, source)
     else:  # text, or a syntax tree from segql.parse
         texpr = typed(cast(str | ast.Expr, source), schema)
-    texpr = optimize(texpr)
-    compiler = _Compiler(schema, profile, timecalc.normalize_as_of(as_of), options or SqlOptions())
+    return optimize(texpr)
+
+
+def _compile(compiler: _Compiler, source: str | ast.Expr | ir.TExpr, schema: Schema) -> Any:
+    """The query; errors found while compiling (a time out of range) show the expression."""
+    texpr = _prepare(source, schema)
     try:
         return compiler.query(texpr)
     except SegqlError as e:
         if not isinstance(source, str):
             raise
         raise type(e)(with_source(e.diagnostics, source)) from None
+
+
+def _compiler(
+    schema: Schema,
+    profile: Profile,
+    as_of: dt.datetime | dt.date | None,
+    options: SqlOptions | None,
+) -> _Compiler:
+    return _Compiler(schema, profile, timecalc.normalize_as_of(as_of), options or SqlOptions())
 
 
 # Exact decimal arithmetic on literals (a `top` percent has at most 38 digits).
@@ -272,6 +306,8 @@ class _Compiler:
         self.windows: list[tuple[str, Any]] = []
         self.event_alias = EVENT
         self._exists_count = 0
+        # file: sources compiled for a database as tables named after their files
+        self.file_tables: dict[str, str] = {}
 
     # --- helpers ----------------------------------------------------------------------
     def ident(self, name: str) -> Any:
@@ -302,16 +338,29 @@ class _Compiler:
             path = self.lit(str(src.file), Type.STRING, NO_SPAN)
             node = exp.Anonymous(this=reader, expressions=[path])
         else:
-            raise _refuse(
-                "file-source",
-                f"`{src.file}` is a file; file sources compile only for DuckDB",
-                Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1),
-                "give the entity or stream a `table:` to compile it for a database",
-            )
+            assert src.file is not None
+            node = exp.Table(this=self.ident(self._file_table(src.file)))
         if not isinstance(node, exp.Table):
             node = exp.Table(this=node)
         node.set("alias", exp.TableAlias(this=self.ident(alias)))
         return node
+
+    def _file_table(self, path: Path) -> str:
+        """The table a ``file:`` source stands for in a database: the file's name without
+        its suffix (``data/orders.parquet`` -> ``orders``), as a warehouse load names it."""
+        name = path.stem
+        shown = self.ident(name).sql(dialect=self.p.sqlglot_name)
+        other = self.file_tables.get(shown)
+        if other is not None and other != path.name:
+            raise _refuse(
+                "file-source",
+                f"two file sources, `{other}` and `{path.name}`, would both be table `{name}` "
+                f"in {self.p.name} SQL",
+                Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1),
+                "give one of them a `table:` naming its table in the database",
+            )
+        self.file_tables[shown] = path.name
+        return name
 
     def ts(self, value: dt.datetime) -> Any:
         return self.p.timestamp_literal(value)
@@ -360,21 +409,20 @@ class _Compiler:
     def query(self, texpr: ir.TExpr) -> Any:
         exp = self.exp
         cond = self.expr(texpr, None)
+        values = [(name, self.expr(v, None)) for name, v in self.options.select]
         ent = self.schema.entity
         key = ent.key
         select = exp.select(self.col(key, ENTITY), copy=False).from_(
             self.table(ent.source, ENTITY), copy=False
         )
-        for name in self.options.select:
-            fd = ent.fields[name]
-            select = select.select(
-                exp.alias_(self.col(fd.column, ENTITY), name, quoted=True, copy=False), copy=False
-            )
+        for name, value in values:
+            select = select.select(exp.alias_(value, name, quoted=True, copy=False), copy=False)
         reduce = None if self.windows else _entity_only_conjuncts(texpr)
         ctes = self._agg_ctes(reduce)
-        select = self._join_aggs(
-            select, inner=_required_streams(texpr), only=_streams_outside_windows(texpr)
-        )
+        read = _streams_outside_windows(texpr)
+        for _, v in self.options.select:
+            read |= _streams_outside_windows(v)
+        select = self._join_aggs(select, inner=_required_streams(texpr), only=read)
         for alias, cte in self.windows:
             ctes.append((alias, cte))
             select = self._join(select, alias, inner=False)

@@ -572,7 +572,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .diagnostics import Interrupted, SegqlError
+    from .diagnostics import Interrupted, SegqlError, with_source
 
     try:
         return COMMANDS[args.command](args)
@@ -580,7 +580,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except SegqlError as e:
-        _report(e.diagnostics)
+        diags = list(e.diagnostics)
+        expr = getattr(args, "expr", None)
+        if isinstance(expr, str) and not expr.startswith("@"):
+            # Found after checking (a time out of range at compile time): show the line.
+            diags = with_source(diags, expr)
+        _report(diags)
         return 1
     except UsageError as e:
         print(f"segql {args.command}: error: {e}", file=sys.stderr)

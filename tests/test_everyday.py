@@ -457,3 +457,9 @@ def test_fmt_without_files_formats_the_projects(tmp_path: Path) -> None:
     assert (tmp_path / "c.yaml").read_text() == "segments:\n  a:\n    where: AGE > 3\n"
     r = run("fmt", cwd=Path("/"))
     assert r.returncode == 2 and "no files" in r.stderr
+
+
+def test_compile_time_errors_show_the_expression(db: Path) -> None:
+    r = run("count", "signup_at within 2026y", *base(db))
+    assert r.returncode == 1 and "error[out-of-range]" in r.stderr
+    assert "1 | signup_at within 2026y" in r.stderr and "^~~~~" in r.stderr

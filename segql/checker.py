@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import decimal
 import difflib
+import re
+import typing
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from . import ast as a
-from . import dag, ir
+from . import dag, ir, timecalc
 from .diagnostics import (
+    NO_SPAN,
     CheckError,
     Diagnostic,
     LimitError,
@@ -28,16 +33,63 @@ from .diagnostics import (
 )
 from .formatter import format_expr, quote_name
 from .limits import DEFAULT_LIMITS, Limits
-from .schema import Located, Schema, Stream
+from .schema import FieldDef, Located, Schema, Source, Stream
 from .syntax import parse
 from .types import Type, common_numeric
 
 __all__ = ["check", "check_schema", "resolve", "typed"]
 
 _FLIP = a.FLIPPED
+_AST_TYPES = typing.get_args(a.Expr)
+
+# Literal ranges: what every supported engine represents exactly (BIGINT, DECIMAL(38)).
+_INT64_MAX = 2**63 - 1
+_DECIMAL_DIGITS = 38
+_ROUND_DIGITS = 18
+_WIDE = decimal.Context(prec=100)  # exact for sums of 38-digit literals
+
+
+def _decimal_digits(v: Decimal) -> int:
+    """Digits of a decimal as SQL prints it: the integer part without leading zeros (at
+    least one digit, as in `0.5`) and every fractional digit, trailing zeros included."""
+    _, digits, exponent = v.as_tuple()
+    assert isinstance(exponent, int)
+    return max(1, len(digits) + exponent) + max(0, -exponent)
+
 
 _FUNCS: dict[str, ir.FuncName] = {f.value: f for f in ir.FuncName}
 _ALL_FUNCS = sorted([*_FUNCS, *a.AGGREGATE_FUNCS, "percentile"])
+
+
+# Characters no SQL text may carry: NUL (SQLite refuses it, PostgreSQL ends the statement
+# there) and lone surrogates (not encodable, so neither sendable nor printable).
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unsafe_char(text: str) -> str | None:
+    """A description of the first character of ``text`` that cannot reach SQL, or None."""
+    m = _UNSAFE.search(text)
+    if m is None:
+        return None
+    ch = m.group()
+    return "a NUL character (\\0)" if ch == "\x00" else f"a lone surrogate (U+{ord(ch):04X})"
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters and lone surrogates escaped, so that a message
+    quoting user text can always be printed (and never drives a terminal)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if unicodedata.category(ch) in ("Cc", "Cs")
+        else ch
+        for ch in text
+    )
+
+
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _suggest(name: str, candidates: Iterable[str]) -> list[str]:
@@ -78,12 +130,23 @@ class _Ctx:
     parsed: dict[str, a.Expr | SegqlError] = field(default_factory=dict)  # by "kind:name"
 
     def error(self, code: str, message: str, span: Span, *hints: str) -> None:
-        self.diags.append(Diagnostic(code=code, message=message, span=span, hints=hints))
+        self.diags.append(
+            Diagnostic(
+                code=code,
+                message=_printable(message),
+                span=span,
+                hints=tuple(_printable(h) for h in hints),
+            )
+        )
 
     def warn(self, code: str, message: str, span: Span, *hints: str) -> None:
         self.diags.append(
             Diagnostic(
-                code=code, message=message, span=span, hints=hints, severity=Severity.WARNING
+                code=code,
+                message=_printable(message),
+                span=span,
+                hints=tuple(_printable(h) for h in hints),
+                severity=Severity.WARNING,
             )
         )
 
@@ -133,6 +196,8 @@ def _check(
     source: str | a.Expr, schema: Schema, limits: Limits
 ) -> tuple[ir.TExpr | None, list[Diagnostic]]:
     text = source if isinstance(source, str) else None
+    if text is None and not isinstance(source, _AST_TYPES):
+        raise TypeError(f"expected segql source text or a syntax tree, not {type(source).__name__}")
     try:
         tree = parse(source, limits=limits) if isinstance(source, str) else source
     except SegqlError as e:
@@ -201,7 +266,7 @@ def check_schema(schema: Schema, *, limits: Limits = DEFAULT_LIMITS) -> list[Dia
     """Check traits, stream filters and segments; fill the schema's typed caches.
 
     Diagnostics are relocated into the files the definitions came from."""
-    diags: list[Diagnostic] = []
+    diags: list[Diagnostic] = _unsafe_names(schema)
     for name, stream in schema.streams.items():
         if stream.filter_text is None:
             continue
@@ -236,6 +301,41 @@ def check_schema(schema: Schema, *, limits: Limits = DEFAULT_LIMITS) -> list[Dia
 
 
 _NO_USE = Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1)
+
+
+def _unsafe_names(schema: Schema) -> list[Diagnostic]:
+    """Tables, files and columns that SQL text cannot carry (NUL, lone surrogates),
+    reported where they are declared: no SQL is generated for such a schema."""
+    out: list[Diagnostic] = []
+
+    def test(text: str | None, what: str, where: Located) -> None:
+        bad = unsafe_char(text) if text is not None else None
+        if bad is None:
+            return
+        out.append(
+            Diagnostic(
+                code="invalid-character",
+                message=f"{what} contains {bad}, which SQL text cannot carry",
+                span=where.span or NO_SPAN,
+                file=where.file,
+                source=where.text,
+            )
+        )
+
+    ent = schema.entity
+    owners: list[tuple[str, Source, str, dict[str, FieldDef], Located, tuple[str, ...]]] = [
+        ("the entity", ent.source, ent.key, ent.fields, ent.where, ())
+    ]
+    for st in schema.streams.values():
+        owners.append((f"stream `{st.name}`", st.source, st.key, st.fields, st.where, (st.time,)))
+    for owner, source, key, fields, where, extra in owners:
+        test(source.table, f"the table of {owner}", where)
+        test(str(source.file) if source.file is not None else None, f"the file of {owner}", where)
+        for column in (key, *extra):
+            test(column, f"a key or time column of {owner}", where)
+        for name, fd in fields.items():
+            test(fd.column, f"the column of field `{_printable(name)}` of {owner}", fd.where)
+    return out
 
 
 def _dedupe(diags: Sequence[Diagnostic]) -> list[Diagnostic]:
@@ -430,21 +530,67 @@ def _check_one(ctx: _Ctx, kind: str, name: str, tstack: list[str], sstack: list[
 def _expr(ctx: _Ctx, e: a.Expr) -> ir.TExpr | None:
     match e:
         case a.IntLit(value=v):
+            if v > _INT64_MAX:
+                ctx.error(
+                    "out-of-range",
+                    f"`{_short(str(v))}` is too large: integers are 64-bit on every engine "
+                    f"(at most {_INT64_MAX:,})",
+                    e.span,
+                    "write it as a decimal (`….0`) if you need a larger number",
+                )
+                return None
             return ir.Lit(value=v, type=Type.INTEGER, span=e.span)
         case a.DecimalLit(value=v):
+            digits = _decimal_digits(v)
+            if digits > _DECIMAL_DIGITS:
+                ctx.error(
+                    "out-of-range",
+                    f"`{_short(format_expr(e))}` has {digits:,} digits; decimals have at most "
+                    f"{_DECIMAL_DIGITS}, what DECIMAL(38) holds exactly on every engine",
+                    e.span,
+                    "drop digits that do not matter, or use a float field for very large or "
+                    "very small values",
+                )
+                return None
             return ir.Lit(value=v, type=Type.DECIMAL, span=e.span)
         case a.StringLit(value=v):
+            bad = unsafe_char(v)
+            if bad is not None:
+                ctx.error(
+                    "invalid-character",
+                    f"this string contains {bad}, which SQL text cannot carry",
+                    e.span,
+                    "remove it; NUL and lone surrogates are not characters engines store",
+                )
+                return None
             return ir.Lit(value=v, type=Type.STRING, span=e.span)
         case a.BoolLit(value=v):
             return ir.Lit(value=v, type=Type.BOOLEAN, span=e.span)
         case a.NullLit():
             return ir.Lit(value=None, type=Type.NULL, span=e.span)
         case a.DateLit(value=v):
+            try:
+                timecalc.date_to_timestamp(v, ctx.schema.tz, e.span)
+            except CheckError as err:
+                ctx.diags.extend(err.diagnostics)
+                return None
             return ir.Lit(value=v, type=Type.DATE, span=e.span)
         case a.TimestampLit(value=v):
+            tz = ctx.schema.tz
             if v.tzinfo is None:
-                v = v.replace(tzinfo=ctx.schema.tz)
-            return ir.Lit(value=v.astimezone(dt.UTC), type=Type.TIMESTAMP, span=e.span)
+                v = v.replace(tzinfo=tz)
+            try:
+                utc = v.astimezone(dt.UTC)
+                utc.astimezone(tz)  # its wall-clock time in the schema zone exists too
+            except (OverflowError, ValueError):
+                ctx.error(
+                    "out-of-range",
+                    f"`{format_expr(e)}` is outside the times segql handles",
+                    e.span,
+                    timecalc.RANGE_TEXT,
+                )
+                return None
+            return ir.Lit(value=utc, type=Type.TIMESTAMP, span=e.span)
         case a.DurationLit():
             ctx.error(
                 "misplaced-duration",
@@ -464,13 +610,22 @@ def _expr(ctx: _Ctx, e: a.Expr) -> ir.TExpr | None:
             )
             return None
         case a.Name():
+            for part in e.parts:
+                bad = unsafe_char(part)
+                if bad is not None:
+                    ctx.error(
+                        "invalid-character",
+                        f"this name contains {bad}, which SQL text cannot carry",
+                        e.span,
+                    )
+                    return None
             return _name(ctx, e)
         case a.Now():
             return ir.Now(span=e.span)
         case a.Today():
             return ir.Today(span=e.span)
         case a.Ago(duration=d):
-            return ir.Ago(duration=_dur(d), span=e.span)
+            return ir.Ago(duration=_dur(ctx, d), span=e.span)
         case a.Neg(operand=o):
             x = _expr(ctx, o)
             if x is None:
@@ -516,7 +671,7 @@ def _expr(ctx: _Ctx, e: a.Expr) -> ir.TExpr | None:
                     *(_within_hint(x)),
                 )
                 return None
-            return ir.Within(operand=_to_ts(x), duration=_dur(d), span=e.span)
+            return ir.Within(operand=_to_ts(x), duration=_dur(ctx, d), span=e.span)
         case a.Call():
             return _call(ctx, e)
         case a.Aggregate():
@@ -539,8 +694,15 @@ def _within_hint(x: ir.TExpr) -> tuple[str, ...]:
     return ()
 
 
-def _dur(d: a.DurationLit) -> ir.Duration:
-    return ir.Duration(amount=d.amount, unit=d.unit)
+def _dur(ctx: _Ctx, d: a.DurationLit) -> ir.Duration:
+    if timecalc.longest_duration(d.amount, d.unit):
+        ctx.error(
+            "out-of-range",
+            f"`{_short(format_expr(d))}` is longer than any two supported times are apart",
+            d.span,
+            timecalc.RANGE_TEXT,
+        )
+    return ir.Duration(amount=d.amount, unit=d.unit, span=d.span)
 
 
 def _numeric_or_null(x: ir.TExpr) -> bool:
@@ -865,7 +1027,7 @@ def _age_compare(
     return ir.Compare(
         op=_FLIP[op],
         left=_to_ts(x),
-        right=ir.Ago(duration=_dur(dur), span=dur.span),
+        right=ir.Ago(duration=_dur(ctx, dur), span=dur.span),
         span=e.span,
     )
 
@@ -886,8 +1048,8 @@ def _between(ctx: _Ctx, e: a.Between) -> ir.TExpr | None:
             return None
         return ir.Between(
             operand=_to_ts(x),
-            low=ir.Ago(duration=_dur(e.high), span=e.high.span),
-            high=ir.Ago(duration=_dur(e.low), span=e.low.span),
+            low=ir.Ago(duration=_dur(ctx, e.high), span=e.high.span),
+            high=ir.Ago(duration=_dur(ctx, e.low), span=e.low.span),
             span=e.span,
         )
     parts = [(s, _expr(ctx, s)) for s in (e.operand, e.low, e.high)]
@@ -1050,15 +1212,26 @@ def _call(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
         hi = 2 if func is F.ROUND else 1
         if not arity(1, hi) or not need(0, targs[0].type.is_numeric, "a number"):
             return None
-        if len(targs) == 2 and not (
-            isinstance(e.args[1], a.IntLit | a.Neg) and targs[1].type is Type.INTEGER
-        ):
-            ctx.error(
-                "wrong-arguments",
-                "the number of digits for `round` must be a whole number like `2`",
-                e.args[1].span,
-            )
-            return None
+        if len(targs) == 2:
+            digits = _constant_int(e.args[1])
+            if digits is None:
+                ctx.error(
+                    "wrong-arguments",
+                    "the number of digits for `round` must be a whole number like `2`",
+                    e.args[1].span,
+                    "write the number itself, e.g. `round(x, 2)` or `round(x, -3)`",
+                )
+                return None
+            if not -_ROUND_DIGITS <= digits <= _ROUND_DIGITS:
+                ctx.error(
+                    "out-of-range",
+                    f"`round` takes from {-_ROUND_DIGITS} to {_ROUND_DIGITS} digits, not "
+                    f"{_short(str(digits))}",
+                    e.args[1].span,
+                    "18 digits either side of the point cover every 64-bit integer and "
+                    "DECIMAL(18) value",
+                )
+                return None
         rtype = _num(targs[0].type)
         if func in (F.FLOOR, F.CEIL) or (func is F.ROUND and len(targs) == 1):
             rtype = Type.INTEGER if rtype is Type.INTEGER else rtype
@@ -1087,6 +1260,15 @@ def _call(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
     if not arity(1, 1) or not need(0, targs[0].type.is_temporal, "a date or timestamp"):
         return None
     return ir.Func(func=func, args=tuple(targs), type=Type.INTEGER, span=e.span)
+
+
+def _constant_int(e: a.Expr) -> int | None:
+    """The value of an integer literal, or of a negated one; None for anything else."""
+    if isinstance(e, a.IntLit):
+        return e.value
+    if isinstance(e, a.Neg) and isinstance(e.operand, a.IntLit):
+        return -e.operand.value
+    return None
 
 
 def _percentile(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
@@ -1121,6 +1303,19 @@ def _top(ctx: _Ctx, e: a.Top) -> ir.TExpr | None:
             "bad-percent",
             f"`top {format_expr(e.percent)}%` must be more than 0% and at most 100%",
             e.percent.span,
+        )
+        return None
+    if _expr(ctx, e.percent) is None:  # the literal's range: exact on every engine
+        return None
+    rest = _WIDE.subtract(Decimal(100), pct)
+    if _decimal_digits(rest) > _DECIMAL_DIGITS:
+        # `top P%` compares ranks with 100 - P in SQL: that number must be exact too.
+        ctx.error(
+            "out-of-range",
+            f"`top {_short(format_expr(e.percent))}%` has too many decimals: 100 minus it "
+            f"needs {_decimal_digits(rest)} digits, and decimals have at most {_DECIMAL_DIGITS}",
+            e.percent.span,
+            "drop decimals that do not matter",
         )
         return None
     if ctx.stream is not None:
@@ -1266,7 +1461,7 @@ def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
         stream=stream.name,
         column=column,
         where=where,
-        within=_dur(e.within) if e.within is not None else None,
+        within=_dur(ctx, e.within) if e.within is not None else None,
         type=rtype,
         span=e.span,
     )
@@ -1311,7 +1506,7 @@ def _has(ctx: _Ctx, e: a.Has) -> ir.TExpr | None:
     return ir.Exists(
         stream=stream.name,
         where=where,
-        within=_dur(e.within) if e.within is not None else None,
+        within=_dur(ctx, e.within) if e.within is not None else None,
         span=e.span,
     )
 

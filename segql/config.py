@@ -653,7 +653,8 @@ def load_schema(
     source: SchemaSource,
     *,
     catalogs: Iterable[SchemaSource] = (),
-    limits: Limits = DEFAULT_LIMITS,
+    strict: bool = True,
+    limits: Limits | None = None,
 ) -> Schema:
     """Load, validate and type-check a schema and its segment catalogs.
 
@@ -662,7 +663,11 @@ def load_schema(
     Expressions are checked only once the structure is valid, so that one mistake does
     not echo through every expression that uses it. ``limits`` apply to every trait,
     stream filter and segment (a definition beyond them is a ``limit-exceeded`` error
-    where it is defined)."""
+    where it is defined).
+
+    ``strict=False`` tolerates broken segments: each is skipped with a warning and its
+    errors kept on ``schema.broken`` (a command that uses it still fails); everything
+    else must be valid."""
     doc = load_document(source)
     path = _path_of(source)
     builder = _Builder(doc, _base_dir(path))
@@ -696,9 +701,52 @@ def load_schema(
         raise SchemaError([d for d in diags if d.is_error])
     from .checker import check_schema
 
-    diags.extend(check_schema(schema, limits=limits))
+    diags.extend(check_schema(schema, limits=limits or DEFAULT_LIMITS))
     errors = [d for d in diags if d.is_error]
+    if errors and not strict:
+        diags = _skip_broken_segments(schema, diags)
+        errors = [d for d in diags if d.is_error]
     if errors:
         raise SchemaError(errors)
     schema.warnings = [d for d in diags if not d.is_error]
     return schema
+
+
+def _skip_broken_segments(schema: Schema, diags: list[Diagnostic]) -> list[Diagnostic]:
+    """When every error lies inside a segment's definition, keep those errors on
+    ``schema.broken`` and warn once per skipped segment; else change nothing."""
+    broken = [n for n in schema.segments if n not in schema.segments_ir]
+    owned: dict[str, list[Diagnostic]] = {n: [] for n in broken}
+    for d in diags:
+        if not d.is_error:
+            continue
+        owner = next((n for n in broken if _inside(d, schema.segments[n].where)), None)
+        if owner is None:
+            return diags
+        owned[owner].append(d)
+    out = [d for d in diags if not d.is_error]
+    for name in broken:
+        seg = schema.segments[name]
+        errors = owned[name] or [
+            Diagnostic(code="broken-segment", message=f"segment `{name}` has errors")
+        ]
+        schema.broken[name] = tuple(errors)
+        where = seg.where
+        out.append(
+            Diagnostic(
+                code="broken-segment",
+                message=f"segment `{name}` has errors and was skipped",
+                severity=Severity.WARNING,
+                span=where.span or NO_SPAN,
+                hints=("`segql check` shows them; commands that use it fail",),
+                file=where.file,
+                source=where.text,
+            )
+        )
+    return out
+
+
+def _inside(d: Diagnostic, where: Located) -> bool:
+    if where.span is None or d.file != where.file:
+        return False
+    return where.span.start <= d.span.start <= where.span.end

@@ -17,6 +17,7 @@ __all__ = [
     "CheckError",
     "Diagnostic",
     "EngineError",
+    "Interrupted",
     "LimitError",
     "SchemaError",
     "SegqlError",
@@ -26,6 +27,7 @@ __all__ = [
     "render",
     "render_all",
     "span_at",
+    "with_source",
 ]
 
 
@@ -208,6 +210,11 @@ class EngineError(SegqlError):
     """The database engine failed or the data does not match the schema."""
 
 
+class Interrupted(EngineError, KeyboardInterrupt):
+    """A query was cancelled (Ctrl-C, or ``Database.interrupt``). Also a
+    ``KeyboardInterrupt``, so a program's own Ctrl-C handling keeps working."""
+
+
 def _line_of(source: str, line: int) -> str:
     lines = source.split("\n")
     if 1 <= line <= len(lines):
@@ -216,16 +223,20 @@ def _line_of(source: str, line: int) -> str:
 
 
 def render(diag: Diagnostic, *, color: bool = False) -> str:
-    """``file:line:col: severity[code]: message``, the source line, a ``^~~~`` marker, hints."""
-    where = f"{diag.file or '<expr>'}:{diag.line}:{diag.column}"
+    """``file:line:col: severity[code]: message``, the source line, a ``^~~~`` marker, hints.
+
+    A problem that is not in any text (a missing database, an unknown dialect) has no
+    position, and one in a file but at no particular place shows only the file."""
+    where = _where(diag)
     sev = str(diag.severity)
+    message = _printable(diag.message)
     if color:
         tint = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "note": "\x1b[1;36m"}[sev]
-        head = (
-            f"\x1b[1m{where}:\x1b[0m {tint}{sev}[{diag.code}]:\x1b[0m \x1b[1m{diag.message}\x1b[0m"
-        )
+        place = f"\x1b[1m{where}:\x1b[0m " if where else ""
+        head = f"{place}{tint}{sev}[{diag.code}]:\x1b[0m \x1b[1m{message}\x1b[0m"
     else:
-        head = f"{where}: {sev}[{diag.code}]: {diag.message}"
+        head = f"{where}: " if where else ""
+        head += f"{sev}[{diag.code}]: {message}"
     out = [head]
     if diag.source is not None:
         text = _printable(_line_of(diag.source, diag.line).replace("\t", " "))
@@ -240,26 +251,47 @@ def render(diag: Diagnostic, *, color: bool = False) -> str:
         pad = " " * (len(gutter) - 2) + "| "
         out.append(pad + (f"\x1b[1;32m{marker}\x1b[0m" if color else marker))
     for hint in diag.hints:
-        out.append(f"  hint: {hint}")
+        out.append(f"  hint: {_printable(hint)}")
     return "\n".join(out)
+
+
+def _where(diag: Diagnostic) -> str | None:
+    if diag.source is None and diag.span == NO_SPAN:
+        return diag.file  # nowhere in particular (in that file)
+    return f"{diag.file or '<expr>'}:{diag.line}:{diag.column}"
 
 
 SHOWN_COLUMNS = 100  # of a long source line, the part around the problem that is shown
 
 
 def _cells(text: str) -> int:
-    """Terminal columns: East Asian wide and fullwidth characters take two, combining
-    marks none."""
+    """Terminal columns: East Asian wide and fullwidth characters take two; combining
+    marks, format characters, variation selectors and skin-tone modifiers none; a
+    character joined to the one before by a zero-width joiner (emoji sequences) none."""
     import unicodedata
 
     n = 0
+    joined = False
     for ch in text:
         if ch.isascii():
             n += 1
-        elif unicodedata.combining(ch):
+            joined = False
             continue
-        else:
-            n += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        cp = ord(ch)
+        if ch == "\u200d":
+            joined = True
+            continue
+        if joined:
+            joined = False
+            continue
+        if (
+            unicodedata.combining(ch)
+            or unicodedata.category(ch) in ("Mn", "Me", "Cf")
+            or 0xFE00 <= cp <= 0xFE0F
+            or 0x1F3FB <= cp <= 0x1F3FF
+        ):
+            continue
+        n += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
     return n
 
 
@@ -282,12 +314,43 @@ def _excerpt(text: str, start: int, end: int) -> tuple[str, str]:
     return shown, " " * lead + "^" + "~" * (width - 1)
 
 
+# Bidirectional controls can make a line read differently from what runs ("Trojan Source").
+_BIDI = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 def _printable(text: str) -> str:
-    return "".join(ch if ch.isprintable() or ch == " " else "\ufffd" for ch in text)
+    """The text as it may be echoed to a terminal: control characters, bidirectional
+    controls and lone surrogates become U+FFFD; joiners and other invisible format
+    characters stay (emoji sequences print whole)."""
+    import unicodedata
+
+    out = []
+    for ch in text:
+        if (
+            ch == " "
+            or (ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF)
+            or (unicodedata.category(ch) == "Cf" and ord(ch) not in _BIDI)
+        ):
+            out.append(ch)
+        else:
+            out.append("\ufffd")
+    return "".join(out)
 
 
 def render_all(diags: Iterable[Diagnostic], *, color: bool = False) -> str:
     return "\n".join(render(d, color=color) for d in diags)
+
+
+def with_source(diags: Iterable[Diagnostic], text: str) -> list[Diagnostic]:
+    """Attach the expression ``text`` to diagnostics positioned in it (found after the
+    checker, e.g. a time out of range at compile or evaluation time); problems of the
+    input itself (no span) stay unplaced rather than pointing at 1:1."""
+    return [
+        dataclasses.replace(d, source=text)
+        if d.source is None and d.file is None and d.span.end > d.span.start
+        else d
+        for d in diags
+    ]
 
 
 def raise_if_errors(diags: Sequence[Diagnostic], cls: type[SegqlError] = CheckError) -> None:

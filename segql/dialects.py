@@ -13,7 +13,9 @@ import datetime as dt
 import functools
 from typing import Any
 
-__all__ = ["SUPPORTED", "Profile", "profile_for"]
+from .types import Type
+
+__all__ = ["SUPPORTED", "Profile", "dialect_names", "experimental_dialects", "profile_for"]
 
 SUPPORTED = ("duckdb", "postgres", "sqlite")
 
@@ -122,6 +124,12 @@ class Profile:
         )
         return exp.cast(exp.Floor(this=q), dtype("BIGINT"), copy=False)
 
+    # --- numbers ----------------------------------------------------------------------
+    def round(self, x: Any, digits: int, t: Type) -> Any:
+        """``round(x, digits)``, halves away from zero; ``digits`` is in -18..18."""
+        exp = _exp()
+        return exp.Round(this=x, decimals=exp.Literal.number(digits) if digits else None)
+
     # --- lists ------------------------------------------------------------------------
     def list_contains(self, lst: Any, item: Any) -> Any:
         exp = _exp()
@@ -170,6 +178,12 @@ class Postgres(Profile):
         q = exp.Div(this=seconds, expression=exp.Literal.number(86400), typed=True)
         return exp.cast(exp.Floor(this=q), dtype("BIGINT"), copy=False)
 
+    def round(self, x: Any, digits: int, t: Type) -> Any:
+        if t is Type.FLOAT:
+            # Postgres rounds doubles half-to-even; numeric rounds half away from 0.
+            x = _exp().cast(x, dtype("DECIMAL"), copy=False)
+        return super().round(x, digits, t)
+
     def list_contains(self, lst: Any, item: Any) -> Any:
         exp = _exp()
         # `item = ANY(list)` is null when no element matches but one is null; segql
@@ -199,7 +213,8 @@ class SQLite(Profile):
 
     def timestamp_literal(self, value: dt.datetime) -> Any:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        text = value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+        # isoformat, not strftime: `%Y` prints year 1 as `1`, not `0001`.
+        text = value.isoformat(sep=" ", timespec="milliseconds")
         return _exp().Literal.string(text)
 
     def date_literal(self, value: dt.date) -> Any:
@@ -282,6 +297,43 @@ class SQLite(Profile):
         exp = _exp()
         return exp.Anonymous(this="length", expressions=[s])
 
+    def round(self, x: Any, digits: int, t: Type) -> Any:
+        """SQLite's ``round`` takes a negative ``digits`` as 0: round to a multiple of
+        ``m = 10**-digits`` by hand, in integers for integers (no float detour)."""
+        if digits >= 0:
+            return super().round(x, digits, t)
+        exp = _exp()
+        m = 10**-digits
+        if t is not Type.INTEGER:  # REAL: scale down, round, scale up
+            scale = exp.Literal.number(f"{m}.0")
+            down = exp.Div(this=x, expression=scale, typed=True)
+            return exp.Mul(this=exp.Round(this=down), expression=scale.copy())
+        lit = exp.Literal.number
+        rem = exp.Mod(this=x.copy(), expression=lit(m))
+        # x - x % m moves toward zero; a remainder of half m or more moves one m outwards.
+        away = exp.Case(
+            ifs=[exp.If(this=exp.LT(this=x.copy(), expression=lit(0)), true=lit(-m))],
+            default=lit(m),
+        )
+        outwards = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.GTE(
+                        this=exp.Mul(this=exp.Abs(this=rem.copy()), expression=lit(2)),
+                        expression=lit(m),
+                    ),
+                    true=away,
+                )
+            ],
+            default=lit(0),
+        )
+        return exp.Paren(
+            this=exp.Add(
+                this=exp.Sub(this=x, expression=exp.Paren(this=rem)),
+                expression=outwards,
+            )
+        )
+
 
 class Generic(Profile):
     """Any other sqlglot dialect: DuckDB-flavoured SQL transpiled by sqlglot. Experimental:
@@ -310,6 +362,11 @@ def profile_for(dialect: str) -> Profile | None:
     except ValueError:
         return None
     return Generic(name)
+
+
+def dialect_names() -> list[str]:
+    """Every dialect name :func:`profile_for` accepts (supported, aliases, experimental)."""
+    return sorted({*SUPPORTED, *_ALIASES, *experimental_dialects()})
 
 
 def experimental_dialects() -> list[str]:

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import difflib
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from . import dag, ir, timecalc
+from . import ast, dag, ir, timecalc
 from .ast import COMPARE, ArithOp, BoolOpKind
-from .diagnostics import CheckError, Diagnostic, EngineError, LimitError
+from .diagnostics import CheckError, Diagnostic, EngineError, LimitError, SegqlError, with_source
 from .limits import DEFAULT_LIMITS, Limits
 from .schema import Schema
 from .types import Type
@@ -64,8 +65,15 @@ class Predicate:
                 )
         self.schema = schema
         self.tz = schema.tz
+        # Keys a contact may have: schema field names and the key under its column name.
+        self._contact_keys = frozenset([*schema.entity.fields, schema.entity.key])
         self._fields: dict[str, Type] = {}
         self._stream_fields: dict[str, dict[str, Type]] = {}
+        # Times resolved against as_of (`30d ago`, `today`, …): each as_of is checked once,
+        # up front, so that one out of range is an error whatever the contact's values,
+        # as it is for to_sql.
+        self._as_of_checks: list[Callable[[dt.datetime], object]] = []
+        self._checked_as_of: dt.datetime | None = None
         with dag.guard("this segment"):
             self._fn = _Compiler(self, texpr).compile(texpr)
 
@@ -86,6 +94,11 @@ class Predicate:
         """The expression's value for one contact (None for null): any typed expression,
         not only a condition — e.g. a trait such as ``total_spent``."""
         aware = timecalc.normalize_as_of(as_of)
+        if aware != self._checked_as_of:
+            for resolve in self._as_of_checks:
+                resolve(aware)
+            self._checked_as_of = aware
+        self._check_keys(contact, events)
         values = {
             name: _normalize(contact.get(name), t, name, "contact", self.tz)
             for name, t in self._fields.items()
@@ -109,6 +122,64 @@ class Predicate:
                 )
             ) from None
 
+    def _check_keys(
+        self,
+        contact: Mapping[str, Any],
+        events: Mapping[str, Sequence[Mapping[str, Any]]] | None,
+    ) -> None:
+        """Refuse a contact key or event stream the schema does not know: a misspelt key
+        (``emailConsent``, ``order``) would otherwise read as null / no events."""
+        if not isinstance(contact, Mapping):
+            raise _input_error(
+                f"contact must be a dict keyed by field names, not {type(contact).__name__}"
+            )
+        if not self._contact_keys.issuperset(contact):
+            self._unknown_keys(contact)
+        if events is None:
+            return
+        if not isinstance(events, Mapping):
+            raise _input_error(
+                f"events must be a dict keyed by stream names, not {type(events).__name__}"
+            )
+        streams = self.schema.streams
+        for name, evs in events.items():
+            if name not in streams:
+                raise _input_error(
+                    f"events has an unknown stream `{_safe(name)}`",
+                    *_did_you_mean(str(name), streams),
+                    "event streams: " + ", ".join(sorted(streams)),
+                    code="unknown-name",
+                )
+            if not isinstance(evs, Iterable) or isinstance(evs, str | bytes | Mapping):
+                raise _input_error(
+                    f"events for `{name}` must be a list of dicts, not {type(evs).__name__}"
+                )
+
+    def _unknown_keys(self, contact: Mapping[str, Any]) -> None:
+        schema = self.schema
+        for key in contact:
+            if key in self._contact_keys:
+                continue
+            if key in schema.traits:
+                raise _input_error(
+                    f"contact key `{key}` is a trait; segql computes it from the events",
+                    "pass the events it is computed from instead",
+                    code="unknown-name",
+                )
+            if key in schema.streams:
+                raise _input_error(
+                    f"contact key `{key}` is an event stream",
+                    f"pass its events as `events={{{key!r}: [...]}}`",
+                    code="unknown-name",
+                )
+            raise _input_error(
+                f"contact has an unknown key `{_safe(key)}`",
+                *_did_you_mean(str(key), self._contact_keys),
+                "contacts are keyed by the schema's field names (the key by its column "
+                f"`{schema.entity.key}`)",
+                code="unknown-name",
+            )
+
     def visible(self, env: _Env, stream: str) -> list[Mapping[str, Any]]:
         """The stream's events with a time at or before as_of that pass its filter, with
         the fields this predicate uses normalised."""
@@ -127,25 +198,32 @@ class Predicate:
         datetime = dt.datetime
         utc = dt.UTC
         for raw in env.raw_events.get(stream, ()):
+            if type(raw) is not dict and not isinstance(raw, Mapping):
+                raise _input_error(
+                    f"each event of `{stream}` must be a dict, not {type(raw).__name__}"
+                )
             t = raw.get(time)
-            if type(t) is not datetime:
+            if type(t) is not datetime or (t.tzinfo is not None and t.tzinfo is not utc):
                 t = _normalize(t, Type.TIMESTAMP, time, stream, tz)
             elif t.tzinfo is not None:
-                t = t.replace(tzinfo=None) if t.tzinfo is utc else _naive(t)
+                t = t.replace(tzinfo=None)
             if t is None or t > as_of:
                 continue
             # Use the caller's dict as is when nothing needs converting (the common case);
-            # copy only events with missing keys, aware times or values to convert.
+            # copy only events with missing keys, aware times or values to convert or refuse.
             ev: Mapping[str, Any] = raw
-            if t is not raw.get(time) or not all(
-                type(raw.get(name, ev)) is ok or raw.get(name, ev) is None for name, _, ok in checks
-            ):
+            same = t is raw.get(time)
+            if same:
+                for name, _, ok in checks:
+                    v = raw.get(name, raw)
+                    if v is not None and (type(v) is not ok or not _plain(v)):
+                        same = False
+                        break
+            if not same:
                 ev = {time: t}
-                for name, ft, ok in checks:
+                for name, ft, _ in checks:
                     v = raw.get(name)
-                    ev[name] = (
-                        v if v is None or type(v) is ok else _normalize(v, ft, name, stream, tz)
-                    )
+                    ev[name] = None if v is None else _normalize(v, ft, name, stream, tz)
             if filt is not None and filt(env, ev) is not True:
                 continue
             out.append(ev)
@@ -166,7 +244,7 @@ _CACHE_SIZE = 256
 
 
 def matches(
-    source: str | ir.TExpr,
+    source: str | ast.Expr | ir.TExpr,
     schema: Schema,
     *,
     contact: Mapping[str, Any],
@@ -188,9 +266,20 @@ def matches(
             _CACHE[key] = (schema, pred)
             if len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
-    else:
-        pred = Predicate(source, schema, limits=limits)
-    return pred(contact, events, as_of)
+    elif ir.is_node(source):
+        pred = Predicate(cast(ir.TExpr, source), schema, limits=limits)
+    else:  # a syntax tree from segql.parse
+        from .checker import typed
+
+        pred = Predicate(
+            typed(cast(ast.Expr, source), schema, limits=limits), schema, limits=limits
+        )
+    try:
+        return pred(contact, events, as_of)
+    except SegqlError as e:
+        if not isinstance(source, str):
+            raise
+        raise type(e)(with_source(e.diagnostics, source)) from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -198,14 +287,51 @@ def matches(
 # ---------------------------------------------------------------------------------------
 
 
-def _bad(name: str, where: str, t: Type, value: Any) -> EngineError:
-    return EngineError(
-        Diagnostic(
-            code="bad-input",
-            message=f"{where} value for `{name}` must be {_expect(t)}, not "
-            f"{type(value).__name__} {value!r:.60}",
-        )
+def _input_error(message: str, *hints: str, code: str = "bad-input") -> EngineError:
+    return EngineError(Diagnostic(code=code, message=message, hints=hints))
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> tuple[str, ...]:
+    hits = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    lower = [c for c in candidates if c.lower() == name.lower()]
+    hits = lower[:1] or hits
+    return (f"did you mean `{hits[0]}`?",) if hits else ()
+
+
+def _bad(name: str, where: str, t: Type, value: Any, why: str = "") -> EngineError:
+    return _input_error(
+        f"{where} value for `{name}` must be {_expect(t)}{why}, not "
+        f"{type(value).__name__} {_show(value)}"
     )
+
+
+def _safe(key: object) -> str:
+    """A key for a message: short, with control characters and lone surrogates escaped."""
+    text = f"{key!s:.60}"
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
+def _show(value: Any) -> str:
+    """A value for a message: short, and printable (no lone surrogates or control
+    characters reach a terminal)."""
+    text = f"{value!r:.60}"
+    return text.encode("ascii", "backslashreplace").decode("ascii") if not text.isascii() else text
+
+
+def _out_of_time(name: str, where: str, value: Any, tz: dt.tzinfo) -> EngineError:
+    return _input_error(
+        f"{where} value for `{name}` ({_show(value)}) is outside the times segql handles "
+        f"in the schema's time zone ({tz})",
+        timecalc.RANGE_TEXT,
+    )
+
+
+_INT64 = 2**63
+_DECIMAL_LIMIT = 38  # digits before the point: what DECIMAL(38) holds on every engine
 
 
 def _expect(t: Type) -> str:
@@ -223,6 +349,9 @@ def _expect(t: Type) -> str:
 
 
 def _normalize(value: Any, t: Type, name: str, where: str, tz: dt.tzinfo) -> Any:
+    """A caller's value as the evaluator's representation of type ``t``; values no engine
+    stores exactly (NaN, infinities, integers beyond 64 bits, decimals of 38 digits or
+    more before the point, times outside years 1..9999) are refused as ``bad-input``."""
     if value is None:
         return None
     if t is Type.STRING:
@@ -230,17 +359,29 @@ def _normalize(value: Any, t: Type, name: str, where: str, tz: dt.tzinfo) -> Any
             return value
     elif t is Type.INTEGER:
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
+            if -_INT64 <= value < _INT64:
+                return value
+            raise _bad(name, where, t, value, " within 64 bits")
     elif t is Type.DECIMAL:
         if isinstance(value, Decimal):
-            return value
+            if value.is_finite() and value.adjusted() < _DECIMAL_LIMIT:
+                return value
+            raise _bad(name, where, t, value, " (finite, below 10**38)")
         if isinstance(value, int) and not isinstance(value, bool):
-            return Decimal(value)
-        if isinstance(value, float) and math.isfinite(value):
-            return Decimal(repr(value))
+            return _normalize(Decimal(value), t, name, where, tz)
+        if isinstance(value, float):
+            if math.isfinite(value):
+                return _normalize(Decimal(repr(value)), t, name, where, tz)
+            raise _bad(name, where, t, value, " (finite)")
     elif t is Type.FLOAT:
         if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-            return float(value)
+            try:
+                out = float(value)
+            except (OverflowError, ValueError):  # a huge int; Decimal('sNaN')
+                out = math.inf
+            if math.isfinite(out):
+                return out
+            raise _bad(name, where, t, value, " (finite)")
     elif t is Type.BOOLEAN:
         if isinstance(value, bool):
             return value
@@ -248,10 +389,13 @@ def _normalize(value: Any, t: Type, name: str, where: str, tz: dt.tzinfo) -> Any
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return value
     elif t is Type.TIMESTAMP:
-        if isinstance(value, dt.datetime):
-            return _naive(value)
-        if isinstance(value, dt.date):
-            return _naive(timecalc.date_to_timestamp(value, tz))
+        try:
+            if isinstance(value, dt.datetime):
+                return _naive(value)
+            if isinstance(value, dt.date):
+                return _naive(timecalc.date_to_timestamp(value, tz))
+        except (OverflowError, ValueError, CheckError):
+            raise _out_of_time(name, where, value, tz) from None
     elif t.is_list and isinstance(value, list | tuple):
         elem = t.element
         return tuple(_normalize(v, elem, name, where, tz) for v in value)
@@ -263,6 +407,18 @@ def _naive(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value
     return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _plain(v: Any) -> bool:
+    """Whether a value of a fast type is also in range (finite, 64-bit, DECIMAL(38))."""
+    tv = type(v)
+    if tv is float:
+        return bool(v - v == 0.0)  # false for infinities and NaN
+    if tv is Decimal:
+        return bool(v.is_finite() and v.adjusted() < _DECIMAL_LIMIT)
+    if tv is int:
+        return bool(-_INT64 <= v < _INT64)
+    return True
 
 
 # Python types that need no conversion, per segql type (fast path for event fields).
@@ -315,7 +471,24 @@ def _not(v: Any) -> Any:
 
 _CMP = COMPARE
 
-_DEC = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_UP)
+# Decimal arithmetic is exact, as on DuckDB and PostgreSQL: it runs in this context, never
+# the thread's (28 digits, silently rounded). A result needing more than 1,000 digits
+# raises (Inexact is trapped) and becomes an `out-of-range` error, never a wrong value.
+_EXACT = decimal.Context(
+    prec=1000,
+    rounding=decimal.ROUND_HALF_UP,
+    Emax=decimal.MAX_EMAX,
+    Emin=decimal.MIN_EMIN,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow, decimal.Inexact],
+)
+# Rounding (`round`) is inexact by design: halves away from zero, like SQL's ROUND.
+_ROUNDING = _EXACT.copy()
+_ROUNDING.traps[decimal.Inexact] = False
+
+
+class _OutOfRange(ArithmeticError):
+    """A numeric result no engine represents (raised inside closures; the closure of the
+    operation turns it into a positioned error)."""
 
 
 def _num(v: Any, t: Type) -> Any:
@@ -328,26 +501,79 @@ def _num(v: Any, t: Type) -> Any:
     return v
 
 
+def _finite(x: float) -> float:
+    if x - x == 0.0:
+        return x
+    raise _OutOfRange
+
+
 def _mod(a: Any, b: Any) -> Any:
     if b == 0:
         return None
     if isinstance(a, float) or isinstance(b, float):
-        return math.fmod(a, b)
+        return _finite(math.fmod(a, b))
     if isinstance(a, Decimal) or isinstance(b, Decimal):
-        return _DEC.remainder(Decimal(a), Decimal(b))
+        return _EXACT.remainder(Decimal(a), Decimal(b))
     r = abs(a) % abs(b)
     return -r if a < 0 else r
 
 
 def _round(v: Any, digits: int) -> Any:
+    """``round(v, digits)``, halves away from zero; ``digits`` is in -18..18 (checked)."""
     if isinstance(v, int):
         if digits >= 0:
             return v
-        q = Decimal(v).quantize(Decimal(1).scaleb(-digits), rounding=decimal.ROUND_HALF_UP)
-        return int(q)
+        return int(Decimal(v).quantize(Decimal(1).scaleb(-digits), context=_ROUNDING))
     d = v if isinstance(v, Decimal) else Decimal(repr(v))
-    out = d.quantize(Decimal(1).scaleb(-digits), rounding=decimal.ROUND_HALF_UP, context=_DEC)
-    return float(out) if isinstance(v, float) else out
+    out = d.quantize(Decimal(1).scaleb(-digits), context=_ROUNDING)
+    return _finite(float(out)) if isinstance(v, float) else out
+
+
+def _out_of_range(node: ir.TExpr, what: str) -> EngineError:
+    return EngineError(
+        Diagnostic(
+            code="out-of-range",
+            message=f"the result of {what} is out of range",
+            span=node.span,
+            hints=(
+                "numbers stay within 64-bit integers, finite floats and 1,000-digit "
+                "decimals; DuckDB and PostgreSQL stop with an overflow error too",
+            ),
+        )
+    )
+
+
+def _describe(node: ir.TExpr) -> str:
+    """How a message names the value of ``node`` (a field, an aggregate, or a value)."""
+    match node:
+        case ir.Field(name=name):
+            return f"contact value for `{name}`"
+        case ir.EventField(stream=stream, name=name):
+            return f"`{stream}` value for `{name}`"
+        case ir.Agg(func=func, stream=stream):
+            return f"`{func.value}({stream}…)`"
+        case _:
+            return "value"
+
+
+def _time_input(node: ir.TExpr, value: Any, tz: dt.tzinfo) -> EngineError:
+    return EngineError(
+        Diagnostic(
+            code="bad-input",
+            message=f"{_describe(node)} ({_show(value)}) is outside the times segql handles "
+            f"in the schema's time zone ({tz})",
+            span=node.span,
+            hints=(timecalc.RANGE_TEXT,),
+        )
+    )
+
+
+def _midnight(node: ir.TExpr, d: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    """Midnight of the date value of ``node`` in ``tz``, as naive UTC."""
+    try:
+        return _naive(timecalc.date_to_timestamp(d, tz))
+    except CheckError:
+        raise _time_input(node, d, tz) from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -390,7 +616,12 @@ class _Compiler:
 
     def _ago(self, d: ir.Duration) -> Fn:
         tz = self.tz
-        return self._time(f"ago {d}", lambda a: timecalc.ago(a, d.amount, d.unit, tz))
+
+        def resolve(a: dt.datetime) -> dt.datetime:
+            return timecalc.ago(a, d.amount, d.unit, tz, d.span)
+
+        self.p._as_of_checks.append(resolve)
+        return self._time(f"ago {d}", resolve)
 
     def compile(self, node: ir.TExpr) -> Fn:
         """The closure of ``node``: each distinct node is compiled once, children first
@@ -425,7 +656,13 @@ class _Compiler:
             case ir.Now():
                 return lambda env, ev: env.as_of
             case ir.Today():
-                return self._time("today", lambda a: timecalc.today(a, tz))
+                span = node.span
+
+                def start_of_day(a: dt.datetime) -> dt.datetime:
+                    return timecalc.today(a, tz, span)
+
+                self.p._as_of_checks.append(start_of_day)
+                return self._time("today", start_of_day)
             case ir.Ago(duration=d):
                 return self._ago(d)
             case ir.DateToTimestamp(operand=o):
@@ -433,11 +670,14 @@ class _Compiler:
 
                 def widen(env: _Env, ev: Any) -> Any:
                     v = g(env, ev)
-                    return None if v is None else _naive(timecalc.date_to_timestamp(v, tz))
+                    return None if v is None else _midnight(o, v, tz)
 
                 return widen
             case ir.Neg(operand=o):
                 g = self.compile(o)
+                if node.type is Type.DECIMAL:
+                    # `-d` would round to the thread's 28 digits; copy_negate is exact.
+                    return lambda env, ev: None if (v := g(env, ev)) is None else v.copy_negate()
                 return lambda env, ev: None if (v := g(env, ev)) is None else -v
             case ir.Arith():
                 return self._arith(node)
@@ -550,30 +790,56 @@ class _Compiler:
         raise AssertionError(f"unknown node {node!r}")  # pragma: no cover
 
     def _arith(self, node: ir.Arith) -> Fn:
+        """Integers are exact (Python ints), decimals exact in :data:`_EXACT`, floats
+        IEEE doubles; a result no engine represents (a non-finite float, a decimal of
+        over 1,000 digits) is an ``out-of-range`` error at the operator."""
         gx, gy = self.compile(node.left), self.compile(node.right)
         t = node.type
         op = node.op
+        what = f"`{op.value}`"
         if op is ArithOp.DIV:
 
             def div(env: _Env, ev: Any) -> Any:
                 a, b = gx(env, ev), gy(env, ev)
                 if a is None or b is None or b == 0:
                     return None
-                return float(a) / float(b)
+                try:
+                    return _finite(float(a) / float(b))
+                except ArithmeticError:
+                    raise _out_of_range(node, what) from None
 
             return div
-        binop: Callable[[Any, Any], Any] = {
-            ArithOp.ADD: lambda a, b: a + b,
-            ArithOp.SUB: lambda a, b: a - b,
-            ArithOp.MUL: lambda a, b: a * b,
-            ArithOp.MOD: _mod,
-        }[op]
+        binop: Callable[[Any, Any], Any]
+        if t is Type.DECIMAL:
+            binop = {
+                ArithOp.ADD: _EXACT.add,
+                ArithOp.SUB: _EXACT.subtract,
+                ArithOp.MUL: _EXACT.multiply,
+                ArithOp.MOD: _mod,
+            }[op]
+        elif t is Type.FLOAT:
+            binop = {
+                ArithOp.ADD: lambda a, b: _finite(a + b),
+                ArithOp.SUB: lambda a, b: _finite(a - b),
+                ArithOp.MUL: lambda a, b: _finite(a * b),
+                ArithOp.MOD: _mod,
+            }[op]
+        else:
+            binop = {
+                ArithOp.ADD: lambda a, b: a + b,
+                ArithOp.SUB: lambda a, b: a - b,
+                ArithOp.MUL: lambda a, b: a * b,
+                ArithOp.MOD: _mod,
+            }[op]
 
         def arith(env: _Env, ev: Any) -> Any:
             a, b = gx(env, ev), gy(env, ev)
             if a is None or b is None:
                 return None
-            return binop(_num(a, t), _num(b, t))
+            try:
+                return binop(_num(a, t), _num(b, t))
+            except ArithmeticError:
+                raise _out_of_range(node, what) from None
 
         return arith
 
@@ -585,13 +851,27 @@ class _Compiler:
 
         def unary(fn: Callable[[Any], Any]) -> Fn:
             g = gs[0]
-            return lambda env, ev: None if (v := g(env, ev)) is None else fn(v)
+
+            def apply(env: _Env, ev: Any) -> Any:
+                v = g(env, ev)
+                if v is None:
+                    return None
+                try:
+                    return fn(v)
+                except ArithmeticError:
+                    raise _out_of_range(node, f"`{node.func.value}`") from None
+
+            return apply
 
         utc = tz is dt.UTC
+        arg = node.args[0] if node.args else node
 
         def local(v: Any) -> Any:
             if isinstance(v, dt.datetime) and not utc:
-                return v.replace(tzinfo=dt.UTC).astimezone(tz)
+                try:
+                    return v.replace(tzinfo=dt.UTC).astimezone(tz)
+                except (OverflowError, ValueError):
+                    raise _time_input(arg, v, tz) from None
             return v
 
         match node.func:
@@ -604,13 +884,13 @@ class _Compiler:
             case F.LENGTH:
                 return unary(len)
             case F.ABS:
-                return unary(abs)
+                return unary(lambda v: v.copy_abs() if isinstance(v, Decimal) else abs(v))
             case F.FLOOR:
                 return unary(
                     lambda v: (
                         math.floor(v)
                         if isinstance(v, int | float)
-                        else v.to_integral_value(rounding=decimal.ROUND_FLOOR)
+                        else v.to_integral_value(rounding=decimal.ROUND_FLOOR, context=_EXACT)
                     )
                 )
             case F.CEIL:
@@ -618,7 +898,7 @@ class _Compiler:
                     lambda v: (
                         math.ceil(v)
                         if isinstance(v, int | float)
-                        else v.to_integral_value(rounding=decimal.ROUND_CEILING)
+                        else v.to_integral_value(rounding=decimal.ROUND_CEILING, context=_EXACT)
                     )
                 )
             case F.ROUND:
@@ -628,7 +908,12 @@ class _Compiler:
                 def rnd(env: _Env, ev: Any) -> Any:
                     v = g(env, ev)
                     n = gd(env, ev) if gd is not None else 0
-                    return None if v is None or n is None else _round(v, n)
+                    if v is None or n is None:
+                        return None
+                    try:
+                        return _round(v, n)
+                    except ArithmeticError:
+                        raise _out_of_range(node, "`round`") from None
 
                 return rnd
             case F.COALESCE:
@@ -638,10 +923,10 @@ class _Compiler:
                 ]
 
                 def coalesce(env: _Env, ev: Any) -> Any:
-                    for g, to_ts in widen:
+                    for (g, to_ts), a in zip(widen, node.args, strict=True):
                         v = g(env, ev)
                         if v is not None:
-                            return _naive(timecalc.date_to_timestamp(v, tz)) if to_ts else v
+                            return _midnight(a, v, tz) if to_ts else v
                     return None
 
                 return coalesce
@@ -662,19 +947,21 @@ class _Compiler:
                     if v is None:
                         return None
                     if is_date:
-                        v = _naive(timecalc.date_to_timestamp(v, tz))
+                        v = _midnight(arg, v, tz)
                     return (env.as_of - v) // dt.timedelta(days=1)
 
                 return days_since
             case F.DAYS_UNTIL_ANNIVERSARY:
                 g = gs[0]
+                span = node.span
+                self.p._as_of_checks.append(lambda a: timecalc.local_date(a, tz, span))
 
                 def anniversary(env: _Env, ev: Any) -> Any:
                     v = g(env, ev)
                     if v is None:
                         return None
                     d = local(v).date() if isinstance(v, dt.datetime) else v
-                    today = timecalc.local_date(env.aware, tz)
+                    today = timecalc.local_date(env.aware, tz, span)
                     return timecalc.days_until_anniversary(d, today)
 
                 return anniversary
@@ -726,11 +1013,18 @@ class _Compiler:
 
             def total(env: _Env, ev: Any) -> Any:
                 vals = values(env)
-                if rtype is Type.DECIMAL:
-                    return sum(vals, Decimal(0))
-                if rtype is Type.FLOAT:
-                    return math.fsum(vals)
-                return sum(vals)
+                try:
+                    if rtype is Type.DECIMAL:
+                        out = Decimal(0)
+                        add = _EXACT.add
+                        for v in vals:
+                            out = add(out, v)
+                        return out
+                    if rtype is Type.FLOAT:
+                        return _finite(math.fsum(vals))
+                    return sum(vals)
+                except ArithmeticError:
+                    raise _out_of_range(node, "`sum`") from None
 
             return total
         if func is ir.AggFunc.AVG:
@@ -739,7 +1033,10 @@ class _Compiler:
                 vals = values(env)
                 if not vals:
                     return None
-                return math.fsum(float(v) for v in vals) / len(vals)
+                try:
+                    return _finite(math.fsum(float(v) for v in vals) / len(vals))
+                except ArithmeticError:
+                    raise _out_of_range(node, "`avg`") from None
 
             return avg
         if func in (ir.AggFunc.MIN, ir.AggFunc.MAX):

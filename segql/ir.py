@@ -10,6 +10,7 @@ stay symbolic here and are resolved against ``as_of`` by each back end.
 from __future__ import annotations
 
 import enum
+import typing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeAlias
@@ -55,8 +56,11 @@ _SPAN = field(default=NO_SPAN, compare=False, repr=False)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Duration:
+    """A positive duration; ``span`` is where it was written (for range errors)."""
+
     amount: int
     unit: DurationUnit
+    span: Span = _SPAN
 
     def __str__(self) -> str:
         return f"{self.amount}{self.unit.value}"
@@ -411,9 +415,17 @@ def walk(node: TExpr) -> list[TExpr]:
     return out
 
 
+_NODE_TYPES = typing.get_args(TExpr)
+
+
+def is_node(value: object) -> bool:
+    """Whether ``value`` is a typed tree (as opposed to source text or a syntax tree)."""
+    return isinstance(value, _NODE_TYPES)
+
+
 def needs_population(node: TExpr) -> bool:
     return any(isinstance(n, Percentile | TopPercent) for n in walk(node))
 
 
 # Re-exported for back ends.
-__all__ += ["ArithOp", "BoolOpKind", "CmpOp", "DurationUnit", "children", "walk"]
+__all__ += ["ArithOp", "BoolOpKind", "CmpOp", "DurationUnit", "children", "is_node", "walk"]

@@ -110,7 +110,8 @@ class SegmentDef:
 class Schema:
     """A loaded schema. ``traits_ir``, ``filters_ir`` and ``segments_ir`` are filled by
     the checker (:func:`segql.checker.check_schema`) and cached here; ``warnings`` keeps the
-    non-error diagnostics found while loading."""
+    non-error diagnostics found while loading, ``broken`` the segments a lenient load
+    skipped."""
 
     timezone: str
     entity: Entity
@@ -123,6 +124,8 @@ class Schema:
     segments_ir: dict[str, ir.TExpr] = field(default_factory=dict)
     parsed: dict[str, ast.Expr] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)
+    # Segments skipped by a lenient load (``strict=False``), with their errors.
+    broken: dict[str, tuple[Diagnostic, ...]] = field(default_factory=dict)
 
     @property
     def tz(self) -> dt.tzinfo:

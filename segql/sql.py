@@ -25,15 +25,18 @@ from __future__ import annotations
 import calendar
 import contextlib
 import datetime as dt
+import decimal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, assert_never
+from pathlib import Path
+from typing import Any, assert_never, cast
 
-from . import dag, ir, timecalc
+from . import ast, dag, ir, timecalc
 from .ast import COMPARE, FLIPPED, ArithOp, BoolOpKind, CmpOp
-from .diagnostics import CheckError, Diagnostic, Span
-from .dialects import Profile, dtype, profile_for
+from .checker import unsafe_char
+from .diagnostics import NO_SPAN, CheckError, Diagnostic, SegqlError, Span, with_source
+from .dialects import Profile, profile_for
 from .limits import DEFAULT_LIMITS, Limits
 from .optimize import optimize
 from .schema import Schema, Source
@@ -66,7 +69,8 @@ class SqlOptions:
     ``read_parquet(...)`` expressions for ``file:`` sources)."""
 
     sources: dict[str, Any] = field(default_factory=dict)
-    select: tuple[str, ...] = ()  # extra profile fields to return (engine `members`)
+    # Values returned beside the key (engine `members`): output name and typed value.
+    select: tuple[tuple[str, ir.TExpr], ...] = ()
 
 
 def _refuse(code: str, message: str, span: Span, *hints: str) -> CheckError:
@@ -74,7 +78,7 @@ def _refuse(code: str, message: str, span: Span, *hints: str) -> CheckError:
 
 
 def to_sql(
-    source: str | ir.TExpr,
+    source: str | ast.Expr | ir.TExpr,
     schema: Schema,
     *,
     dialect: str = "duckdb",
@@ -92,9 +96,24 @@ def to_sql(
                 hints=("supported: duckdb, postgres, sqlite; others are experimental",),
             )
         )
-    query = build_query(source, schema, profile=profile, as_of=as_of, limits=limits)
+    compiler = _compiler(schema, profile, as_of, None)
+    query = _compile(compiler, source, schema, limits)
     with dag.guard("the SQL of this segment"):
-        return render(query, profile, pretty=pretty)
+        sql = _file_note(compiler.file_tables) + render(query, profile, pretty=pretty)
+    bad = unsafe_char(sql)  # the note quotes file paths
+    if bad is not None:
+        raise _refuse("invalid-character", f"the SQL would contain {bad}", NO_SPAN)
+    return sql
+
+
+def _file_note(tables: dict[str, str]) -> str:
+    """A leading comment naming the tables that stand for ``file:`` sources (built from
+    quoted identifiers; ``*/`` cannot occur in the comment)."""
+    if not tables:
+        return ""
+    names = ", ".join(f"{t} = {f}" for t, f in sorted(tables.items()))
+    text = f"segql: file sources are read as tables named after their files: {names}"
+    return "/* " + text.replace("*/", "* /") + " */\n"
 
 
 def render(query: Any, profile: Profile, *, pretty: bool = True) -> str:
@@ -102,7 +121,7 @@ def render(query: Any, profile: Profile, *, pretty: bool = True) -> str:
     from sqlglot.errors import ErrorLevel, UnsupportedError
 
     try:
-        return str(
+        sql = str(
             query.sql(
                 dialect=profile.sqlglot_name,
                 copy=False,  # the tree is ours and used once
@@ -119,10 +138,16 @@ def render(query: Any, profile: Profile, *, pretty: bool = True) -> str:
                 hints=("supported dialects: duckdb, postgres, sqlite",),
             )
         ) from None
+    # Names and strings are refused where they enter (checker, `ident`, `lit`); this is
+    # the last line: no SQL with a NUL or a lone surrogate ever leaves segql.
+    bad = unsafe_char(sql)
+    if bad is not None:
+        raise _refuse("invalid-character", f"the SQL would contain {bad}", NO_SPAN)
+    return sql
 
 
 def build_query(
-    source: str | ir.TExpr,
+    source: str | ast.Expr | ir.TExpr,
     schema: Schema,
     *,
     profile: Profile,
@@ -132,17 +157,57 @@ def build_query(
 ) -> Any:
     """The sqlglot ``Select`` for a segment. A typed tree is held to ``limits`` as text
     is (:class:`~segql.diagnostics.LimitError`)."""
+    return _compile(_compiler(schema, profile, as_of, options), source, schema, limits)
+
+
+def _prepare(source: str | ast.Expr | ir.TExpr, schema: Schema, limits: Limits) -> ir.TExpr:
     from .checker import typed
 
-    if isinstance(source, str):
-        texpr = typed(source, schema, limits=limits)
-    else:
-        texpr = source
+    if ir.is_node(source):
+        texpr = cast(ir.TExpr, source)
         dag.enforce(texpr, limits, traits=schema.traits_ir)
-    at = timecalc.normalize_as_of(as_of)
-    with dag.guard("the SQL of this segment"):
-        compiler = _Compiler(schema, profile, at, options or SqlOptions())
-        return compiler.query(optimize(texpr))
+    else:  # text, or a syntax tree from segql.parse
+        texpr = typed(cast(str | ast.Expr, source), schema, limits=limits)
+    return optimize(texpr)
+
+
+def _compile(
+    compiler: _Compiler, source: str | ast.Expr | ir.TExpr, schema: Schema, limits: Limits
+) -> Any:
+    """The query; errors found while compiling (a time out of range) show the expression."""
+    texpr = _prepare(source, schema, limits)
+    try:
+        with dag.guard("the SQL of this segment"):
+            return compiler.query(texpr)
+    except SegqlError as e:
+        if not isinstance(source, str):
+            raise
+        raise type(e)(with_source(e.diagnostics, source)) from None
+
+
+def _compiler(
+    schema: Schema,
+    profile: Profile,
+    as_of: dt.datetime | dt.date | None,
+    options: SqlOptions | None,
+) -> _Compiler:
+    return _Compiler(schema, profile, timecalc.normalize_as_of(as_of), options or SqlOptions())
+
+
+# Exact decimal arithmetic on literals (a `top` percent has at most 38 digits).
+_EXACT = decimal.Context(prec=100, traps=[decimal.Inexact, decimal.InvalidOperation])
+
+
+def _constant_int(node: ir.TExpr) -> int:
+    """The digits of ``round``: an integer literal, perhaps negated (the checker's rule)."""
+    match node:
+        case ir.Lit(value=int() as v):
+            return v
+        case ir.Neg(operand=ir.Lit(value=int() as v)):
+            return -v
+    raise _refuse(
+        "wrong-arguments", "the number of digits for `round` must be a whole number", node.span
+    )
 
 
 def _distinct_conds(aggs: list[_PassAgg]) -> list[_PassAgg]:
@@ -219,8 +284,9 @@ _LEAVES = (ir.Lit, ir.Field, ir.EventField, ir.Now, ir.Today, ir.Ago)
 _COLUMNS = (ir.Agg, ir.Percentile, ir.TopPercent)  # already one column of a shared CTE
 
 
-def _shared_ctes(texpr: ir.TExpr, max_depth: int) -> list[ir.TExpr]:
-    """The contact-level subexpressions to compute once each in a CTE, dependencies first.
+def _shared_ctes(roots: list[ir.TExpr], max_depth: int) -> list[ir.TExpr]:
+    """The contact-level subexpressions of ``roots`` (the condition, and the values
+    returned beside the key) to compute once each in a CTE, dependencies first.
 
     1. Bottom-up over the DAG, a node is hoisted when it occurs more than once in the tree
        written out and its copies beyond the first would add more than ``HOIST_SIZE``
@@ -232,6 +298,8 @@ def _shared_ctes(texpr: ir.TExpr, max_depth: int) -> list[ir.TExpr]:
 
     Ordinary segments have no such node: their SQL does not change. Event conditions are
     never hoisted (they are about one event, and the expression limits bound them)."""
+    # Several roots are analysed as the operands of one (never hoisted) node.
+    texpr = roots[0] if len(roots) == 1 else ir.BoolOp(op=BoolOpKind.AND, operands=tuple(roots))
     sc = dag.scan(texpr)
     if not sc.shared and sc.depth[id(texpr)] <= max_depth:
         return []  # the common case: nothing shared, nothing deep
@@ -246,6 +314,7 @@ def _shared_ctes(texpr: ir.TExpr, max_depth: int) -> list[ir.TExpr]:
                 stack.extend(ir.children(n))
     inline = [n for n in order if id(n) in contact and not isinstance(n, ir.Agg | ir.Exists)]
     hoistable = {id(n) for n in inline if not isinstance(n, (*_LEAVES, *_COLUMNS))}
+    hoistable.discard(id(texpr) if len(roots) > 1 else -1)
     cap = 1 << 62
 
     def written(hoisted: set[int]) -> dict[int, int]:
@@ -357,9 +426,20 @@ class _Compiler:
         self.scope = _Scope()
         self.event_alias = EVENT
         self._exists_count = 0
+        # file: sources compiled for a database as tables named after their files
+        self.file_tables: dict[str, str] = {}
 
     # --- helpers ----------------------------------------------------------------------
     def ident(self, name: str) -> Any:
+        bad = unsafe_char(name)
+        if bad is not None:
+            raise _refuse(
+                "invalid-character",
+                f"the name `{name.encode('unicode_escape').decode('ascii')}` contains {bad}, "
+                "which SQL text cannot carry",
+                NO_SPAN,
+                "rename the table or column in the schema",
+            )
         return self.exp.to_identifier(name, quoted=True)
 
     def col(self, name: str, table: str) -> Any:
@@ -375,18 +455,32 @@ class _Compiler:
             node = exp.Table(this=self.ident(src.table))
         elif src.file is not None and self.p.name == "duckdb":
             reader = "read_csv_auto" if src.file.suffix.lower() == ".csv" else "read_parquet"
-            node = exp.Anonymous(this=reader, expressions=[exp.Literal.string(str(src.file))])
+            path = self.lit(str(src.file), Type.STRING, NO_SPAN)
+            node = exp.Anonymous(this=reader, expressions=[path])
         else:
-            raise _refuse(
-                "file-source",
-                f"`{src.file}` is a file; file sources compile only for DuckDB",
-                Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1),
-                "give the entity or stream a `table:` to compile it for a database",
-            )
+            assert src.file is not None
+            node = exp.Table(this=self.ident(self._file_table(src.file)))
         if not isinstance(node, exp.Table):
             node = exp.Table(this=node)
         node.set("alias", exp.TableAlias(this=self.ident(alias)))
         return node
+
+    def _file_table(self, path: Path) -> str:
+        """The table a ``file:`` source stands for in a database: the file's name without
+        its suffix (``data/orders.parquet`` -> ``orders``), as a warehouse load names it."""
+        name = path.stem
+        shown = self.ident(name).sql(dialect=self.p.sqlglot_name)
+        other = self.file_tables.get(shown)
+        if other is not None and other != path.name:
+            raise _refuse(
+                "file-source",
+                f"two file sources, `{other}` and `{path.name}`, would both be table `{name}` "
+                f"in {self.p.name} SQL",
+                Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1),
+                "give one of them a `table:` naming its table in the database",
+            )
+        self.file_tables[shown] = path.name
+        return name
 
     def ts(self, value: dt.datetime) -> Any:
         return self.p.timestamp_literal(value)
@@ -404,6 +498,11 @@ class _Compiler:
         if isinstance(value, float):
             return exp.Literal.number(repr(value))
         if isinstance(value, str):
+            bad = unsafe_char(value)
+            if bad is not None:
+                raise _refuse(
+                    "invalid-character", f"this string contains {bad}, which SQL cannot carry", span
+                )
             return exp.Literal.string(value)
         if isinstance(value, dt.datetime):
             return self.ts(value)
@@ -431,20 +530,19 @@ class _Compiler:
         exp = self.exp
         main = self.scope
         max_depth = HOIST_DEPTH if self.p.name != "sqlite" else min(HOIST_DEPTH, SQLITE_HOIST_DEPTH)
-        for node in _shared_ctes(texpr, max_depth):
+        roots = [texpr, *(v for _, v in self.options.select)]
+        for node in _shared_ctes(roots, max_depth):
             self._hoist(node)
         self.scope = main
         cond = self.expr(texpr, None)
+        values = [(name, self.expr(v, None)) for name, v in self.options.select]
         ent = self.schema.entity
         key = ent.key
         select = exp.select(self.col(key, ENTITY), copy=False).from_(
             self.table(ent.source, ENTITY), copy=False
         )
-        for name in self.options.select:
-            fd = ent.fields[name]
-            select = select.select(
-                exp.alias_(self.col(fd.column, ENTITY), name, quoted=True, copy=False), copy=False
-            )
+        for name, value in values:
+            select = select.select(exp.alias_(value, name, quoted=True, copy=False), copy=False)
         reduce = None if self.derived or self.levels else _entity_only_conjuncts(texpr)
         ctes = self._agg_ctes(reduce)
         select = self._join_aggs(select, inner=_required_streams(texpr), only=main.streams)
@@ -727,7 +825,7 @@ class _Compiler:
         return Type.TIMESTAMP
 
     def _ago(self, d: ir.Duration) -> dt.datetime:
-        return timecalc.ago(self.as_of, d.amount, d.unit, self.tz)
+        return timecalc.ago(self.as_of, d.amount, d.unit, self.tz, d.span)
 
     # --- expressions ------------------------------------------------------------------
     def expr(self, node: ir.TExpr, stream: str | None) -> Any:
@@ -747,12 +845,12 @@ class _Compiler:
             case ir.Now():
                 return self.ts(self.as_of)
             case ir.Today():
-                return self.ts(timecalc.today(self.as_of, self.tz))
+                return self.ts(timecalc.today(self.as_of, self.tz, node.span))
             case ir.Ago(duration=d):
                 return self.ts(self._ago(d))
             case ir.DateToTimestamp(operand=o):
                 if isinstance(o, ir.Lit) and isinstance(o.value, dt.date):
-                    return self.ts(timecalc.date_to_timestamp(o.value, self.tz))
+                    return self.ts(timecalc.date_to_timestamp(o.value, self.tz, o.span))
                 self._need_zones(node.span)
                 return self.p.date_to_timestamp(self.expr(o, stream), self.zone)
             case ir.Neg(operand=o):
@@ -917,12 +1015,8 @@ class _Compiler:
             case F.CEIL:
                 return exp.Ceil(this=self.expr(args[0], stream))
             case F.ROUND:
-                a0 = self.expr(args[0], stream)
-                if self.p.name == "postgres" and args[0].type is Type.FLOAT:
-                    # Postgres rounds doubles half-to-even; numeric rounds half away from 0.
-                    a0 = exp.cast(a0, dtype("DECIMAL"), copy=False)
-                digits = self.expr(args[1], stream) if len(args) > 1 else None
-                return exp.Round(this=a0, decimals=digits)
+                digits = _constant_int(args[1]) if len(args) > 1 else 0
+                return self.p.round(self.expr(args[0], stream), digits, args[0].type)
             case F.COALESCE:
                 parts = [self._operand(a, stream) for a in args]
                 return exp.Coalesce(this=parts[0], expressions=parts[1:])
@@ -937,17 +1031,17 @@ class _Compiler:
                     ts = self.p.date_to_timestamp(ts, self.zone)
                 return self.p.days_between(self.as_of, ts)
             case F.DAYS_UNTIL_ANNIVERSARY:
-                return self._anniversary(args[0], stream)
+                return self._anniversary(args[0], stream, node.span)
         raise AssertionError(node.func)  # pragma: no cover
 
-    def _anniversary(self, node: ir.TExpr, stream: str | None) -> Any:
+    def _anniversary(self, node: ir.TExpr, stream: str | None, span: Span) -> Any:
         """Days from as_of's local date to the next month/day of the argument, computed
         with day-of-year arithmetic on constants known at compile time."""
         exp = self.exp
         local = self._local(node, stream)
         m = self.p.part("month", local)
         d = self.p.part("day", local.copy())
-        today = timecalc.local_date(self.as_of, self.tz)
+        today = timecalc.local_date(self.as_of, self.tz, span)
         y0 = today.year
 
         def ordinal(year: int, m: Any, d: Any) -> Any:
@@ -1017,7 +1111,7 @@ class _Compiler:
         else:
             r = exp.Window(this=exp.Anonymous(this="RANK"), order=order)
             n = self._population_size(operand, nullable, bool(scope.derived))
-            need = Decimal(100) - top
+            need = _EXACT.subtract(Decimal(100), top)  # not the thread's 28 digits
             lit = exp.Literal.number
             exact = exp.GTE(
                 this=exp.Mul(

@@ -114,10 +114,14 @@ def test_sql_is_deterministic_for_an_as_of() -> None:
     assert a.stdout == b.stdout and "2026-05-02 12:00:00" in a.stdout
 
 
-def test_sql_unknown_dialect_is_a_user_error() -> None:
+def test_sql_unknown_dialect_is_a_usage_error_with_a_suggestion() -> None:
     r = run("sql", "age > 1", *base(), "--dialect", "nosuchsql")
-    assert r.returncode == 1
-    assert "unknown SQL dialect" in r.stderr
+    assert r.returncode == 2
+    assert "unknown dialect `nosuchsql`" in r.stderr and "supported: duckdb" in r.stderr
+    r = run("sql", "age > 1", *base(), "--dialect", "postgress")
+    assert r.returncode == 2
+    assert "did you mean `postgres`?" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_sqlite_refuses_lists() -> None:
@@ -202,7 +206,7 @@ def test_members_jsonl_file(db: Path, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert {row["id"] for row in rows} == {1, 2, 4, 5}
-    assert any(row["signup_at"] == "2026-06-01T12:00:00" for row in rows)
+    assert any(row["signup_at"] == "2026-06-01T12:00:00Z" for row in rows)
 
 
 def test_members_parquet(db: Path, tmp_path: Path) -> None:
@@ -214,9 +218,18 @@ def test_members_parquet(db: Path, tmp_path: Path) -> None:
     assert sorted(pq.read_table(out).column("id").to_pylist()) == [1, 2, 4, 5]
 
 
-def test_members_parquet_needs_a_file(db: Path) -> None:
-    r = run("members", "@buyers", *base(db), "-f", "parquet")
-    assert r.returncode == 2
+def test_members_parquet_to_a_pipe(db: Path) -> None:
+    import pyarrow.parquet as pq
+
+    env = {**os.environ, "NO_COLOR": "1"}
+    r = subprocess.run(
+        [SEGQL, "members", "@buyers", *base(db), "-f", "parquet"],
+        capture_output=True,
+        timeout=120,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+    assert sorted(pq.read_table(io.BytesIO(r.stdout)).column("id").to_pylist()) == [1, 2, 4, 5]
 
 
 def test_members_unknown_field(db: Path) -> None:

@@ -219,7 +219,10 @@ def test_segql_error_with_several_or_no_diagnostics() -> None:
     b = Diagnostic(code="b", message="second", severity=Severity.WARNING)
     err = segql.SegqlError([a, b])
     assert err.diagnostics == (a, b) and err.code == "a"
-    assert str(err) == "<expr>:1:1: error[a]: first\n<expr>:1:1: warning[b]: second"
+    # Not in any text: no position is made up.
+    assert str(err) == "error[a]: first\nwarning[b]: second"
+    in_file = Diagnostic(code="c", message="third", file="schema.yaml")
+    assert render(in_file) == "schema.yaml: error[c]: third"
     assert segql.SegqlError(a).diagnostics == (a,)
     assert segql.SegqlError([]).code == "internal"
 
@@ -246,3 +249,17 @@ def test_span_at_counts_lines_and_columns(
     sp = span_at("abc\ndefg\n", start, end)
     assert (sp.line, sp.column, sp.end_line, sp.end_column) == expected
     assert 0 <= sp.start <= sp.end <= len("abc\ndefg\n")
+
+
+def test_echoed_source_keeps_emoji_sequences_and_drops_bidi_controls() -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one glyph, two columns
+    text = f"first_name = '{family}\u202e' and agge > 1"
+    d = Diagnostic(
+        code="x", message="m", span=span_at(text, text.index("agge"), text.index("agge") + 4),
+        source=text,
+    )  # fmt: skip
+    line, marker = render(d).split("\n")[1:3]
+    assert family in line  # not torn apart into replacement characters
+    assert "\u202e" not in line and "\ufffd" in line  # a right-to-left override is shown, inert
+    # The marker sits under `agge`: 14 columns of text, 2 for the emoji, 1 for U+FFFD, 6.
+    assert marker.index("^") - marker.index("|") - 2 == 14 + 2 + 1 + 6

@@ -114,7 +114,7 @@ def _file_schema(tmp_path: Path, suffix: str) -> Any:
 
 def test_parquet_file_sources(tmp_path: Path) -> None:
     schema = _file_schema(tmp_path, "parquet")
-    with Database() as db:
+    with Database(file_roots=[tmp_path]) as db:
         assert sorted(db.member_ids("total_spent > 1000", schema, as_of=AS_OF)) == [1, 5]
         assert "read_parquet" in db.sql("total_spent > 1000", schema, as_of=AS_OF).lower()
 
@@ -122,14 +122,14 @@ def test_parquet_file_sources(tmp_path: Path) -> None:
 def test_csv_file_sources(tmp_path: Path) -> None:
     schema = _file_schema(tmp_path, "csv")
     # CSV has no list type; stick to scalar fields.
-    with Database() as db:
+    with Database(file_roots=[tmp_path]) as db:
         assert sorted(db.member_ids("last_order < 30d", schema, as_of=AS_OF)) == [1]
 
 
 def test_missing_file_source(tmp_path: Path) -> None:
     schema = _file_schema(tmp_path, "parquet")
     (tmp_path / "orders.parquet").unlink()
-    with Database() as db, pytest.raises(segql.EngineError) as info:
+    with Database(file_roots=[tmp_path]) as db, pytest.raises(segql.EngineError) as info:
         db.count("purchases > 1", schema, as_of=AS_OF)
     assert info.value.code == "missing-table"
 

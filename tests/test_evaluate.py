@@ -290,8 +290,25 @@ def test_accepted_python_types() -> None:
     assert m("signup_at = 2026-01-01T00:00:00Z", c)
 
 
-def test_unknown_keys_are_ignored_and_missing_are_null() -> None:
-    assert m("age is null", {"id": 1, "nonsense": object()})
+def test_missing_keys_are_null() -> None:
+    assert m("age is null", {"id": 1})
+
+
+def test_unknown_keys_are_refused_with_a_suggestion() -> None:
+    """A misspelt key would otherwise read as null / no events: a silent False (issue 9,
+    item 18)."""
+    with pytest.raises(segql.EngineError) as err:
+        m("email_consent", {"id": 1, "emailConsent": True})
+    assert err.value.code == "unknown-name"
+    assert "did you mean `email_consent`?" in err.value.diagnostic.hints
+    with pytest.raises(segql.EngineError) as err:
+        m("has orders", events={"order": []})
+    assert err.value.code == "unknown-name"
+    assert "did you mean `orders`?" in err.value.diagnostic.hints
+    with pytest.raises(segql.EngineError, match="is a trait"):
+        m("purchases > 1", {"id": 1, "purchases": 3})
+    # The key is accepted under its column name, and fields under their names.
+    assert m("`first name` = 'Ann'", {"id": 1, "first name": "Ann"})
 
 
 def test_compiled_once_and_cached() -> None:

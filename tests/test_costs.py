@@ -218,6 +218,26 @@ def test_doubling_far_beyond_any_tree_stays_linear(n: int) -> None:
     assert time.perf_counter() - start < 5
 
 
+def test_values_returned_beside_the_key_are_compiled_once_too() -> None:
+    """`members --fields t30`: the exported values share CTEs with the condition."""
+    from segql.dialects import profile_for
+    from segql.sql import SqlOptions, build_query, render
+
+    data = _data(_schema(traits=_doubling_traits(30)))
+    ir_of = data.schema.traits_ir
+    profile = profile_for("duckdb")
+    assert profile is not None
+    options = SqlOptions(select=(("t30", ir_of["t30"]), ("t29", ir_of["t29"])))
+    query = build_query("t29 > 1", data.schema, profile=profile, as_of=AS_OF, options=options)
+    text = render(query, profile)
+    assert len(text) < 20_000
+    rows = load_duckdb(data).execute(text).fetchall()
+    want = {c["id"]: c for c in data.contacts()}
+    for key, t30, t29 in rows:
+        pred = Predicate(ir_of["t30"], data.schema)
+        assert pred.value(want[key], data.events_of(key), AS_OF) == t30 == 2 * t29
+
+
 def test_shared_nodes_are_evaluated_once_per_contact() -> None:
     """The evaluator keeps a shared node's value for the contact: each of the 40 doubled
     traits is computed once (2**40 times in the tree written out)."""

@@ -316,7 +316,9 @@ def _settings(args: argparse.Namespace) -> Settings:
             "(`segql init` creates one)"
         )
     catalogs = tuple(args.catalog) if args.catalog is not None else (proj.catalogs if proj else ())
-    limits = Limits(**dict(args.limit)) if args.limit else Limits()
+    chosen = dict(proj.limits if proj else ())
+    chosen.update(dict(args.limit))  # options override the project file
+    limits = Limits(**chosen)
     for name in ("as_of", "dialect"):
         if getattr(args, name, None) is None and proj is not None:
             setattr(args, name, getattr(proj, name))
@@ -373,7 +375,7 @@ def _database(args: argparse.Namespace, settings: Settings, schema: Schema) -> A
         roots = base + roots
     elif settings.project is not None and schema.path is not None:
         roots = [schema.path.parent, settings.project.folder]
-    return Database(db, file_roots=roots or None, timeout=args.timeout)
+    return Database(db, file_roots=roots or None, timeout=args.timeout, limits=settings.limits)
 
 
 # ---------------------------------------------------------------------------------------
@@ -386,7 +388,15 @@ def cmd_sql(args: argparse.Namespace) -> int:
     settings = _settings(args)
     schema = _load(settings)
     texpr = _expr(args.expr, schema, settings.limits)
-    print(to_sql(texpr, schema, dialect=args.dialect or "duckdb", as_of=args.as_of))
+    print(
+        to_sql(
+            texpr,
+            schema,
+            dialect=args.dialect or "duckdb",
+            as_of=args.as_of,
+            limits=settings.limits,
+        )
+    )
     return 0
 
 

@@ -194,12 +194,13 @@ class SyntaxErrorDiagnostic(SegqlError):
     """The text is not a well-formed segql expression."""
 
 
-class LimitError(SyntaxErrorDiagnostic):
-    """The text exceeds a configured limit (length, depth, terms)."""
-
-
 class CheckError(SegqlError):
     """The expression is well-formed but does not type-check against the schema."""
+
+
+class LimitError(SyntaxErrorDiagnostic, CheckError):
+    """The input exceeds a configured limit (``segql.Limits``). Also a ``CheckError``:
+    a limit found while checking is one, and code catching either keeps working."""
 
 
 class SchemaError(SegqlError):

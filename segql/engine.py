@@ -32,6 +32,7 @@ from typing import IO, Any, TypeVar, cast
 from . import ir
 from .diagnostics import Diagnostic, EngineError, Interrupted, relocate
 from .dialects import profile_for
+from .limits import DEFAULT_LIMITS, Limits
 from .schema import FieldDef, Located, Schema, Source
 from .sql import SqlOptions, build_query
 from .types import Type
@@ -140,6 +141,7 @@ class Database:
         connection: Any = None,
         file_roots: Iterable[str | Path] | None = None,
         timeout: float | None = None,
+        limits: Limits | None = None,
     ) -> None:
         import duckdb
 
@@ -148,6 +150,7 @@ class Database:
         self._locked = False
         self._export_dir: Path | None = None
         self.timeout = timeout
+        self.limits = limits or DEFAULT_LIMITS
         self._checked: dict[int, Schema] = {}
         if connection is not None:
             self.con = connection
@@ -278,7 +281,7 @@ class Database:
 
         from .checker import typed
 
-        texpr = typed(source, schema) if isinstance(source, str) else source
+        texpr = typed(source, schema, limits=self.limits) if isinstance(source, str) else source
         values = self._values(schema, fields)
         self.validate(schema)
         sources: dict[str, Any] = {}
@@ -295,6 +298,7 @@ class Database:
             profile=profile,
             as_of=as_of,
             options=SqlOptions(sources=sources, select=tuple(values)),
+            limits=self.limits,
         )
 
     def _call(self, work: Callable[[], T], timeout: float | None = None) -> T:

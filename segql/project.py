@@ -20,7 +20,7 @@ from .diagnostics import NO_SPAN, Diagnostic, SchemaError, Span
 __all__ = ["PROJECT_FILE", "Project", "find_project", "load_project", "parse_as_of"]
 
 PROJECT_FILE = "segql.toml"
-KEYS = ("schema", "catalogs", "db", "dialect", "as_of", "allow_files")
+KEYS = ("schema", "catalogs", "db", "dialect", "as_of", "allow_files", "limits")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +34,7 @@ class Project:
     dialect: str | None = None
     as_of: dt.datetime | None = None
     allow_files: tuple[Path, ...] = ()
+    limits: tuple[tuple[str, int], ...] = ()  # overrides of segql.Limits' defaults
 
     @property
     def folder(self) -> Path:
@@ -192,6 +193,7 @@ def _build(path: Path, table: dict[str, Any], text: str, prefix: str) -> Project
                 report("as_of", f"`{prefix}as_of`: {e}")
     catalogs = paths("catalogs")
     allow = paths("allow_files")
+    limits = _limits(table.get("limits"), prefix, report)
     if diags:
         raise SchemaError(diags)
     return Project(
@@ -202,7 +204,36 @@ def _build(path: Path, table: dict[str, Any], text: str, prefix: str) -> Project
         dialect=dialect,
         as_of=as_of,
         allow_files=allow,
+        limits=limits,
     )
+
+
+def _limits(value: Any, prefix: str, report: Any) -> tuple[tuple[str, int], ...]:
+    """``limits = {max_length = 20000, …}``: names of :class:`segql.Limits` fields."""
+    import dataclasses
+
+    from .limits import Limits
+
+    if value is None:
+        return ()
+    names = [f.name for f in dataclasses.fields(Limits)]
+    if not isinstance(value, dict):
+        report("limits", f"`{prefix}limits` must be a table such as {{max_length = 20000}}")
+        return ()
+    out = []
+    for name, n in value.items():
+        if name not in names:
+            near = difflib.get_close_matches(name, names, n=1)
+            report(
+                "limits",
+                f"unknown limit `{name}` in `{prefix}limits`",
+                f"did you mean `{near[0]}`?" if near else "limits: " + ", ".join(names),
+            )
+        elif isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            report("limits", f"the limit `{name}` must be a positive whole number")
+        else:
+            out.append((name, n))
+    return tuple(out)
 
 
 def _resolve(base: Path, text: str) -> Path:

@@ -463,3 +463,16 @@ def test_compile_time_errors_show_the_expression(db: Path) -> None:
     r = run("count", "signup_at within 2026y", *base(db))
     assert r.returncode == 1 and "error[out-of-range]" in r.stderr
     assert "1 | signup_at within 2026y" in r.stderr and "^~~~~" in r.stderr
+
+
+def test_limits_from_the_project_file_and_options(tmp_path: Path, db: Path) -> None:
+    _project(tmp_path, db, "limits = {max_length = 10}\n")
+    r = run("count", "age > 1 and age < 100", cwd=tmp_path)
+    assert r.returncode == 1 and "limit-exceeded" in r.stderr
+    r = run("count", "age > 1 and age < 100", "--limit", "max_length=100", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run("sql", "age > 1 and age < 100", "--limit", "max-length=5", cwd=tmp_path)
+    assert r.returncode == 1 and "limit-exceeded" in r.stderr
+    _project(tmp_path, db, "limits = {max_lenght = 10}\n")
+    r = run("count", "age > 1", cwd=tmp_path)
+    assert r.returncode == 1 and "did you mean `max_length`?" in r.stderr

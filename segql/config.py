@@ -78,6 +78,12 @@ def _place(loc: Located) -> str | None:
     return f"{loc.file or '<string>'}:{loc.span.line}"
 
 
+def _empty(node: Node) -> bool:
+    """An optional section written with no value (``segments:``, ``segments: ~``, JSON
+    ``null``): the same as an empty mapping."""
+    return node.is_scalar and node.value is None
+
+
 class _Builder:
     """Walks a document, building schema objects and collecting diagnostics."""
 
@@ -371,6 +377,8 @@ class _Builder:
 
     def streams(self, node: Node) -> dict[str, Stream]:
         out: dict[str, Stream] = {}
+        if _empty(node):
+            return out
         if not self.mapping(node, "`events` must be a mapping of stream names to streams"):
             return out
         for k, v in node.entries:
@@ -430,6 +438,8 @@ class _Builder:
 
     def traits(self, node: Node) -> dict[str, TraitDef]:
         out: dict[str, TraitDef] = {}
+        if _empty(node):
+            return out
         if not self.mapping(
             node,
             "`traits` must be a mapping of trait names to expressions",
@@ -457,6 +467,8 @@ class _Builder:
 
     def segments(self, node: Node) -> dict[str, SegmentDef]:
         out: dict[str, SegmentDef] = {}
+        if _empty(node):
+            return out
         if not self.mapping(
             node,
             "`segments` must be a mapping of segment names to segments",
@@ -594,6 +606,8 @@ class _Builder:
         self.check_keys(root, ("segments",), "the catalog", special)
         node = root.get("segments")
         if node is None:
+            if not root.entries:  # an empty file is an empty catalog, ready for :save
+                return {}
             self.report(
                 "schema-missing-key",
                 "the catalog has no `segments:` section",

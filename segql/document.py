@@ -250,11 +250,14 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def parse_text(text: str, *, fmt: Format | None = None, name: str | None = None) -> Node:
     """Parse document text (never a path). A leading byte order mark is ignored and CRLF
-    line endings are read as LF: spans are offsets into that normalized text. The format
-    is sniffed unless given; ``name`` labels diagnostics (default ``<string>``)."""
+    line endings (in YAML also lone CRs) are read as LF: spans are offsets into that
+    normalized text. The format is sniffed unless given; ``name`` labels diagnostics
+    (default ``<string>``)."""
     file = name or "<string>"
     text = text.removeprefix("\ufeff").replace("\r\n", "\n")
     kind = fmt or _sniff(text)
+    if kind == "yaml":
+        text = text.replace("\r", "\n")  # a lone CR is a line break in YAML: count it as one
     if (bad := _SURROGATE.search(text)) is not None:
         raise _fail(
             "config-syntax",

@@ -163,9 +163,9 @@ def format_source(text: str, *, name: str, fmt: Format | None = None) -> Formatt
     """Format document text. Raises SchemaError for a malformed document or expression."""
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom) :]
-    norm = body.replace("\r\n", "\n")  # the text that document spans are measured in
-    doc = parse_text(norm, fmt=fmt, name=name)
+    doc = parse_text(body, fmt=fmt, name=name)
     kind = doc.fmt
+    norm = doc.text if doc.text is not None else body  # what document spans measure
     shared = _shared_outside_expressions(doc)
     edits: list[tuple[int, int, str]] = []
     problems: list[Diagnostic] = []
@@ -205,13 +205,29 @@ def format_source(text: str, *, name: str, fmt: Format | None = None) -> Formatt
         edits.append(_render(canonical, site, norm, kind))
     if problems:
         raise SchemaError(problems)
+    if edits and not _verified(doc, _apply(norm, edits), kind, name):
+        # A layout the renderer does not handle: keep the edits that are safe on their own.
+        safe = [e for e in edits if _verified(doc, _apply(norm, [e]), kind, name)]
+        for start, _, _ in edits:
+            if all(start != s for s, _, _ in safe):
+                site = next(x for x in _sites(doc) if x.value.span and x.value.span.start == start)
+                why = "segql fmt cannot rewrite it safely in this layout"
+                notes.append(
+                    _note(f"`{site.label}` is left as written: {why}", site.value, name, norm)
+                )
+        edits = safe
+        if edits and not _verified(doc, _apply(norm, edits), kind, name):
+            _meaning_changed(name)  # pragma: no cover - safe edits that clash
     if not edits:
         return Formatted(old=text, new=text, notes=tuple(notes))
-    out = norm
+    notes.sort(key=lambda d: d.span.start)
+    return Formatted(old=text, new=bom + _restore_endings(body, edits), notes=tuple(notes))
+
+
+def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
     for start, end, new in sorted(edits, reverse=True):
-        out = out[:start] + new + out[end:]
-    _verify(doc, parse_text(out, fmt=kind, name=name), name)
-    return Formatted(old=text, new=bom + _restore_crlf(body, edits), notes=tuple(notes))
+        text = text[:start] + new + text[end:]
+    return text
 
 
 def _note(message: str, value: Node, name: str, text: str) -> Diagnostic:
@@ -272,20 +288,22 @@ def _shared_outside_expressions(doc: Node) -> set[int]:
     return out
 
 
-def _restore_crlf(body: str, edits: list[tuple[int, int, str]]) -> str:
-    """Apply edits measured in the LF-normalized text to the original ``body``: offsets
-    move past the removed `\\r`s, and new line breaks take the ending of their line."""
+def _restore_endings(body: str, edits: list[tuple[int, int, str]]) -> str:
+    """Apply edits measured in the normalized text (CRLF read as LF) to the original
+    ``body``: offsets move past the removed `\\r`s, and line breaks in new text take the
+    ending of the line they are on (`\\r\\n`, `\\n`, or a lone `\\r` in YAML)."""
     crs = [m.start() - i for i, m in enumerate(re.finditer("\r\n", body))]
     out = body
     for start, end, new in sorted(edits, reverse=True):
         a = start + bisect.bisect_left(crs, start)
         b = end + bisect.bisect_left(crs, end)
-        nl = out.find("\n", b)
-        crlf = (nl > 0 and out[nl - 1] == "\r") if nl >= 0 else "\r\n" in body
-        if crlf:
-            new = new.replace("\n", "\r\n")
-        out = out[:a] + new + out[b:]
+        m = _BREAK.search(out, b)
+        ending = m.group() if m is not None else ("\r\n" if "\r\n" in body else "\n")
+        out = out[:a] + new.replace("\n", ending) + out[b:]
     return out
+
+
+_BREAK = re.compile("\r\n|\r|\n")
 
 
 # ---------------------------------------------------------------------------------------
@@ -392,9 +410,13 @@ def _plain_ok(s: str, *, flow: bool) -> bool:
 # ---------------------------------------------------------------------------------------
 
 
-def _verify(before: Node, after: Node, name: str) -> None:
-    """The formatted document must hold the same values and, in place of each expression,
+def _verified(before: Node, out: str, fmt: Format, name: str) -> bool:
+    """Whether the formatted text holds the same values and, in place of each expression,
     one that parses to the same tree."""
+    try:
+        after = parse_text(out, fmt=fmt, name=name)
+    except SegqlError:
+        return False
     exprs_before = {id(v) for _, v in expression_nodes(before)}
     exprs_after = {id(v) for _, v in expression_nodes(after)}
     seen: set[tuple[int, int]] = set()
@@ -410,23 +432,25 @@ def _verify(before: Node, after: Node, name: str) -> None:
         if id(a) in exprs_before:
             return bool(parse(str(a.value)) == parse(str(b.value)))
         if a.is_scalar:
-            return type(a.value) is type(b.value) and bool(a.value == b.value)
+            nan = a.value != a.value and b.value != b.value  # only NaN differs from itself
+            return type(a.value) is type(b.value) and (nan or bool(a.value == b.value))
         for (ka, va), (kb, vb) in zip(a.entries, b.entries, strict=True):
             if ka.value != kb.value or not same(va, vb):
                 return False
         return all(same(x, y) for x, y in zip(a.items, b.items, strict=True))
 
     try:
-        ok = same(before, after)
+        return same(before, after)
     except (SegqlError, RecursionError):
-        ok = False
-    if not ok:  # pragma: no cover - a formatter bug; never write such a file
-        raise SchemaError(
-            Diagnostic(
-                code="internal",
-                message=f"formatting {name} would change its meaning; the file was left as is",
-                hints=("please report this as a segql bug",),
-                file=name,
-            )
-        )
+        return False
 
+
+def _meaning_changed(name: str) -> None:  # pragma: no cover - a formatter bug
+    raise SchemaError(
+        Diagnostic(
+            code="internal",
+            message=f"formatting {name} would change its meaning; the file was left as is",
+            hints=("please report this as a segql bug",),
+            file=name,
+        )
+    )

@@ -180,9 +180,7 @@ def test_an_anchor_also_used_outside_an_expression_is_left_alone() -> None:
 def test_long_expressions_in_flow_mappings_stay_on_one_line() -> None:
     long = " and ".join(f"age>{i}" for i in range(12))
     out = fmt(f'segments:\n  a: {{where: "{long}", description: d}}\n')
-    assert out == (
-        'segments:\n  a: {where: "' + long.replace(">", " > ") + '", description: d}\n'
-    )
+    assert out == ('segments:\n  a: {where: "' + long.replace(">", " > ") + '", description: d}\n')
 
 
 def test_unprintable_characters_are_escaped() -> None:
@@ -190,8 +188,8 @@ def test_unprintable_characters_are_escaped() -> None:
     assert fmt("segments:\n  a: \"email='\\x7f'\"\n") == (
         "segments:\n  a: \"email = '\\\\u007f'\"\n"
     )
-    assert fmt('[segments]\na = "email=\'\\u007f\'"\n', "c.toml") == (
-        '[segments]\na = "email = \'\\\\u007f\'"\n'
+    assert fmt("[segments]\na = \"email='\\u007f'\"\n", "c.toml") == (
+        "[segments]\na = \"email = '\\\\u007f'\"\n"
     )
 
 

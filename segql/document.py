@@ -11,6 +11,7 @@ the standard library first and then scanned here for positions.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -286,8 +287,8 @@ def parse_text(text: str, *, fmt: Format | None = None, name: str | None = None)
 
 
 def _raise_on_surrogates(root: Node) -> None:
-    """Refuse strings holding lone surrogates (from escapes such as JSON's ``\\ud800``, or
-    Python dicts): they are not characters and could not even be printed."""
+    """Refuse strings holding lone surrogates (from Python dicts; the parsers refuse them
+    as they read): they are not characters and could not even be printed."""
     diags: list[Diagnostic] = []
     stack = [root]
     seen: set[int] = set()  # YAML aliases share nodes: visit each once
@@ -299,26 +300,44 @@ def _raise_on_surrogates(root: Node) -> None:
         stack.extend(node.items)
         for k, v in node.entries:
             stack += [k, v]
-        value = node.value if isinstance(node.value, str) else node.raw
-        if not isinstance(value, str) or (bad := _SURROGATE.search(value)) is None:
-            continue
-        span = node.span
-        if span is not None and node.offsets and node.text is not None:
-            at = node.offsets[min(bad.start(), len(node.offsets) - 1)]
-            span = _escape_span(node.text, at)
-        diags.append(
-            Diagnostic(
-                code="config-syntax",
-                message=f"a lone surrogate U+{ord(bad.group()):04X} is not a character",
-                span=span or span_at("", 0),
-                hints=("write the character itself, or a surrogate pair for it",),
-                file=node.file,
-                source=node.text,
-            )
-        )
+        if (d := _surrogate_diag(node)) is not None:
+            diags.append(d)
     if diags:
         diags.sort(key=lambda d: d.span.start)
         raise SchemaError(diags)
+
+
+def _surrogate_diag(node: Node) -> Diagnostic | None:
+    """A diagnostic for a scalar holding a surrogate (escapes such as ``\\ud800``)."""
+    value = node.value if isinstance(node.value, str) else node.raw
+    if not isinstance(value, str) or (bad := _SURROGATE.search(value)) is None:
+        return None
+    span = node.span
+    if span is not None and node.offsets and node.text is not None:
+        at = node.offsets[min(bad.start(), len(node.offsets) - 1)]
+        span = _escape_span(node.text, at)
+    return Diagnostic(
+        code="config-syntax",
+        message=f"a lone surrogate U+{ord(bad.group()):04X} is not a character",
+        span=span or span_at("", 0),
+        hints=("write the character itself (or an escape of its code point)",),
+        file=node.file,
+        source=node.text,
+    )
+
+
+def _without_surrogates(node: Node, diags: list[Diagnostic]) -> Node:
+    """``node``, or when it holds surrogates a copy with U+FFFD in their place (so that
+    later messages quoting it can be printed), the problem added to ``diags``."""
+    d = _surrogate_diag(node)
+    if d is None:
+        return node
+    diags.append(d)
+
+    def clean(x: Any) -> Any:
+        return _SURROGATE.sub("\ufffd", x) if isinstance(x, str) else x
+
+    return dataclasses.replace(node, value=clean(node.value), raw=clean(node.raw))
 
 
 def _escape_span(text: str, at: int) -> Span:
@@ -513,7 +532,7 @@ class _YamlConverter:
         common: dict[str, Any] = {"file": self.file, "text": self.text, "fmt": "yaml"}
         if isinstance(n, yaml.nodes.ScalarNode):
             raw = str(n.value)
-            return Node(
+            node = Node(
                 kind="scalar",
                 span=self.span(n),
                 value=self.scalar_value(n),
@@ -523,6 +542,7 @@ class _YamlConverter:
                 flow=self.flow > 0,
                 **common,
             )
+            return _without_surrogates(node, self.diags)
         assert isinstance(n, yaml.nodes.CollectionNode)
         flow = bool(n.flow_style)
         self.flow += flow
@@ -551,8 +571,8 @@ class _YamlConverter:
             key = Node(
                 kind="scalar",
                 span=key.span,
-                value=str(kn.value),
-                raw=str(kn.value),
+                value=key.raw,
+                raw=key.raw,
                 offsets=key.offsets,
                 flow=flow,
                 **common,
@@ -867,7 +887,8 @@ class _JsonScanner:
             chars.append(chr(code))
         self.p = p + 1
         s = "".join(chars)
-        return self.node(start, kind="scalar", value=s, raw=s, offsets=tuple(offs))
+        node = self.node(start, kind="scalar", value=s, raw=s, offsets=tuple(offs))
+        return _without_surrogates(node, self.diags)
 
 
 # ---------------------------------------------------------------------------------------

@@ -163,7 +163,7 @@ def format_source(text: str, *, name: str, fmt: Format | None = None) -> Formatt
     """Format document text. Raises SchemaError for a malformed document or expression."""
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom) :]
-    doc = parse_text(body, fmt=fmt, name=name)
+    doc = parse_text(text, fmt=fmt, name=name)  # drops the BOM, as `body` does
     kind = doc.fmt
     norm = doc.text if doc.text is not None else body  # what document spans measure
     shared = _shared_outside_expressions(doc)

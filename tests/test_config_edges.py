@@ -160,3 +160,16 @@ def test_non_utf8_files_are_positioned_errors(tmp_path: Path) -> None:
     utf16.write_bytes('{"segments": {}}'.encode("utf-16"))
     segs, diags = load_catalog(utf16)
     assert segs == {} and diags[0].hints == ("the file is UTF-16: save it as UTF-8",)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'entity:\n  fields:\n    "\\ud800\\udc00": integer\n    "\\ud800\\udc00": integer\n',
+        '{"a\\ud800": 1, "a\\ud800": 2}',
+    ],
+)
+def test_messages_quoting_a_name_with_surrogates_still_print(text: str) -> None:
+    e = refused(text)  # `refused` renders every diagnostic as UTF-8
+    assert [d.code for d in e.diagnostics][-1] == "duplicate-key"
+    assert "\ufffd" in e.diagnostics[-1].message

@@ -196,3 +196,10 @@ def test_unprintable_characters_are_escaped() -> None:
 def test_formatted_result_type() -> None:
     r = Formatted(old="a", new="a")
     assert not r.changed and r.notes == ()
+
+
+def test_a_second_byte_order_mark_is_content() -> None:
+    # Only the first U+FEFF is a byte order mark; YAML skips a second, JSON refuses it.
+    assert fmt("\ufeff\ufeffsegments: {vip: age>3}") == "\ufeff\ufeffsegments: {vip: age > 3}"
+    with pytest.raises(SchemaError, match="invalid JSON"):
+        format_text('\ufeff\ufeff{"segments": {"vip": "age>3"}}', name="f", fmt="json")

@@ -247,6 +247,12 @@ def decode_text(raw: bytes, *, file: str) -> str:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+
+
+def _combine_pair(m: re.Match[str]) -> str:
+    high, low = (ord(c) for c in m.group())
+    return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
 
 
 def parse_text(text: str, *, fmt: Format | None = None, name: str | None = None) -> Node:
@@ -520,7 +526,8 @@ class _YamlConverter:
             if tag is None:  # an implicitly resolved value that does not construct: text
                 return raw
         if n.tag.startswith("tag:yaml.org,2002:") and n.tag.rsplit(":", 1)[1] in _YAML_TYPES:
-            message = f"invalid YAML: `{raw}` is not a valid {tag} value"
+            shown = _SURROGATE.sub("\ufffd", raw)  # reported on its own
+            message = f"invalid YAML: `{shown}` is not a valid {tag} value"
             hint = "remove the tag to read the value as text"
         else:
             message = f"invalid YAML: unknown tag `{tag}`"
@@ -531,6 +538,9 @@ class _YamlConverter:
     def _convert(self, n: yaml.nodes.Node) -> Node:
         common: dict[str, Any] = {"file": self.file, "text": self.text, "fmt": "yaml"}
         if isinstance(n, yaml.nodes.ScalarNode):
+            if n.style == '"' and _SURROGATE.search(n.value):
+                # JSON's way of writing astral characters, "\\ud83d\\ude00", read as JSON does
+                n.value = _PAIR.sub(_combine_pair, n.value)
             raw = str(n.value)
             node = Node(
                 kind="scalar",
@@ -635,6 +645,8 @@ def _flow_offsets(text: str, start: int, end: int, value: str, style: str) -> tu
                 continue
             out.append(p)
             p += {"x": 4, "u": 6, "U": 10}.get(nxt, 2)
+            if nxt == "u" and ord(c) > 0xFFFF and text.startswith("\\u", p):
+                p += 6  # a surrogate pair written as two escapes: one character
             i += 1
             continue
         if style == "'" and ch == "'":  # '' inside single quotes

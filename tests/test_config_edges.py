@@ -164,8 +164,8 @@ def test_non_utf8_files_are_positioned_errors(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    [
-        'entity:\n  fields:\n    "\\ud800\\udc00": integer\n    "\\ud800\\udc00": integer\n',
+    [  # (a low surrogate before a high one is no pair)
+        'entity:\n  fields:\n    "\\udc00\\ud800": integer\n    "\\udc00\\ud800": integer\n',
         '{"a\\ud800": 1, "a\\ud800": 2}',
     ],
 )
@@ -173,3 +173,18 @@ def test_messages_quoting_a_name_with_surrogates_still_print(text: str) -> None:
     e = refused(text)  # `refused` renders every diagnostic as UTF-8
     assert [d.code for d in e.diagnostics][-1] == "duplicate-key"
     assert "\ufffd" in e.diagnostics[-1].message
+
+
+def test_yaml_surrogate_pair_escapes_are_one_character() -> None:
+    # YAML is a superset of JSON: "\ud83d\ude00" is 😀 there too, and positions stay exact.
+    text = 'entity: {table: c, key: id, fields: {age: integer}}\ntraits:\n  t: "\\ud83d\\ude00 >"\n'
+    d = refused(text).diagnostic
+    assert d.code == "syntax" and (d.line, d.column) == (3, 7)  # at the escape, not past it
+    doc = load_document('a: "x\\ud83d\\ude00y"\n')
+    a = doc.get("a")
+    assert a is not None and a.value == "x\U0001f600y" and a.offsets == (4, 5, 17)
+
+
+def test_a_tagged_value_with_a_surrogate_prints() -> None:
+    e = refused('entity:\n  table: c\n  key: !!int "0\\ud800"\n')
+    assert [d.code for d in e.diagnostics] == ["config-syntax", "config-syntax"]

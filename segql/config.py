@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .diagnostics import NO_SPAN, Diagnostic, SchemaError, Severity, Span
-from .document import Node, load_document, looks_like_path
+from .document import Format, Node, load_document, looks_like_path
 from .schema import Entity, FieldDef, Located, Schema, SegmentDef, Source, Stream, TraitDef
 from .types import COLUMN_TYPES, Type, parse_type, suggest_type
 
@@ -643,10 +643,10 @@ def build_schema(doc: Node, *, path: str | Path | None = None) -> tuple[Schema, 
 
 
 def _catalog(
-    source: SchemaSource,
+    source: SchemaSource, *, fmt: Format | None = None, name: str | None = None
 ) -> tuple[dict[str, SegmentDef], dict[str, Located], list[Diagnostic]]:
     try:
-        doc = load_document(source)
+        doc = load_document(source, fmt=fmt, name=name)
     except SchemaError as e:
         return {}, {}, list(e.diagnostics)
     builder = _Builder(doc, _base_dir(_path_of(source)))
@@ -654,11 +654,15 @@ def _catalog(
     return segments, builder.segment_keys, builder.diags
 
 
-def load_catalog(source: SchemaSource) -> tuple[dict[str, SegmentDef], list[Diagnostic]]:
+def load_catalog(
+    source: SchemaSource, *, fmt: Format | None = None, name: str | None = None
+) -> tuple[dict[str, SegmentDef], list[Diagnostic]]:
     """Read a segment catalog (a path, document text or a dict with ``segments:``).
+    ``fmt`` and ``name`` are as for :func:`load_document`. An empty document is an empty
+    catalog.
 
     Never raises for bad input: unreadable or malformed files come back as diagnostics."""
-    segments, _, diags = _catalog(source)
+    segments, _, diags = _catalog(source, fmt=fmt, name=name)
     return segments, diags
 
 

@@ -485,8 +485,9 @@ def is_interrupt(e: BaseException) -> bool:
     if isinstance(e, KeyboardInterrupt):
         return True
     if isinstance(e, SegqlError):
+        message = e.diagnostic.message
         return e.code == "interrupted" or (
-            e.code == "engine" and "interrupt" in e.diagnostic.message.lower()
+            e.code == "engine" and ("INTERRUPT Error" in message or "Query interrupted" in message)
         )
     if type(e).__name__ == "InterruptException":
         return True

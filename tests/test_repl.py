@@ -1025,3 +1025,12 @@ def test_banner_counts_in_the_singular(db: Database, tmp_path: Path) -> None:
     )
     _, screen, _ = run_piped(db, ":quit\r", tmp_path, one)
     assert "segql — 1 field, 1 trait, 1 event stream, 1 segment." in screen
+
+
+def test_an_engine_error_that_only_mentions_interrupts_is_an_error(db: Database) -> None:
+    from segql.diagnostics import Diagnostic, EngineError
+    from segql.repl import is_interrupt
+
+    odd = "DuckDB could not run the segment: Binder Error: column interrupt_count not found"
+    assert not is_interrupt(EngineError(Diagnostic(code="engine", message=odd)))
+    assert not is_interrupt(RuntimeError("interrupted by the user's own code"))

@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import difflib
 import functools
+import gc
 import json
 import os
 import re
@@ -455,6 +456,10 @@ def cancellable(call: Callable[[], T], db: Any) -> T:
                 break
             except KeyboardInterrupt:  # again: ask again, keep waiting
                 continue
+        # The worker's exception and its frames can hold the engine's cancelled result,
+        # and with it the connection ("busy with another call"): let go of them now.
+        box.clear()
+        gc.collect()
         raise KeyboardInterrupt from None
     ok, value = box[0]
     if not ok:

@@ -1034,3 +1034,34 @@ def test_an_engine_error_that_only_mentions_interrupts_is_an_error(db: Database)
     odd = "DuckDB could not run the segment: Binder Error: column interrupt_count not found"
     assert not is_interrupt(EngineError(Diagnostic(code="engine", message=odd)))
     assert not is_interrupt(RuntimeError("interrupted by the user's own code"))
+
+
+def test_the_connection_works_right_after_an_interrupt() -> None:
+    """A cancelled DuckDB query must not leave the connection "busy with another call"
+    (the worker's exception holds the cancelled result until it is collected)."""
+    import _thread
+    import threading
+
+    import duckdb
+
+    import segql
+    from segql.repl import cancellable
+
+    schema = segql.load_schema(
+        {
+            "entity": {"table": "contacts", "key": "id", "fields": {"age": "integer"}},
+            "events": {"orders": {"table": "orders", "key": "contact_id", "time": "at"}},
+        }
+    )
+    con = duckdb.connect()
+    con.execute("CREATE TABLE contacts AS SELECT range AS id, range % 90 AS age FROM range(100)")
+    con.execute(
+        "CREATE VIEW orders AS SELECT b.range % 100 AS contact_id, TIMESTAMP '2026-01-01' AS at"
+        " FROM range(1000) a, range(10000000) b"
+    )
+    db = Database(connection=con)
+    db.count("age > 1", schema)  # checks the tables once
+    threading.Timer(0.5, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt):
+        cancellable(lambda: db.count("count(orders) > 5", schema), db)
+    assert db.count("age >= 80", schema) == 10

@@ -497,8 +497,7 @@ def _emit(diags: Sequence[Diagnostic], as_json: bool) -> None:
 
 def cmd_fmt(args: argparse.Namespace) -> int:
     from .diagnostics import SegqlError
-    from .fmtfiles import format_file
-    from .fsutil import write_atomic
+    from .fmtfiles import format_path, write_formatted
 
     if not args.files:
         from .project import find_project, load_project
@@ -513,20 +512,22 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     failed = False
     for path in args.files:
         try:
-            new, old = format_file(path)
-            if new == old:
-                continue
-            changed += 1
-            if args.check:
-                print(f"would reformat {path}")
-                continue
-            write_atomic(path, new)
+            result = format_path(path)
         except SegqlError as e:
             _report(e.diagnostics)
             failed = True
             continue
-        except OSError as e:
-            print(f"segql fmt: cannot write {path}: {e.strerror or e}", file=sys.stderr)
+        _report(result.notes)  # expressions left as written (comments inside them)
+        if not result.changed:
+            continue
+        changed += 1
+        if args.check:
+            print(f"would reformat {path}")
+            continue
+        try:
+            write_formatted(path, result)
+        except SegqlError as e:
+            _report(e.diagnostics)
             failed = True
             continue
         print(f"reformatted {path}")
@@ -540,13 +541,12 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
 
 def cmd_repl(args: argparse.Namespace) -> int:
-    from .repl import run_repl
+    from .repl import catalogs_to_load, run_repl
 
     settings = _settings(args)
     catalog = settings.catalogs[-1] if settings.catalogs else None
-    if catalog is not None and not catalog.exists():
-        # A new catalog: the REPL creates it on the first :save.
-        settings = dataclasses.replace(settings, catalogs=settings.catalogs[:-1])
+    # The last catalog, where :save writes, may not exist yet: the first :save creates it.
+    settings = dataclasses.replace(settings, catalogs=tuple(catalogs_to_load(settings.catalogs)))
     schema = _load(settings)
     with _database(args, settings, schema) as db:
         return run_repl(schema, db, catalog_path=catalog, as_of=args.as_of)

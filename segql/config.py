@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .diagnostics import NO_SPAN, Diagnostic, SchemaError, Severity, Span
-from .document import Node, load_document, looks_like_path
+from .document import Format, Node, load_document, looks_like_path
 from .limits import DEFAULT_LIMITS, Limits
 from .schema import Entity, FieldDef, Located, Schema, SegmentDef, Source, Stream, TraitDef
 from .types import COLUMN_TYPES, Type, parse_type, suggest_type
@@ -77,6 +77,12 @@ def _place(loc: Located) -> str | None:
     if loc.span is None:
         return None
     return f"{loc.file or '<string>'}:{loc.span.line}"
+
+
+def _empty(node: Node) -> bool:
+    """An optional section written with no value (``segments:``, ``segments: ~``, JSON
+    ``null``): the same as an empty mapping."""
+    return node.is_scalar and node.value is None
 
 
 class _Builder:
@@ -372,6 +378,8 @@ class _Builder:
 
     def streams(self, node: Node) -> dict[str, Stream]:
         out: dict[str, Stream] = {}
+        if _empty(node):
+            return out
         if not self.mapping(node, "`events` must be a mapping of stream names to streams"):
             return out
         for k, v in node.entries:
@@ -431,6 +439,8 @@ class _Builder:
 
     def traits(self, node: Node) -> dict[str, TraitDef]:
         out: dict[str, TraitDef] = {}
+        if _empty(node):
+            return out
         if not self.mapping(
             node,
             "`traits` must be a mapping of trait names to expressions",
@@ -458,6 +468,8 @@ class _Builder:
 
     def segments(self, node: Node) -> dict[str, SegmentDef]:
         out: dict[str, SegmentDef] = {}
+        if _empty(node):
+            return out
         if not self.mapping(
             node,
             "`segments` must be a mapping of segment names to segments",
@@ -595,6 +607,8 @@ class _Builder:
         self.check_keys(root, ("segments",), "the catalog", special)
         node = root.get("segments")
         if node is None:
+            if not root.entries:  # an empty file is an empty catalog, ready for :save
+                return {}
             self.report(
                 "schema-missing-key",
                 "the catalog has no `segments:` section",
@@ -630,10 +644,10 @@ def build_schema(doc: Node, *, path: str | Path | None = None) -> tuple[Schema, 
 
 
 def _catalog(
-    source: SchemaSource,
+    source: SchemaSource, *, fmt: Format | None = None, name: str | None = None
 ) -> tuple[dict[str, SegmentDef], dict[str, Located], list[Diagnostic]]:
     try:
-        doc = load_document(source)
+        doc = load_document(source, fmt=fmt, name=name)
     except SchemaError as e:
         return {}, {}, list(e.diagnostics)
     builder = _Builder(doc, _base_dir(_path_of(source)))
@@ -641,11 +655,15 @@ def _catalog(
     return segments, builder.segment_keys, builder.diags
 
 
-def load_catalog(source: SchemaSource) -> tuple[dict[str, SegmentDef], list[Diagnostic]]:
+def load_catalog(
+    source: SchemaSource, *, fmt: Format | None = None, name: str | None = None
+) -> tuple[dict[str, SegmentDef], list[Diagnostic]]:
     """Read a segment catalog (a path, document text or a dict with ``segments:``).
+    ``fmt`` and ``name`` are as for :func:`load_document`. An empty document is an empty
+    catalog.
 
     Never raises for bad input: unreadable or malformed files come back as diagnostics."""
-    segments, _, diags = _catalog(source)
+    segments, _, diags = _catalog(source, fmt=fmt, name=name)
     return segments, diags
 
 

@@ -11,8 +11,10 @@ the standard library first and then scanned here for positions.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +60,7 @@ class Node:
     raw: str | None = None
     offsets: tuple[int, ...] | None = None
     plain: bool = False  # a YAML plain (unquoted) scalar
+    flow: bool = False  # inside a YAML flow collection (`{…}`, `[…]`): no block strings
     items: tuple[Node, ...] = ()
     entries: tuple[tuple[Node, Node], ...] = ()
     file: str | None = None
@@ -185,7 +188,9 @@ def load_document(
     diagnostics (default ``<string>``). Raises :class:`SchemaError` (``config-io``,
     ``config-syntax``, ``duplicate-key``) when the document cannot be read."""
     if isinstance(source, Mapping):
-        return from_python(source, file=name)
+        node = from_python(source, file=name)
+        _raise_on_surrogates(node)
+        return node
     if isinstance(source, Path) or looks_like_path(source):
         path = Path(source)
         file = name or str(source)
@@ -197,29 +202,154 @@ def load_document(
                 file=file,
                 hints=("use a .yaml, .yml, .toml or .json file",),
             )
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise _fail("config-io", f"`{path}` is not UTF-8 text", file=file) from None
-        except OSError as e:
-            raise _fail("config-io", f"cannot read `{path}`: {e.strerror or e}", file=file) from e
+        text = read_text(path, file=file)
     else:
         file = name or "<string>"
-        text = source.removeprefix("\ufeff")
-        kind = fmt or _sniff(text)
-    text = text.replace("\r\n", "\n")
+        text = source
+        kind = fmt
+    return parse_text(text, fmt=kind, name=file)
+
+
+def read_text(path: Path, *, file: str | None = None) -> str:
+    """A file's text, decoded as strict UTF-8 (a byte order mark stays, as U+FEFF; line
+    endings are not translated). Raises a positioned ``config-io`` :class:`SchemaError`
+    when the file cannot be read or is not UTF-8."""
+    label = file or str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise _fail("config-io", f"cannot read `{path}`: {e.strerror or e}", file=label) from None
+    return decode_text(raw, file=label)
+
+
+def decode_text(raw: bytes, *, file: str) -> str:
+    """``raw`` as UTF-8; undecodable bytes are a ``config-io`` error at their line and
+    column (the shown line has U+FFFD where the bad byte is)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        good = raw[: e.start].decode("utf-8")
+        text = good + raw[e.start :].decode("utf-8", errors="replace")
+        span = span_at(text, len(good), len(good) + 1)
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            hint = "the file is UTF-16: save it as UTF-8"
+        else:
+            hint = "save the file as UTF-8 (it may be Latin-1 or Windows-1252)"
+        raise _fail(
+            "config-io",
+            f"`{file}` is not UTF-8 text: byte 0x{raw[e.start]:02x} on line {span.line}, "
+            f"column {span.column} cannot be decoded",
+            file=file,
+            text=text,
+            span=span,
+            hints=(hint,),
+        ) from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+
+
+def _combine_pair(m: re.Match[str]) -> str:
+    high, low = (ord(c) for c in m.group())
+    return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+
+
+def parse_text(text: str, *, fmt: Format | None = None, name: str | None = None) -> Node:
+    """Parse document text (never a path). A leading byte order mark is ignored and CRLF
+    line endings (in YAML also lone CRs) are read as LF: spans are offsets into that
+    normalized text. The format is sniffed unless given; ``name`` labels diagnostics
+    (default ``<string>``)."""
+    file = name or "<string>"
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    kind = fmt or _sniff(text)
+    if kind == "yaml":
+        text = text.replace("\r", "\n")  # a lone CR is a line break in YAML: count it as one
+    if (bad := _SURROGATE.search(text)) is not None:
+        raise _fail(
+            "config-syntax",
+            f"the text contains a lone surrogate U+{ord(bad.group()):04X}, which is not a "
+            "character",
+            file=file,
+            text=text,
+            span=span_at(text, bad.start(), bad.end()),
+            hints=("was the text decoded correctly?",),
+        )
     try:
         if kind == "yaml":
-            return _load_yaml(text, file)
-        if kind == "toml":
-            return _load_toml(text, file)
-        if kind == "json":
-            return _load_json(text, file)
+            node = _load_yaml(text, file)
+        elif kind == "toml":
+            node = _load_toml(text, file)
+        elif kind == "json":
+            node = _load_json(text, file)
+        else:
+            raise _fail("config-io", f"unknown document format `{kind}`", file=file)
     except RecursionError:
         raise _fail(
             "config-syntax", "the document is nested too deeply", file=file, text=text
         ) from None
-    raise _fail("config-io", f"unknown document format `{kind}`", file=file)
+    _raise_on_surrogates(node)
+    return node
+
+
+def _raise_on_surrogates(root: Node) -> None:
+    """Refuse strings holding lone surrogates (from Python dicts; the parsers refuse them
+    as they read): they are not characters and could not even be printed."""
+    diags: list[Diagnostic] = []
+    stack = [root]
+    seen: set[int] = set()  # YAML aliases share nodes: visit each once
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.extend(node.items)
+        for k, v in node.entries:
+            stack += [k, v]
+        if (d := _surrogate_diag(node)) is not None:
+            diags.append(d)
+    if diags:
+        diags.sort(key=lambda d: d.span.start)
+        raise SchemaError(diags)
+
+
+def _surrogate_diag(node: Node) -> Diagnostic | None:
+    """A diagnostic for a scalar holding a surrogate (escapes such as ``\\ud800``)."""
+    value = node.value if isinstance(node.value, str) else node.raw
+    if not isinstance(value, str) or (bad := _SURROGATE.search(value)) is None:
+        return None
+    span = node.span
+    if span is not None and node.offsets and node.text is not None:
+        at = node.offsets[min(bad.start(), len(node.offsets) - 1)]
+        span = _escape_span(node.text, at)
+    return Diagnostic(
+        code="config-syntax",
+        message=f"a lone surrogate U+{ord(bad.group()):04X} is not a character",
+        span=span or span_at("", 0),
+        hints=("write the character itself (or an escape of its code point)",),
+        file=node.file,
+        source=node.text,
+    )
+
+
+def _without_surrogates(node: Node, diags: list[Diagnostic]) -> Node:
+    """``node``, or when it holds surrogates a copy with U+FFFD in their place (so that
+    later messages quoting it can be printed), the problem added to ``diags``."""
+    d = _surrogate_diag(node)
+    if d is None:
+        return node
+    diags.append(d)
+
+    def clean(x: Any) -> Any:
+        return _SURROGATE.sub("\ufffd", x) if isinstance(x, str) else x
+
+    return dataclasses.replace(node, value=clean(node.value), raw=clean(node.raw))
+
+
+def _escape_span(text: str, at: int) -> Span:
+    """The span of the escape sequence (``\\ud800``, ``\\x..``) or character at ``at``."""
+    m = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2})").match(text, at)
+    return span_at(text, at, m.end() if m else at + 1)
 
 
 def from_python(
@@ -267,6 +397,7 @@ def _duplicate(key: Node, first: Node) -> Diagnostic:
 # ---------------------------------------------------------------------------------------
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_YAML_TYPES = {"null", "bool", "int", "float", "binary", "timestamp", "str"}
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -326,6 +457,20 @@ def _load_yaml(text: str, file: str) -> Node:
     return node
 
 
+# A node's properties (anchor, tag) before its content: `&a !!str value`, possibly with
+# line breaks and comments in between.
+_YAML_PROPS = re.compile(
+    r"(?:(?:&[^\s,\[\]{}]+|!(?:<[^>]*>|[^\s,\[\]{}]*))(?:[ \t]+|[ \t]*(?:#[^\n]*)?\n[ \t]*)*)+"
+)
+_YAML_TAG = re.compile(r"!(?:<[^>]*>|[^\s,\[\]{}]*)")
+
+
+def yaml_content_start(text: str, index: int) -> int:
+    """The offset of a node's content, after the anchor and tag written at ``index``."""
+    m = _YAML_PROPS.match(text, index)
+    return m.end() if m is not None else index
+
+
 class _YamlConverter:
     def __init__(self, text: str, file: str) -> None:
         self.text = text
@@ -334,6 +479,7 @@ class _YamlConverter:
         self.constructor = yaml.constructor.SafeConstructor()
         self.active: set[int] = set()
         self.done: dict[int, Node] = {}
+        self.flow = 0  # depth of flow collections around the node being converted
 
     def convert(self, n: yaml.nodes.Node) -> Node:
         if id(n) in self.done:
@@ -350,39 +496,76 @@ class _YamlConverter:
         return out
 
     def span(self, n: yaml.nodes.Node) -> Span:
-        return _trimmed(self.text, n.start_mark.index, n.end_mark.index)
+        start = yaml_content_start(self.text, n.start_mark.index)
+        return _trimmed(self.text, start, max(start, n.end_mark.index))
 
-    def diag(self, message: str, n: yaml.nodes.Node) -> Diagnostic:
+    def diag(self, message: str, n: yaml.nodes.Node, *hints: str) -> Diagnostic:
         return Diagnostic(
             code="config-syntax",
             message=message,
             span=self.span(n),
+            hints=hints,
             file=self.file,
             source=self.text,
         )
 
+    def explicit_tag(self, n: yaml.nodes.Node) -> str | None:
+        """The tag written on a node (`!!bool`, `!foo`), or None when it was resolved."""
+        props = self.text[n.start_mark.index : yaml_content_start(self.text, n.start_mark.index)]
+        m = _YAML_TAG.search(props)
+        return m.group() if m is not None else None
+
+    def scalar_value(self, n: yaml.nodes.ScalarNode) -> Any:
+        raw = str(n.value)
+        if n.tag == _STR_TAG:
+            return raw
+        try:
+            return self.constructor.construct_object(n, deep=True)
+        except Exception:  # PyYAML's constructors fail in many ways
+            tag = self.explicit_tag(n)
+            if tag is None:  # an implicitly resolved value that does not construct: text
+                return raw
+        if n.tag.startswith("tag:yaml.org,2002:") and n.tag.rsplit(":", 1)[1] in _YAML_TYPES:
+            shown = _SURROGATE.sub("\ufffd", raw)  # reported on its own
+            message = f"invalid YAML: `{shown}` is not a valid {tag} value"
+            hint = "remove the tag to read the value as text"
+        else:
+            message = f"invalid YAML: unknown tag `{tag}`"
+            hint = "segql reads plain YAML: remove the tag"
+        self.diags.append(self.diag(message, n, hint))
+        return raw
+
     def _convert(self, n: yaml.nodes.Node) -> Node:
         common: dict[str, Any] = {"file": self.file, "text": self.text, "fmt": "yaml"}
         if isinstance(n, yaml.nodes.ScalarNode):
+            if n.style == '"' and _SURROGATE.search(n.value):
+                # JSON's way of writing astral characters, "\\ud83d\\ude00", read as JSON does
+                n.value = _PAIR.sub(_combine_pair, n.value)
             raw = str(n.value)
-            value: Any = raw
-            if n.tag != _STR_TAG:
-                try:
-                    value = self.constructor.construct_object(n, deep=True)
-                except (yaml.YAMLError, ValueError, TypeError, OverflowError):
-                    value = raw
-            return Node(
+            node = Node(
                 kind="scalar",
                 span=self.span(n),
-                value=value,
+                value=self.scalar_value(n),
                 raw=raw,
                 offsets=yaml_offsets(self.text, n),
                 plain=n.style is None,
+                flow=self.flow > 0,
                 **common,
             )
+            return _without_surrogates(node, self.diags)
+        assert isinstance(n, yaml.nodes.CollectionNode)
+        flow = bool(n.flow_style)
+        self.flow += flow
+        try:
+            return self._collection(n, common)
+        finally:
+            self.flow -= flow
+
+    def _collection(self, n: yaml.nodes.Node, common: dict[str, Any]) -> Node:
+        flow = self.flow > 0
         if isinstance(n, yaml.nodes.SequenceNode):
             items = tuple(self.convert(i) for i in n.value)
-            return Node(kind="list", span=self.span(n), items=items, **common)
+            return Node(kind="list", span=self.span(n), items=items, flow=flow, **common)
         assert isinstance(n, yaml.nodes.MappingNode)
         own: list[tuple[Node, Node]] = []
         merged: list[tuple[Node, Node]] = []
@@ -398,9 +581,10 @@ class _YamlConverter:
             key = Node(
                 kind="scalar",
                 span=key.span,
-                value=str(kn.value),
-                raw=str(kn.value),
+                value=key.raw,
+                raw=key.raw,
                 offsets=key.offsets,
+                flow=flow,
                 **common,
             )
             if key.value in seen:
@@ -412,7 +596,7 @@ class _YamlConverter:
             if k.value not in seen:
                 seen[k.value] = k
                 own.append((k, v))
-        return Node(kind="map", span=self.span(n), entries=tuple(own), **common)
+        return Node(kind="map", span=self.span(n), entries=tuple(own), flow=flow, **common)
 
     def merge(self, vn: yaml.nodes.Node) -> list[tuple[Node, Node]]:
         sources = vn.value if isinstance(vn, yaml.nodes.SequenceNode) else [vn]
@@ -435,7 +619,7 @@ def yaml_offsets(text: str, n: yaml.nodes.ScalarNode) -> tuple[int, ...]:
     value = str(n.value)
     if not value:
         return ()
-    start, end = n.start_mark.index, n.end_mark.index
+    start, end = yaml_content_start(text, n.start_mark.index), n.end_mark.index
     try:
         if n.style in ("|", ">"):
             return _block_offsets(text, start, value)
@@ -461,6 +645,8 @@ def _flow_offsets(text: str, start: int, end: int, value: str, style: str) -> tu
                 continue
             out.append(p)
             p += {"x": 4, "u": 6, "U": 10}.get(nxt, 2)
+            if nxt == "u" and ord(c) > 0xFFFF and text.startswith("\\u", p):
+                p += 6  # a surrogate pair written as two escapes: one character
             i += 1
             continue
         if style == "'" and ch == "'":  # '' inside single quotes
@@ -571,9 +757,36 @@ _JSON_ATOM = re.compile(
 _JSON_WS = re.compile(r"[ \t\n\r]*")
 
 
+class _LongNumber(str):
+    """An integer with more digits than Python converts (``sys.get_int_max_str_digits``)."""
+
+    __slots__ = ()
+
+
+def _json_int(digits: str) -> int | _LongNumber:
+    limit = sys.get_int_max_str_digits()
+    if limit and len(digits.lstrip("-")) > limit:
+        return _LongNumber(digits)
+    return int(digits)
+
+
+def _too_long(digits: str, text: str, start: int, end: int, file: str) -> Diagnostic:
+    n = len(digits.strip("+-").replace("_", ""))
+    return Diagnostic(
+        code="config-syntax",
+        message=f"a number with {n:,} digits is too long "
+        f"(the limit is {sys.get_int_max_str_digits():,})",
+        span=span_at(text, start, end),
+        file=file,
+        source=text,
+    )
+
+
 def _load_json(text: str, file: str) -> Node:
+    if not text.strip():  # an empty file is an empty document, as in YAML and TOML
+        return Node(kind="map", span=span_at(text, 0), file=file, text=text, fmt="json")
     try:
-        json.loads(text)
+        json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as e:
         pos = min(e.pos, len(text))
         raise _fail(
@@ -654,7 +867,11 @@ class _JsonScanner:
         m = _JSON_ATOM.match(t, start)
         assert m is not None
         self.p = m.end()
-        return self.node(start, kind="scalar", value=json.loads(m.group()))
+        value = json.loads(m.group(), parse_int=_json_int)
+        if isinstance(value, _LongNumber):
+            self.diags.append(_too_long(value, t, start, self.p, self.file))
+            value = None
+        return self.node(start, kind="scalar", value=value)
 
     def string(self) -> Node:
         t, start = self.t, self.p
@@ -682,7 +899,8 @@ class _JsonScanner:
             chars.append(chr(code))
         self.p = p + 1
         s = "".join(chars)
-        return self.node(start, kind="scalar", value=s, raw=s, offsets=tuple(offs))
+        node = self.node(start, kind="scalar", value=s, raw=s, offsets=tuple(offs))
+        return _without_surrogates(node, self.diags)
 
 
 # ---------------------------------------------------------------------------------------
@@ -748,6 +966,12 @@ def _load_toml(text: str, file: str) -> Node:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SchemaError(_toml_error(e, text, file)) from None
+    except ValueError:  # an integer with more digits than Python converts
+        limit = sys.get_int_max_str_digits()
+        m = re.search(rf"(?<![\w.'\"])[+-]?[0-9][0-9_]{{{limit},}}", text)
+        start, end = (m.start(), m.end()) if m is not None else (0, 0)
+        digits = text[start:end] or "0" * (limit + 1)
+        raise SchemaError(_too_long(digits, text, start, end, file)) from None
     try:
         node: Node | None = _TomlScanner(text, file).document()
     except (IndexError, ValueError, AssertionError, tomllib.TOMLDecodeError):

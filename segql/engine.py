@@ -342,10 +342,12 @@ class Database:
                 signal.signal(signal.SIGINT, old)
         if hit.is_set():
             raise _interrupted()
-        ok, value = box[0]
+        ok, value = box.pop()
         if ok:
             return cast(T, value)
-        raise self._failure(value, limit if expired else None) from None
+        error = self._failure(value, limit if expired else None)
+        del value  # DuckDB's exception holds the failed result; the connection needs it gone
+        raise error from None
 
     def _failure(self, e: BaseException, expired: float | None) -> BaseException:
         import duckdb

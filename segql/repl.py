@@ -13,20 +13,24 @@ decides whether Enter continues the input, :func:`append_segment` edits a YAML c
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import difflib
 import functools
+import gc
 import json
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from .diagnostics import Diagnostic, SegqlError, Span, render
 from .formatter import quote_name, quote_string
+from .limits import DEFAULT_LIMITS
 from .syntax import KEYWORDS
 from .types import Type
 
@@ -42,6 +46,7 @@ __all__ = [
     "SaveError",
     "Session",
     "append_segment",
+    "catalogs_to_load",
     "complete",
     "highlight",
     "make_completer",
@@ -54,22 +59,44 @@ __all__ = [
 # Meta-commands and the session
 # ---------------------------------------------------------------------------------------
 
-COMMANDS: dict[str, str] = {
-    "sql": "[dialect]  the SQL of the last expression (default duckdb)",
-    "schema": "         fields, traits and event streams",
-    "segments": "         catalog segments with member counts",
-    "as-of": "[T]        show or set the evaluation time (ISO date or timestamp, UTC)",
-    "save": "NAME [description]  add the last expression to the catalog file",
-    "help": "         this text",
-    "quit": "         leave (also Ctrl-D)",
+# name: (arguments, what it does)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "sql": ("[dialect]", "the SQL of the last expression (default duckdb)"),
+    "schema": ("", "fields, traits and event streams"),
+    "segments": ("", "catalog segments with member counts"),
+    "as-of": ("[T]", "show or set the evaluation time (ISO date or timestamp, UTC)"),
+    "save": ("NAME [description]", "add the last expression to the catalog file"),
+    "pager": ("[on|off]", "show or set paging of output taller than the terminal"),
+    "help": ("", "this text"),
+    "quit": ("", "leave (also Ctrl-D)"),
 }
 _COMMAND_ALIASES = {"h": "help", "?": "help", "q": "quit", "exit": "quit", "asof": "as-of"}
 
-HELP = (
-    "Type a segment to count its members, e.g.  purchases > 3 and last_open < 30d\n"
-    "Enter runs it (or continues on a new line while the input is unfinished; an empty\n"
-    "line runs it anyway), Tab completes, Up/Down walk the history.\n"
-    "Meta-commands:\n" + "\n".join(f"  :{name} {text}" for name, text in COMMANDS.items())
+KEYS: tuple[tuple[str, str], ...] = (
+    ("Enter", "run the input (a new line while it is unfinished; on an empty line: run)"),
+    ("Esc Enter", "always a new line"),
+    ("Tab", "complete (Shift-Tab goes back)"),
+    ("Up / Down", "walk the history"),
+    ("Ctrl-R", "search the history (Enter takes the match)"),
+    ("Ctrl-C", "abandon the input, or interrupt a running query"),
+    ("Ctrl-D", "leave (on an empty line)"),
+)
+
+
+def _table(rows: Iterable[tuple[str, str]]) -> list[str]:
+    rows = list(rows)
+    width = max(len(left) for left, _ in rows)
+    return [f"  {left:<{width}}  {right}" for left, right in rows]
+
+
+HELP = "\n".join(
+    [
+        "Type a segment to count its members, e.g.  purchases > 3 and last_open < 30d",
+        "Keys:",
+        *_table(KEYS),
+        "Meta-commands (a unique prefix is enough: :seg, :sch):",
+        *_table((f":{name} {args}".rstrip(), text) for name, (args, text) in COMMANDS.items()),
+    ]
 )
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -96,7 +123,9 @@ def _isatty(stream: Any) -> bool:
 
 
 def _color_allowed() -> bool:
-    return os.environ.get("NO_COLOR") is None
+    """Colour unless NO_COLOR is set to a non-empty value (no-color.org: an empty
+    NO_COLOR does not disable it)."""
+    return not os.environ.get("NO_COLOR")
 
 
 class Session:
@@ -117,9 +146,12 @@ class Session:
         err: Any = None,
         color: bool = False,
         file: str | None = None,
+        pager: Callable[[str], bool] | None = None,
     ) -> None:
         self.schema = schema
         self.db = db
+        # The limits the session's Database was opened with (the CLI's --limit).
+        self.limits = getattr(db, "limits", None) or DEFAULT_LIMITS
         self.catalog_path = catalog_path
         self.as_of = as_of
         self.out = out if out is not None else sys.stdout
@@ -128,11 +160,27 @@ class Session:
         self.file = file
         self.last: str | None = None
         self._total: int | None = None
+        # Shows text taller than the terminal through a pager; True when it did.
+        self.pager = pager
+        self.paging = pager is not None
 
     # --- output -----------------------------------------------------------------------
     def say(self, text: str = "") -> None:
         print(text, file=self.out)
         _flush(self.out)
+
+    def show(self, lines: Sequence[str]) -> None:
+        """Long output (help, schema, SQL, segments): through the pager when it is on and
+        the text is taller than the terminal."""
+        text = "\n".join(lines)
+        _flush(self.out)
+        if self.paging and self.pager is not None and self.pager(text):
+            return
+        self.say(text)
+
+    def interrupted(self) -> None:
+        print("interrupted", file=self.err)
+        _flush(self.err)
 
     def complain(self, text: str, hints: Iterable[str] = ()) -> None:
         text = ("\x1b[1;31merror:\x1b[0m " if self.color else "error: ") + text
@@ -153,19 +201,31 @@ class Session:
     def handle(self, text: str, lineno: int | None = None) -> bool:
         """Run one input (an expression or a meta-command); False when it failed.
 
-        Raises EOFError for ``:quit``."""
+        Raises EOFError for ``:quit``, and KeyboardInterrupt when Ctrl-C interrupted it
+        (also when the engine reports the cancelled query as an error)."""
         stripped = text.strip()
         if not stripped or stripped.startswith("#"):
             return True
-        if stripped.startswith(":"):
-            return self.meta(stripped)
-        return self.evaluate(text.rstrip("\r\n"), lineno)
+        try:
+            if stripped.startswith(":"):
+                return self.meta(stripped)
+            return self.evaluate(text.rstrip("\r\n"), lineno)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:
+            if is_interrupt(e):  # Ctrl-C reached the engine: the query was cancelled
+                raise KeyboardInterrupt from None
+            raise
 
     def total(self) -> int:
         """All contacts (counted once per session)."""
         if self._total is None:
-            self._total = self.db.count("true", self.schema, as_of=self.as_of)
+            self._total = self.count("true")
         return self._total
+
+    def count(self, source: Any) -> int:
+        """Members of an expression or typed tree, in a way Ctrl-C cancels at once."""
+        return cancellable(lambda: self.db.count(source, self.schema, as_of=self.as_of), self.db)
 
     def share(self, n: int) -> str:
         total = self.total()
@@ -177,17 +237,19 @@ class Session:
         from .checker import check, typed
 
         try:
-            diags = check(text, self.schema)
+            diags = check(text, self.schema, limits=self.limits)
             if any(d.is_error for d in diags):
                 self.report(diags, text, lineno)
                 if text.strip().lower() in ("quit", "exit", "help"):
                     self.say(f"(meta-commands start with a colon: :{text.strip().lower()})")
                 return False
             self.report(diags, text, lineno)  # warnings
-            tree = typed(text, self.schema)
-            n = self.db.count(tree, self.schema, as_of=self.as_of)
+            tree = typed(text, self.schema, limits=self.limits)
+            n = self.count(tree)
             line = self.share(n)
         except SegqlError as e:
+            if is_interrupt(e):
+                raise KeyboardInterrupt from None
             self.report(e.diagnostics, text, lineno)
             return False
         self.say(line)
@@ -204,8 +266,10 @@ class Session:
         arg = arg.strip()
         match cmd:
             case "help":
-                self.say(HELP)
+                self.show(HELP.split("\n"))
                 return True
+            case "pager":
+                return self.set_pager(arg)
             case "quit":
                 raise EOFError
             case "schema":
@@ -240,31 +304,48 @@ class Session:
                 )
                 return False
             self._total = None
-        if self.as_of is None:
-            self.say("as of now (the current time, UTC)")
-        else:
-            self.say(f"as of {self.as_of:%Y-%m-%d %H:%M:%S} UTC")
+        self.say(as_of_text(self.as_of))
+        return True
+
+    def set_pager(self, arg: str) -> bool:
+        match arg.lower():
+            case "":
+                pass
+            case "on":
+                if self.pager is None:
+                    self.complain("no pager here: output is not a terminal")
+                    return False
+                self.paging = True
+            case "off":
+                self.paging = False
+            case _:
+                self.complain(f"usage: :pager [on|off], not `{arg}`")
+                return False
+        self.say(f"pager {'on' if self.paging else 'off'}")
         return True
 
     def show_schema(self) -> None:
         s = self.schema
-        self.say(f"contacts ({s.entity.source.label}, key {s.entity.key}):")
+        out: list[str] = []
+        say = out.append
+        say(f"contacts ({s.entity.source.label}, key {s.entity.key}):")
         for name, f in s.entity.fields.items():
             values = f"  values: {', '.join(f.values)}" if f.values else ""
-            self.say(f"  {quote_name(name)}: {f.type}{values}")
+            say(f"  {quote_name(name)}: {f.type}{values}")
         if s.traits:
-            self.say("traits:")
+            say("traits:")
             for name, t in s.traits.items():
                 typ = _texpr_type(s.traits_ir.get(name))
                 shown = f": {typ}" if typ is not None else ""
-                self.say(f"  {quote_name(name)}{shown} = {' '.join(t.text.split())}")
-        self.say("event streams:")
+                say(f"  {quote_name(name)}{shown} = {' '.join(t.text.split())}")
+        say("event streams:")
         for name, st in s.streams.items():
             where = f" where {' '.join(st.filter_text.split())}" if st.filter_text else ""
-            self.say(f"  {quote_name(name)} (time: {st.time}){where}")
+            say(f"  {quote_name(name)} (time: {st.time}){where}")
             for fname, f in st.fields.items():
                 values = f"  values: {', '.join(f.values)}" if f.values else ""
-                self.say(f"    {quote_name(fname)}: {f.type}{values}")
+                say(f"    {quote_name(fname)}: {f.type}{values}")
+        self.show(out)
 
     def show_segments(self) -> bool:
         segs = self.schema.segments
@@ -273,17 +354,21 @@ class Session:
             return True
         ok = True
         width = max(len(quote_name(n)) for n in segs)
+        out: list[str] = []
         for name, seg in segs.items():
             try:
                 source = self.schema.segments_ir.get(name) or seg.text
-                n = self.db.count(source, self.schema, as_of=self.as_of)
+                n = self.count(source)
                 pct = 100.0 * n / self.total() if self.total() else 0.0
                 counted = f"{n:>9,} {pct:5.1f}%"
             except SegqlError as e:
+                if is_interrupt(e):
+                    raise KeyboardInterrupt from None
                 ok = False
                 counted = f"{'error':>9}       ({e.diagnostic.message})"
             desc = f"  {seg.description}" if seg.description else ""
-            self.say(f"  {quote_name(name):<{width}}  {counted}{desc}")
+            out.append(f"  {quote_name(name):<{width}}  {counted}{desc}")
+        self.show(out)
         return ok
 
     def show_sql(self, dialect: str) -> bool:
@@ -293,7 +378,9 @@ class Session:
             self.complain("no expression yet: type one, then :sql [dialect]")
             return False
         try:
-            self.say(to_sql(self.last, self.schema, dialect=dialect, as_of=self.as_of))
+            sql = to_sql(
+                self.last, self.schema, dialect=dialect, as_of=self.as_of, limits=self.limits
+            )
         except SegqlError as e:
             for d in e.diagnostics:
                 if d.source is None:  # not about the expression: no line to point at
@@ -301,6 +388,7 @@ class Session:
                 else:
                     self.report([d], self.last, None)
             return False
+        self.show(sql.split("\n"))
         return True
 
     def save(self, name: str, description: str | None = None) -> bool:
@@ -334,9 +422,86 @@ class Session:
             self.complain(str(e))
             return False
         self.schema.segments[name] = SegmentDef(name=name, text=text, description=description)
-        self.schema.segments_ir[name] = typed(text, self.schema)
+        self.schema.segments_ir[name] = typed(text, self.schema, limits=self.limits)
         self.say(f"saved segment `{name}` to {self.catalog_path}")
         return True
+
+
+T = TypeVar("T")
+
+
+def cancellable(call: Callable[[], T], db: Any) -> T:
+    """Run a database call so that Ctrl-C stops it at once.
+
+    An engine notices Python's SIGINT only between chunks of work (DuckDB: seconds, even
+    a minute, on a big join), so on the main thread the call runs in a worker thread while
+    this one waits; KeyboardInterrupt then tells the engine to stop (``db.interrupt()``,
+    else ``db.con.interrupt()``), waits for the worker and is raised again."""
+    if threading.current_thread() is not threading.main_thread():
+        return call()
+    box: list[tuple[bool, Any]] = []
+
+    def work() -> None:
+        try:
+            box.append((True, call()))
+        except BaseException as e:  # handed to the waiting thread
+            box.append((False, e))
+
+    worker = threading.Thread(target=work, name="segql-query", daemon=True)
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.05)
+    except KeyboardInterrupt:
+        while worker.ident is not None:  # started: stop the engine, wait for the worker
+            _interrupt(db)
+            try:
+                while worker.is_alive():
+                    worker.join(0.05)
+                break
+            except KeyboardInterrupt:  # again: ask again, keep waiting
+                continue
+        # The worker's exception and its frames can hold the engine's cancelled result,
+        # and with it the connection ("busy with another call"): let go of them now.
+        box.clear()
+        gc.collect()
+        raise KeyboardInterrupt from None
+    ok, value = box[0]
+    if not ok:
+        raise value
+    result: T = value
+    return result
+
+
+def _interrupt(db: Any) -> None:
+    stop = getattr(db, "interrupt", None) or getattr(getattr(db, "con", None), "interrupt", None)
+    if callable(stop):
+        with contextlib.suppress(Exception):
+            stop()
+
+
+def as_of_text(as_of: dt.datetime | None) -> str:
+    """How the session's evaluation time reads (banner and ``:as-of``)."""
+    if as_of is None:
+        return "as of now: the current time (UTC) of each query; :as-of T fixes it"
+    return f"as of {as_of:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def is_interrupt(e: BaseException) -> bool:
+    """Whether an exception is a query cancelled by Ctrl-C: KeyboardInterrupt, an
+    EngineError with code ``interrupted``, or DuckDB's own ways of saying so (its
+    InterruptException, possibly wrapped in an ``engine`` error, or
+    ``RuntimeError('Query interrupted')``)."""
+    if isinstance(e, KeyboardInterrupt):
+        return True
+    if isinstance(e, SegqlError):
+        message = e.diagnostic.message
+        return e.code == "interrupted" or (
+            e.code == "engine" and ("INTERRUPT Error" in message or "Query interrupted" in message)
+        )
+    if type(e).__name__ == "InterruptException":
+        return True
+    return isinstance(e, RuntimeError) and str(e).strip().lower() == "query interrupted"
 
 
 def _flush(stream: Any) -> None:
@@ -359,43 +524,60 @@ class SaveError(Exception):
     """A segment could not be appended; the message says why (the file is unchanged)."""
 
 
+def catalogs_to_load(catalogs: Sequence[Path]) -> list[Path]:
+    """The catalogs to load for a REPL session: all of them, except a last one (the file
+    ``:save`` writes to) that does not exist yet — the first ``:save`` creates it."""
+    out = list(catalogs)
+    if out and not out[-1].exists():
+        out.pop()
+    return out
+
+
 def append_segment(path: Path, name: str, text: str, *, description: str | None = None) -> None:
     """Append segment ``name`` (expression ``text``) under ``segments:`` of a YAML file.
 
     The new entry goes right after the last entry of the ``segments:`` mapping, with the
-    file's own indentation; everything else (comments, order, other sections) stays byte
-    for byte. A missing file is created; a file without ``segments:`` gets the section at
-    its end. The result is re-read with :func:`segql.config.load_catalog`; if it does not
-    come back exactly as intended, the file is restored and SaveError raised."""
+    file's own indentation and line endings; everything else (comments, order, other
+    sections, a byte order mark) stays byte for byte. A missing file is created; a file
+    without ``segments:`` gets the section at its end; an empty section (``segments:``,
+    ``segments: {}``, ``segments: ~``) gets its first entry. The new text is read back with
+    :func:`segql.config.load_catalog` before it is written; only if it comes back exactly
+    as intended is it written, atomically (the file keeps its mode). Otherwise, or when
+    the file cannot be edited safely, SaveError says why and the file is unchanged."""
     import yaml
 
     from .config import load_catalog
+    from .document import read_text
+    from .fmtfiles import _restore_endings
+    from .fsutil import write_atomic
     from .schema import SegmentDef
 
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise SaveError(f"{path}: :save writes YAML catalogs only (.yaml or .yml)")
-    existed = path.exists()
     try:
-        original = path.read_text(encoding="utf-8") if existed else ""
-    except (OSError, UnicodeDecodeError) as e:
-        raise SaveError(f"cannot read {path}: {e}") from None
+        original = read_text(path) if path.exists() else ""
+    except SegqlError as e:
+        raise SaveError(e.diagnostic.message) from None
+    bom = "\ufeff" if original.startswith("\ufeff") else ""
+    body = original[len(bom) :]
+    norm = body.replace("\r\n", "\n")
+    if "\r" in norm:
+        raise SaveError(f"{path}: the file has lone CR line endings; add the segment by hand")
     before: dict[str, SegmentDef] = {}
     before_diags: list[Diagnostic] = []
-    if existed:
-        before, before_diags = load_catalog(path)
+    if original:
+        before, before_diags = load_catalog(norm, fmt="yaml", name=str(path))
     if name in before:
         raise SaveError(f"segment `{name}` already exists in {path}")
     try:
-        root = yaml.compose(original, Loader=yaml.SafeLoader)
+        root = yaml.compose(norm, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:
         raise SaveError(f"cannot read {path} as YAML: {e}") from None
 
-    body = original
-    if body and not body.endswith("\n"):
-        body += "\n"
+    edits: list[tuple[int, int, str]] = []  # in `norm`
     step = 2
     if root is None or (isinstance(root, yaml.ScalarNode) and root.value == ""):
-        at, indent, header = len(body), step, "segments:\n"
+        at, indent, header = len(norm), step, "segments:\n"
     elif not isinstance(root, yaml.MappingNode) or root.flow_style:
         raise SaveError(f"{path}: the top level is not a block mapping; add the segment by hand")
     else:
@@ -408,14 +590,18 @@ def append_segment(path: Path, name: str, text: str, *, description: str | None 
             None,
         )
         if segs is None:
-            at, indent, header = len(body), step, "segments:\n"
+            at, indent, header = len(norm), step, "segments:\n"
         else:
             key, value = segs
             header = ""
-            if isinstance(value, yaml.ScalarNode) and value.tag.endswith(":null"):
-                if value.start_mark.index != value.end_mark.index:
-                    raise SaveError(f"{path}: `segments:` is set to null; remove the value first")
-                at = _line_end(body, key.end_mark.index)
+            empty_null = isinstance(value, yaml.ScalarNode) and value.tag.endswith(":null")
+            empty_flow = (
+                isinstance(value, yaml.MappingNode) and value.flow_style and not value.value
+            )
+            if empty_null or empty_flow:
+                if value.start_mark.index != value.end_mark.index:  # `~`, `null`, `{}`
+                    edits.append(_drop_value(norm, value.start_mark.index, value.end_mark.index))
+                at = _line_end(norm, key.end_mark.index)
                 indent = key.start_mark.column + step
             elif isinstance(value, yaml.MappingNode) and not value.flow_style:
                 indent = value.value[0][0].start_mark.column
@@ -425,9 +611,9 @@ def append_segment(path: Path, name: str, text: str, *, description: str | None 
                         break
                 last = max(_last_index(n) for pair in value.value for n in pair)
                 end = last
-                while end > 0 and body[end - 1] in " \t\r\n":
+                while end > 0 and norm[end - 1] in " \t\n":
                     end -= 1
-                at = _line_end(body, end)
+                at = _line_end(norm, end)
             else:
                 raise SaveError(
                     f"{path}: `segments:` is not a block mapping (flow style `{{…}}`?); "
@@ -442,13 +628,14 @@ def append_segment(path: Path, name: str, text: str, *, description: str | None 
     else:
         lines.append(f"{pad2}where: |")
         lines += [f"{pad2}{' ' * step}{ln}" if ln.strip() else "" for ln in text.split("\n")]
-    new = body[:at] + header + "\n".join(lines) + "\n" + body[at:]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(new, encoding="utf-8")
-    except OSError as e:
-        raise SaveError(f"cannot write {path}: {e}") from None
-    after, after_diags = load_catalog(path)
+    entry = header + "\n".join(lines) + "\n"
+    if at == len(norm) and norm and not norm.endswith("\n"):
+        entry = "\n" + entry
+    edits.append((at, at, entry))
+    new_norm = norm
+    for a, b, t in sorted(edits, reverse=True):
+        new_norm = new_norm[:a] + t + new_norm[b:]
+    after, after_diags = load_catalog(new_norm, fmt="yaml", name=str(path))
     got = after.get(name)
     ok = (
         got is not None
@@ -459,13 +646,25 @@ def append_segment(path: Path, name: str, text: str, *, description: str | None 
         and _errors(after_diags) <= _errors(before_diags)
     )
     if not ok:
-        if existed:
-            path.write_text(original, encoding="utf-8")
-        else:
-            path.unlink(missing_ok=True)
         raise SaveError(
             f"could not append to {path} safely; add this by hand:\n" + "\n".join(lines)
         )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, bom + _restore_endings(body, edits))
+    except OSError as e:
+        raise SaveError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _drop_value(text: str, start: int, end: int) -> tuple[int, int, str]:
+    """An edit removing an empty value (`{}`, `~`) and the blanks before it."""
+    while start > 0 and text[start - 1] in " \t":
+        start -= 1
+    line_end = text.find("\n", end)
+    rest = text[end : len(text) if line_end < 0 else line_end]
+    if not rest.strip():
+        end += len(rest)
+    return start, end, ""
 
 
 def _errors(diags: Iterable[Diagnostic]) -> set[tuple[str, str]]:
@@ -1041,7 +1240,7 @@ def _operator_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> li
 
 def _complete_meta(text: str) -> tuple[str, list[Candidate]]:
     if " " not in text:
-        cands = [Candidate(f":{c}", " ".join(d.split())) for c, d in COMMANDS.items()]
+        cands = [Candidate(f":{c}", f"{a} {d}".strip()) for c, (a, d) in COMMANDS.items()]
         return text, [c for c in cands if c.text.startswith(text.lower()) and c.text != text]
     cmd, _, arg = text.partition(" ")
     word = arg.lstrip()
@@ -1271,6 +1470,7 @@ def _interactive(
 ) -> int:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+    from prompt_toolkit.filters import is_searching
     from prompt_toolkit.history import FileHistory, History, InMemoryHistory
     from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
     from prompt_toolkit.styles import Style
@@ -1285,8 +1485,9 @@ def _interactive(
         history = InMemoryHistory()
 
     bindings = KeyBindings()
+    editing = ~is_searching  # while Ctrl-R searches, Enter and Tab keep their search meaning
 
-    @bindings.add("enter")
+    @bindings.add("enter", filter=editing)
     def _enter(event: KeyPressEvent) -> None:
         buf = event.current_buffer
         state_ = buf.complete_state
@@ -1301,7 +1502,7 @@ def _interactive(
         else:
             buf.validate_and_handle()
 
-    @bindings.add("tab")
+    @bindings.add("tab", filter=editing)
     def _tab(event: KeyPressEvent) -> None:
         buf = event.current_buffer
         state_ = buf.complete_state
@@ -1312,7 +1513,7 @@ def _interactive(
         else:
             buf.start_completion(insert_common_part=True)
 
-    @bindings.add("escape", "enter")
+    @bindings.add("escape", "enter", filter=editing)
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
 
@@ -1330,14 +1531,32 @@ def _interactive(
         input=input,
         output=output,
     )
-    color = _color_allowed() and _output_is_tty(session.output)
+    tty = _output_is_tty(session.output)
+    color = _color_allowed() and tty
     writer = _PromptWriter(session, color)
-    state = Session(schema, db, catalog_path=catalog_path, as_of=as_of, out=writer, color=color)
-    state.say(
-        f"segql — {len(schema.entity.fields)} fields, {len(schema.traits)} traits, "
-        f"{len(schema.streams)} event streams, {len(schema.segments)} segments. "
-        ":help for help, Tab completes, Ctrl-D leaves."
+    state = Session(
+        schema,
+        db,
+        catalog_path=catalog_path,
+        as_of=as_of,
+        out=writer,
+        color=color,
+        pager=make_pager(session.output, writer.flush) if tty else None,
     )
+    state.paging = state.paging and paging_default()
+    counts = ", ".join(
+        _plural(n, noun)
+        for n, noun in (
+            (len(schema.entity.fields), "field"),
+            (len(schema.traits), "trait"),
+            (len(schema.streams), "event stream"),
+            (len(schema.segments), "segment"),
+        )
+    )
+    state.say(f"segql — {counts}. :help for help, Tab completes, Ctrl-D leaves.")
+    state.say(as_of_text(as_of))
+    if catalog_path is not None and not catalog_path.exists():
+        state.say(f"{catalog_path} does not exist yet: :save NAME creates it")
     while True:
         try:
             text = session.prompt("segql> ")
@@ -1349,11 +1568,82 @@ def _interactive(
             state.handle(text)
         except EOFError:
             break
-        except KeyboardInterrupt:
-            state.complain("interrupted")
+        except KeyboardInterrupt:  # Ctrl-C while an input ran: back to the prompt
+            state.interrupted()
         except Exception as e:  # the session survives anything one input does
             state.complain(f"internal error: {type(e).__name__}: {e}")
     return 0
+
+
+_OFF = ("off", "no", "none", "0", "false")
+
+
+def paging_default() -> bool:
+    """Paging is on unless ``SEGQL_PAGER`` says off (``off``, ``no``, ``0``, …)."""
+    return os.environ.get("SEGQL_PAGER", "").strip().lower() not in _OFF
+
+
+def pager_command() -> list[str] | None:
+    """The pager: ``$SEGQL_PAGER``, else ``$PAGER``, else ``less -FRX`` when installed
+    (empty variables count as unset)."""
+    import shlex
+    import shutil
+
+    for var in ("SEGQL_PAGER", "PAGER"):
+        value = os.environ.get(var, "").strip()
+        if value and value.lower() not in _OFF:
+            try:
+                return shlex.split(value) or None
+            except ValueError:
+                return None
+    less = shutil.which("less")
+    return [less, "-FRX"] if less else None
+
+
+def screen_rows(text: str, columns: int) -> int:
+    """Terminal rows ``text`` takes at ``columns`` wide (long lines wrap)."""
+    from prompt_toolkit.utils import get_cwidth
+
+    columns = max(1, columns)
+    return sum(max(1, -(-get_cwidth(line) // columns)) for line in text.split("\n"))
+
+
+def make_pager(output: Any, flush: Callable[[], None]) -> Callable[[str], bool]:
+    """A function that shows text through the pager when it is taller than the terminal
+    (leaving a row for the prompt); False when it did not (the caller prints it)."""
+    import signal
+    import subprocess
+
+    def page(text: str) -> bool:
+        size = output.get_size()
+        if screen_rows(text, size.columns) < size.rows:
+            return False
+        command = pager_command()
+        if command is None:
+            return False
+        flush()
+        env = dict(os.environ)
+        env.setdefault("LESSCHARSET", "utf-8")
+        # Ctrl-C belongs to the pager (less uses it to stop a search): keep it from
+        # interrupting us meanwhile. A handler, unlike SIG_IGN, is not inherited.
+        try:
+            previous = signal.signal(signal.SIGINT, lambda *_: None)
+        except ValueError:  # not the main thread
+            previous = None
+        try:
+            subprocess.run(command, input=(text + "\n").encode("utf-8"), env=env, check=False)
+        except OSError:
+            return False
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        return True
+
+    return page
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _output_is_tty(output: Any) -> bool:

@@ -357,13 +357,23 @@ def test_save_writes_long_expressions_as_block_strings(tmp_path: Path) -> None:
         # no section yet (and no final newline)
         ("# only a comment", "# only a comment\nsegments:\n  b:\n    where: age > 2\n"),
         ("", "segments:\n  b:\n    where: age > 2\n"),
+        # empty sections in every spelling (issue 9)
+        ("segments: {}\n", "segments:\n  b:\n    where: age > 2\n"),
+        ("segments: {}  # none yet\n", "segments:  # none yet\n  b:\n    where: age > 2\n"),
+        ("segments: ~\n", "segments:\n  b:\n    where: age > 2\n"),
+        ("segments: null\n# tail\n", "segments:\n  b:\n    where: age > 2\n# tail\n"),
+        ("segments:", "segments:\n  b:\n    where: age > 2\n"),
+        # line endings and a byte order mark are kept
+        ("segments:\r\n  a: age > 1\r\n",
+         "segments:\r\n  a: age > 1\r\n  b:\r\n    where: age > 2\r\n"),
+        ("\ufeffsegments: {}\r\n", "\ufeffsegments:\r\n  b:\r\n    where: age > 2\r\n"),
     ],
-)
+)  # fmt: skip
 def test_save_keeps_the_rest_of_the_file(tmp_path: Path, before: str, after: str) -> None:
     cat = tmp_path / "c.yaml"
-    cat.write_text(before)
+    cat.write_bytes(before.encode())
     append_segment(cat, "b", "age > 2")
-    assert cat.read_text() == after
+    assert cat.read_bytes().decode() == after
     segments, diags = load_catalog(cat)
     assert not diags and segments["b"].text == "age > 2"
 
@@ -372,9 +382,10 @@ def test_save_keeps_the_rest_of_the_file(tmp_path: Path, before: str, after: str
     ("name", "content", "message"),
     [
         ("c.toml", "", "YAML catalogs only"),
-        ("c.yaml", "segments: {}\n", "not a block mapping"),
-        ("c.yaml", "segments: ~\n", "set to null"),
+        ("c.yaml", "segments: {a: {where: age > 1}}\n", "not a block mapping"),
         ("c.yaml", "- a\n- b\n", "not a block mapping"),
+        ("c.yaml", "segments:\r  a: age > 1\r", "lone CR"),
+        ("c.yaml", "segments:\n  a: caf\xe9\n", "not UTF-8"),
         ("c.yaml", "segments:\n  b: {where: x}\n", "already exists"),
     ],
 )
@@ -382,10 +393,40 @@ def test_save_refuses_files_it_cannot_edit_safely(
     tmp_path: Path, name: str, content: str, message: str
 ) -> None:
     cat = tmp_path / name
-    cat.write_text(content)
+    cat.write_bytes(content.encode("latin-1"))
     with pytest.raises(SaveError, match=message):
         append_segment(cat, "b", "age > 2")
-    assert cat.read_text() == content
+    assert cat.read_bytes() == content.encode("latin-1")
+
+
+def test_save_writes_atomically_and_keeps_the_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cat = tmp_path / "c.yaml"
+    cat.write_text("segments:\n  a: age > 1\n")
+    cat.chmod(0o600)
+    append_segment(cat, "b", "age > 2")
+    assert cat.stat().st_mode & 0o777 == 0o600
+    before = cat.read_text()
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(SaveError, match="No space left on device"):
+        append_segment(cat, "c", "age > 3")
+    assert cat.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
+def test_catalogs_to_load_skips_a_missing_save_target(tmp_path: Path) -> None:
+    from segql.repl import catalogs_to_load
+
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("segments: {}\n")
+    assert catalogs_to_load([a, b]) == [a]
+    assert catalogs_to_load([b, a]) == [b, a]  # only the last one is :save's: load errors
+    assert catalogs_to_load([]) == []
 
 
 # --- completion ----------------------------------------------------------------------
@@ -702,7 +743,7 @@ def test_script_mode_with_a_text_stream(db: Database) -> None:
         "   6 |   age > 'x'",
         "     |         ^~~",
         "error: unknown command `:nonsense` (commands: :sql, :schema, :segments, :as-of, "
-        ":save, :help, :quit)",
+        ":save, :pager, :help, :quit)",
         "0 members (0.0% of 6 contacts)",
     ]
 
@@ -748,3 +789,279 @@ def test_script_mode_when_stdin_is_not_a_terminal(tmp_path: Path) -> None:
     )
     assert ok.returncode == 0 and ok.stderr == ""
     assert ok.stdout.startswith("3 members (50.0% of 6 contacts)\n")
+
+
+# --- issue 9: help, as_of banner, colour, interrupts, pager, new catalogs ----------------
+
+
+def test_help_is_aligned() -> None:
+    from segql.repl import HELP
+
+    lines = HELP.splitlines()
+    for title in ("Keys:", "Meta-commands"):
+        start = next(i for i, ln in enumerate(lines) if ln.startswith(title)) + 1
+        rows = []
+        for ln in lines[start:]:
+            if not ln.startswith("  "):
+                break
+            rows.append(ln)
+        # every description starts in the same column, after two spaces
+        columns = {re.search(r"\S  +\S", ln).end() - 1 for ln in rows}  # type: ignore[union-attr]
+        assert len(rows) > 3 and len(columns) == 1, rows
+    assert "  :save NAME [description]  add the last expression" in HELP
+    assert "  Ctrl-R" in HELP and ":pager [on|off]" in HELP
+
+
+def test_banner_shows_the_as_of(db: Database, tmp_path: Path) -> None:
+    _, screen, _ = run_piped(db, ":quit\r", tmp_path)
+    assert "as of 2026-06-01 12:00:00 UTC" in screen.split("segql>")[0]
+    from prompt_toolkit.data_structures import Size
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output.vt100 import Vt100_Output
+
+    buf = io.StringIO()
+    output = Vt100_Output(buf, lambda: Size(rows=40, columns=120), term="xterm", enable_cpr=False)
+    with create_pipe_input() as inp:
+        inp.send_text(":as-of\r:quit\r")
+        run_repl(SCHEMA, db, input=inp, output=output, history_path=tmp_path / "h")
+    banner, rest = _ANSI.sub("", buf.getvalue()).split("segql>", 1)
+    assert "as of now: the current time (UTC) of each query; :as-of T fixes it" in banner
+    assert "as of now" in rest  # :as-of says the same
+
+
+def test_banner_for_a_catalog_file_that_does_not_exist_yet(db: Database, tmp_path: Path) -> None:
+    cat = tmp_path / "new.yaml"
+    _, screen, _ = run_piped(
+        db, "age > 1\r:save grown\r:quit\r", tmp_path, fresh_schema(), catalog_path=cat
+    )
+    assert f"{cat} does not exist yet: :save NAME creates it" in screen
+    assert f"saved segment `grown` to {cat}" in screen
+    assert cat.read_text() == "segments:\n  grown:\n    where: age > 1\n"
+
+
+def test_empty_no_color_does_not_disable_colour(monkeypatch: pytest.MonkeyPatch) -> None:
+    from segql.repl import _color_allowed
+
+    monkeypatch.setenv("NO_COLOR", "")
+    assert _color_allowed()
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not _color_allowed()
+    monkeypatch.delenv("NO_COLOR")
+    assert _color_allowed()
+
+
+class Interrupting:
+    """A Database stand-in whose next count raises ``error`` (as a cancelled query does)."""
+
+    def __init__(self, db: Database, error: BaseException) -> None:
+        self.db, self.error, self.armed = db, error, False
+        self.interrupts = 0
+
+    def count(self, *a: Any, **kw: Any) -> int:
+        if self.armed:
+            self.armed = False
+            raise self.error
+        return self.db.count(*a, **kw)
+
+    def interrupt(self) -> None:
+        self.interrupts += 1
+
+
+def _interrupt_errors() -> list[BaseException]:
+    import duckdb
+
+    from segql.diagnostics import Diagnostic, EngineError
+
+    engine = "DuckDB could not run the segment: INTERRUPT Error: Interrupted!"
+    return [
+        KeyboardInterrupt(),
+        RuntimeError("Query interrupted"),
+        duckdb.InterruptException("Interrupted!"),
+        EngineError(Diagnostic(code="interrupted", message="the query was interrupted")),
+        EngineError(Diagnostic(code="engine", message=engine)),
+    ]
+
+
+@pytest.mark.parametrize("error", _interrupt_errors(), ids=lambda e: type(e).__name__)
+def test_an_interrupted_query_returns_to_the_prompt(
+    db: Database, tmp_path: Path, error: BaseException
+) -> None:
+    fake = Interrupting(db, error)
+    s, _ = session(fake)  # type: ignore[arg-type]
+    fake.armed = True
+    with pytest.raises(KeyboardInterrupt):  # the session says so; the loop prints it
+        s.handle("age > 1")
+    fake.armed = True
+    with pytest.raises(KeyboardInterrupt):
+        s.handle(":segments")
+    # Through the terminal session: "interrupted", no "internal error", and on it goes.
+    fake.armed = False
+    keys = "age > 0\r:as-of\rage > 1\rage > 2\r:quit\r"
+
+    class ArmOnSecond(Interrupting):
+        calls = 0
+
+        def count(self, *a: Any, **kw: Any) -> int:
+            self.calls += 1
+            if self.calls == 3:  # age > 0, the total, then age > 1
+                raise self.error
+            return self.db.count(*a, **kw)
+
+    code, screen, _ = run_piped(ArmOnSecond(db, error), keys, tmp_path)  # type: ignore[arg-type]
+    assert code == 0
+    assert "interrupted" in screen and "internal error" not in screen and "error[" not in screen
+    assert "members (" in screen.split("interrupted", 1)[1]  # age > 2 ran after it
+
+
+def test_ctrl_c_stops_the_engine_at_once(db: Database) -> None:
+    """The query runs in a worker thread; Ctrl-C in the waiting thread interrupts the
+    engine instead of waiting for it to notice the signal."""
+    import threading
+
+    from segql.repl import cancellable
+
+    started, stop = threading.Event(), threading.Event()
+
+    class Slow:
+        interrupts = 0
+
+        def interrupt(self) -> None:
+            self.interrupts += 1
+            stop.set()
+
+    def slow_query() -> int:
+        started.set()
+        stop.wait(30)
+        raise RuntimeError("Query interrupted")
+
+    slow = Slow()
+    import _thread
+
+    threading.Thread(target=lambda: (started.wait(5), _thread.interrupt_main())).start()
+    with pytest.raises(KeyboardInterrupt):
+        cancellable(slow_query, slow)
+    assert slow.interrupts >= 1
+    assert cancellable(lambda: 42, slow) == 42
+    with pytest.raises(ValueError, match="boom"):
+        cancellable(lambda: int("boom"), slow)
+
+
+def test_script_mode_stops_on_an_interrupt(db: Database) -> None:
+    fake = Interrupting(db, RuntimeError("Query interrupted"))
+    fake.armed = True
+    with pytest.raises(KeyboardInterrupt):  # the CLI prints "interrupted", exit 130
+        run_repl(
+            SCHEMA, fake, as_of=AS_OF, input=io.StringIO("age > 1\nage > 2\n"), output=io.StringIO()
+        )  # type: ignore[arg-type]
+
+
+def test_long_output_goes_through_the_pager(db: Database) -> None:
+    shown: list[str] = []
+
+    def pager(text: str) -> bool:
+        shown.append(text)
+        return True
+
+    s, out = session(db, pager=pager)
+    assert s.handle(":help") and s.handle(":schema") and s.handle(":segments")
+    assert s.handle("age > 1") and s.handle(":sql")
+    assert len(shown) == 4 and shown[0].startswith("Type a segment")
+    assert "SELECT" in shown[3] and "SELECT" not in out.getvalue()
+    assert s.handle(":pager off") and "pager off" in out.getvalue()
+    assert s.handle(":help") and len(shown) == 4 and "Meta-commands" in out.getvalue()
+    assert s.handle(":pager on") and s.handle(":pager")
+    assert out.getvalue().rstrip().endswith("pager on")
+    assert not s.handle(":pager sometimes")
+    plain, plain_out = session(db)  # no terminal: no pager, `:pager on` says so
+    assert not plain.handle(":pager on") and "no pager here" in plain_out.getvalue()
+
+
+def test_the_pager_runs_only_for_text_taller_than_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prompt_toolkit.data_structures import Size
+
+    from segql.repl import make_pager, pager_command, paging_default
+
+    got = tmp_path / "paged.txt"
+    script = tmp_path / "pager.py"
+    script.write_text(f"import sys\nopen({str(got)!r}, 'w').write(sys.stdin.read())\n")
+    monkeypatch.setenv("PAGER", f"{sys.executable} {script}")
+    monkeypatch.delenv("SEGQL_PAGER", raising=False)
+
+    class Out:
+        def get_size(self) -> Size:
+            return Size(rows=10, columns=20)
+
+    flushed: list[bool] = []
+    page = make_pager(Out(), lambda: flushed.append(True))
+    assert not page("\n".join(["x"] * 9))  # 9 rows and the prompt fit in 10
+    assert not got.exists()
+    assert page("\n".join(["x"] * 10)) and got.read_text() == "x\n" * 10 and flushed
+    assert page("y" * 200)  # one line, wrapped onto ten rows
+    # Which pager: SEGQL_PAGER, PAGER, less -FRX; empty means unset; off turns it off.
+    monkeypatch.setenv("SEGQL_PAGER", "most -s")
+    assert pager_command() == ["most", "-s"] and paging_default()
+    monkeypatch.setenv("SEGQL_PAGER", "off")
+    assert pager_command() == [sys.executable, str(script)] and not paging_default()
+    monkeypatch.setenv("SEGQL_PAGER", "")
+    monkeypatch.setenv("PAGER", "")
+    less = pager_command()
+    assert less is None or less[1:] == ["-FRX"]
+    monkeypatch.setenv("PAGER", "/nonexistent/pager")
+    assert not page("\n".join(["x"] * 30))  # a pager that cannot start: print instead
+
+
+def test_banner_counts_in_the_singular(db: Database, tmp_path: Path) -> None:
+    import segql
+
+    one = segql.load_schema(
+        {
+            "entity": {"table": "contacts", "key": "id", "fields": {"age": "integer"}},
+            "events": {"orders": {"table": "orders", "key": "contact_id", "time": "ordered_at"}},
+            "traits": {"purchases": "count(orders)"},
+            "segments": {"adults": "age >= 18"},
+        }
+    )
+    _, screen, _ = run_piped(db, ":quit\r", tmp_path, one)
+    assert "segql — 1 field, 1 trait, 1 event stream, 1 segment." in screen
+
+
+def test_an_engine_error_that_only_mentions_interrupts_is_an_error(db: Database) -> None:
+    from segql.diagnostics import Diagnostic, EngineError
+    from segql.repl import is_interrupt
+
+    odd = "DuckDB could not run the segment: Binder Error: column interrupt_count not found"
+    assert not is_interrupt(EngineError(Diagnostic(code="engine", message=odd)))
+    assert not is_interrupt(RuntimeError("interrupted by the user's own code"))
+
+
+def test_the_connection_works_right_after_an_interrupt() -> None:
+    """A cancelled DuckDB query must not leave the connection "busy with another call"
+    (the worker's exception holds the cancelled result until it is collected)."""
+    import _thread
+    import threading
+
+    import duckdb
+
+    import segql
+    from segql.repl import cancellable
+
+    schema = segql.load_schema(
+        {
+            "entity": {"table": "contacts", "key": "id", "fields": {"age": "integer"}},
+            "events": {"orders": {"table": "orders", "key": "contact_id", "time": "at"}},
+        }
+    )
+    con = duckdb.connect()
+    con.execute("CREATE TABLE contacts AS SELECT range AS id, range % 90 AS age FROM range(100)")
+    con.execute(
+        "CREATE VIEW orders AS SELECT b.range % 100 AS contact_id, TIMESTAMP '2026-01-01' AS at"
+        " FROM range(1000) a, range(10000000) b"
+    )
+    db = Database(connection=con)
+    db.count("age > 1", schema)  # checks the tables once
+    threading.Timer(0.5, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt):
+        cancellable(lambda: db.count("count(orders) > 5", schema), db)
+    assert db.count("age >= 80", schema) == 10

@@ -12,7 +12,9 @@ Each page's fenced blocks run in order, by their language:
   (``segments:``) must load against the demo schema, a project file must load.
 - ``segql``: each line is an expression that must check against the demo schema and catalog.
 - ``sh``: README's set-up and tour commands, run by tests/test_readme.py.
-- ``text``: not code (synopses, diagrams) unless it follows a python block.
+- ``text``: not code (synopses, diagrams) unless it follows a python block, or is a REPL
+  transcript (lines ``segql> input``, each followed by its output): each input is then run
+  through ``segql repl`` in the demo's folder and its output compared.
 
 A block without a language is an error: every sample says what it is.
 """
@@ -134,17 +136,41 @@ def run_console(block: Block, world: dict[str, str], where: str) -> None:
             ["bash", "-c", cmd],
             cwd=world["folder"],
             env=_env(world),
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,  # in the order a terminal shows them
             text=True,
             timeout=300,
             stdin=subprocess.DEVNULL,
         )
-        got = r.stdout + r.stderr
+        got = r.stdout
         assert "Traceback" not in got, f"{where}: `{cmd}`\n{got}"
         want = "\n".join(expected).strip("\n")
         assert same(want + "\n", got if got else "\n") if want else True, (
             f"{where}: `{cmd}` printed\n{got}\nbut the page says\n{want}"
         )
+
+
+def run_transcript(block: Block, world: dict[str, str], where: str) -> None:
+    steps: list[tuple[str, list[str]]] = []
+    for line in block.text.rstrip("\n").split("\n"):
+        if line.startswith("segql> "):
+            steps.append((line[len("segql> ") :], []))
+        else:
+            steps[-1][1].append(line)
+    for source, expected in steps:
+        r = subprocess.run(
+            [str(Path(sys.executable).with_name("segql")), "repl"],
+            input=source + "\n",
+            cwd=world["folder"],
+            env=_env(world),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=300,
+        )
+        got = r.stdout.replace("<stdin>:", "<expr>:")  # a script's line is the session's input
+        want = "\n".join(expected)
+        assert same(want + "\n", got), f"{where}: `{source}` printed\n{got}\nnot\n{want}"
 
 
 def run_python(block: Block, expected: str | None, ns: dict[str, object], where: str) -> None:
@@ -227,6 +253,8 @@ def test_page_samples(
                 check_document(block, world, where, tmp_path)
             case "segql":
                 check_expressions(block, world, where)
+            case "text" if block.text.startswith("segql> "):
+                run_transcript(block, world, where)
             case "sh" | "text" | "sql":
                 pass
 

@@ -130,23 +130,21 @@ class _Ctx:
     parsed: dict[str, a.Expr | SegqlError] = field(default_factory=dict)  # by "kind:name"
 
     def error(self, code: str, message: str, span: Span, *hints: str) -> None:
-        self.diags.append(
-            Diagnostic(
-                code=code,
-                message=_printable(message),
-                span=span,
-                hints=tuple(_printable(h) for h in hints),
-            )
-        )
+        self._add(Severity.ERROR, code, message, span, hints)
 
     def warn(self, code: str, message: str, span: Span, *hints: str) -> None:
+        self._add(Severity.WARNING, code, message, span, hints)
+
+    def _add(
+        self, severity: Severity, code: str, message: str, span: Span, hints: tuple[str, ...]
+    ) -> None:
         self.diags.append(
             Diagnostic(
                 code=code,
                 message=_printable(message),
                 span=span,
                 hints=tuple(_printable(h) for h in hints),
-                severity=Severity.WARNING,
+                severity=severity,
             )
         )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -352,7 +352,8 @@ def _render(canonical: str, site: _Site, text: str, fmt: Format) -> tuple[int, i
 _YAML_UNPRINTABLE = re.compile("[^\t\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def _yaml_double(s: str) -> str:
+def _double_quoted(s: str, unsafe: Callable[[str], bool]) -> str:
+    """``s`` as a double-quoted YAML or TOML string (both read the same escapes)."""
     out = ['"']
     for ch in s:
         if ch in '"\\':
@@ -361,13 +362,16 @@ def _yaml_double(s: str) -> str:
             out.append("\\n")
         elif ch == "\t":
             out.append("\\t")
-        elif _YAML_UNPRINTABLE.match(ch):
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        elif unsafe(ch):
+            out.append(f"\\u{ord(ch):04x}")
         else:
             out.append(ch)
     out.append('"')
     return "".join(out)
+
+
+def _yaml_double(s: str) -> str:
+    return _double_quoted(s, lambda ch: _YAML_UNPRINTABLE.match(ch) is not None)
 
 
 def _toml_unsafe(s: str, *, multiline: bool) -> bool:
@@ -376,20 +380,7 @@ def _toml_unsafe(s: str, *, multiline: bool) -> bool:
 
 
 def _toml_basic(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ch == "\x7f":
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    return _double_quoted(s, lambda ch: ord(ch) < 0x20 or ch == "\x7f")
 
 
 def _plain_ok(s: str, *, flow: bool) -> bool:

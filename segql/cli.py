@@ -500,10 +500,8 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     from .fmtfiles import format_path, write_formatted
 
     if not args.files:
-        from .project import find_project, load_project
-
-        found = find_project()
-        proj = load_project(found) if found is not None else None
+        args.project, args.no_project = None, False
+        proj = _project(args)
         if proj is not None:
             args.files = [*([proj.schema] if proj.schema else []), *proj.catalogs]
         if not args.files:

@@ -67,9 +67,9 @@ def main() -> None:
     from shop_schema import shop_schema
 
     import segql
-    from segql.checker import check, typed
-    from segql.evaluate import Predicate
-    from segql.sql import to_sql
+    from segql.backends.python.evaluator import Predicate
+    from segql.backends.sql.compiler import to_sql
+    from segql.checker.checker import check, typed
 
     schema = shop_schema()
     as_of = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)

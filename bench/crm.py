@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from segql.schema import Entity, FieldDef, Schema, Source, Stream, TraitDef
-from segql.types import Type
+from segql.core.schema import Entity, FieldDef, Schema, Source, Stream, TraitDef
+from segql.core.types import Type
 
 AS_OF = "2026-06-01 12:00:00"
 CONTACTS = 1_000_000
@@ -97,7 +97,7 @@ def generate(path: Path, scale: float = 1.0) -> dict[str, int]:
 
 
 def schema() -> Schema:
-    from segql.checker import check_schema
+    from segql.checker.checker import check_schema
 
     def f(name: str, t: Type) -> FieldDef:
         return FieldDef(name=name, type=t, column=name)

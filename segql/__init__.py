@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .diagnostics import (
+from segql.core.diagnostics import (
     CheckError,
     Diagnostic,
     EngineError,
@@ -22,11 +22,11 @@ from .diagnostics import (
     Span,
     SyntaxErrorDiagnostic,
 )
-from .limits import DEFAULT_LIMITS, Limits
+from segql.core.limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
-    from .ast import Expr
-    from .schema import Schema
+    from segql.core.schema import Schema
+    from segql.lang.ast import Expr
 
 __version__ = "0.1.0"
 
@@ -53,14 +53,14 @@ __all__ = [
 
 def parse(text: str, *, limits: Limits | None = None) -> Expr:
     """Parse an expression (syntax only). Raises :class:`SegqlError` on bad input."""
-    from .syntax import parse as _parse
+    from segql.lang.parser import parse as _parse
 
     return _parse(text) if limits is None else _parse(text, limits=limits)
 
 
 def format(expr: Expr | str, *, width: int = 88) -> str:
     """Canonical text of an expression (or of a source string)."""
-    from .formatter import format_expr
+    from segql.lang.formatter import format_expr
 
     if isinstance(expr, str):
         expr = parse(expr)
@@ -72,14 +72,14 @@ def load_schema(
 ) -> Schema:
     """Load and check a schema (YAML, TOML or JSON path, or a dict) and its catalogs;
     ``limits`` apply to its traits, stream filters and segments."""
-    from .config import load_schema as _load
+    from segql.config.loader import load_schema as _load
 
     return _load(source, catalogs=catalogs, limits=limits or DEFAULT_LIMITS)
 
 
 def check(source: str | Expr, schema: Schema, *, limits: Limits | None = None) -> list[Diagnostic]:
     """Every problem with ``source`` against ``schema``; never raises for user errors."""
-    from .checker import check as _check
+    from segql.checker.checker import check as _check
 
     return _check(source, schema, limits=limits or DEFAULT_LIMITS)
 
@@ -93,7 +93,7 @@ def to_sql(
     limits: Limits | None = None,
 ) -> str:
     """One SQL ``SELECT`` returning the key of every member once."""
-    from .sql import to_sql as _to_sql
+    from segql.backends.sql.compiler import to_sql as _to_sql
 
     return _to_sql(source, schema, dialect=dialect, as_of=as_of, limits=limits or DEFAULT_LIMITS)
 
@@ -108,7 +108,7 @@ def matches(
     limits: Limits | None = None,
 ) -> bool:
     """Whether one contact (plain Python values) is a member, evaluated in-process."""
-    from .evaluate import matches as _matches
+    from segql.backends.python.evaluator import matches as _matches
 
     return _matches(
         source, schema, contact=contact, events=events, as_of=as_of, limits=limits or DEFAULT_LIMITS

@@ -29,13 +29,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
-from . import ir
-from .diagnostics import Diagnostic, EngineError, Interrupted, relocate
-from .dialects import profile_for
-from .limits import DEFAULT_LIMITS, Limits
-from .schema import FieldDef, Located, Schema, Source
-from .sql import SqlOptions, build_query
-from .types import Type
+from segql.backends.sql.compiler import SqlOptions, build_query
+from segql.backends.sql.dialects import profile_for
+from segql.core.diagnostics import Diagnostic, EngineError, Interrupted, relocate
+from segql.core.limits import DEFAULT_LIMITS, Limits
+from segql.core.schema import FieldDef, Located, Schema, Source
+from segql.core.types import Type
+from segql.ir import nodes as ir
 
 __all__ = ["Database", "ExportFormat"]
 
@@ -279,7 +279,7 @@ class Database:
     ) -> Any:
         from sqlglot import exp
 
-        from .checker import typed
+        from segql.checker.checker import typed
 
         texpr = typed(source, schema, limits=self.limits) if isinstance(source, str) else source
         values = self._values(schema, fields)
@@ -662,7 +662,7 @@ def _field_columns(fields: Mapping[str, FieldDef]) -> list[tuple[str, Located | 
 @contextlib.contextmanager
 def _atomic_target(path: Path) -> Iterator[Path]:
     """A temporary file beside ``path``, renamed over it only when the write succeeds."""
-    from .fsutil import atomic_path
+    from segql.core.fsutil import atomic_path
 
     try:
         with atomic_path(path) as tmp:
@@ -678,7 +678,7 @@ def _export_select(inner: Any, columns: list[str], types: list[Type], fmt: Expor
     """The members query with each value in its export form."""
     from sqlglot import exp
 
-    from .dialects import dtype
+    from segql.backends.sql.dialects import dtype
 
     def value(name: str, t: Type) -> Any:
         col = exp.Column(this=exp.to_identifier(name, quoted=True))

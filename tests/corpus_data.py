@@ -11,7 +11,7 @@ from decimal import Decimal as D
 from engines import Dataset, Table
 from shop_schema import shop_schema
 
-from segql.types import Type as T
+from segql.core.types import Type as T
 
 AS_OF = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from segql.schema import Schema
-from segql.types import Type
+from segql.core.schema import Schema
+from segql.core.types import Type
 
 PG_DSN = os.environ.get("SEGQL_PG_DSN")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -225,7 +225,7 @@ def assert_engines_agree(
     """Every expression's members on DuckDB, SQLite (where it compiles) and, with ``pg``,
     PostgreSQL equal ``expected(expr)``."""
     import segql
-    from segql.sql import to_sql
+    from segql.backends.sql.compiler import to_sql
 
     def compiled(expr: str, dialect: str) -> str | None:
         try:

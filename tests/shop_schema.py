@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from segql.checker import check_schema
-from segql.schema import Entity, FieldDef, Schema, SegmentDef, Source, Stream, TraitDef
-from segql.types import Type
+from segql.checker.checker import check_schema
+from segql.core.schema import Entity, FieldDef, Schema, SegmentDef, Source, Stream, TraitDef
+from segql.core.types import Type
 
 
 def _f(name: str, t: Type, values: tuple[str, ...] | None = None) -> FieldDef:

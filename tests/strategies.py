@@ -23,8 +23,8 @@ import datetime as dt
 
 from hypothesis import strategies as st
 
-from segql import ast as a
-from segql.syntax import KEYWORDS
+from segql.lang import ast as a
+from segql.lang.parser import KEYWORDS
 
 __all__ = [
     "SOUP_TOKENS",

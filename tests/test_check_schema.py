@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 from shop_schema import shop_schema
 
-from segql import ir
-from segql.checker import check, check_schema, typed
-from segql.diagnostics import CheckError
-from segql.schema import Located, SegmentDef, TraitDef
+from segql.checker.checker import check, check_schema, typed
+from segql.core.diagnostics import CheckError
+from segql.core.schema import Located, SegmentDef, TraitDef
+from segql.ir import nodes as ir
 
 
 def test_trait_cycle_is_an_error() -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from segql.config import build_schema, load_catalog, load_document, load_schema
-from segql.diagnostics import SchemaError, Severity
-from segql.types import Type
+from segql.config.loader import build_schema, load_catalog, load_document, load_schema
+from segql.core.diagnostics import SchemaError, Severity
+from segql.core.types import Type
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schema"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from segql.config import load_catalog, load_document, load_schema
-from segql.diagnostics import SchemaError, render
+from segql.config.loader import load_catalog, load_document, load_schema
+from segql.core.diagnostics import SchemaError, render
 
 CONTRACT = Path(__file__).parent / "fixtures" / "schema" / "valid" / "contract.yaml"
 ENTITY_JSON = '{"entity": {"table": "c", "key": "id", "fields": {"age": "integer"}}%s}'

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from segql.config import load_catalog, load_schema
-from segql.diagnostics import Diagnostic, SchemaError
-from segql.schema import Located, Schema
+from segql.config.loader import load_catalog, load_schema
+from segql.core.diagnostics import Diagnostic, SchemaError
+from segql.core.schema import Located, Schema
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schema"
 BROKEN = FIXTURES / "broken"

@@ -16,8 +16,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segql.diagnostics import Diagnostic, Span, relocate, render
-from segql.document import Node, load_document
+from segql.config.document import Node, load_document
+from segql.core.diagnostics import Diagnostic, Span, relocate, render
 
 ALPHABET = st.sampled_from(
     [*"abc xyz  \n\t'\"\\:#-[]{},&*!|>%@`=.é€😀\x07", "  ", "\n  ", " # ", ": ", "\n\n"]

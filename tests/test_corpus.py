@@ -11,9 +11,9 @@ from corpus_data import AS_OF, CASES, corpus_dataset
 from engines import PgDatabase, load_duckdb, load_sqlite, require_pg, run_rows
 
 import segql
-from segql import ir
-from segql.checker import typed
-from segql.sql import to_sql
+from segql.backends.sql.compiler import to_sql
+from segql.checker.checker import typed
+from segql.ir import nodes as ir
 
 DATA = corpus_dataset()
 IDS = [c[0] for c in CASES]
@@ -64,7 +64,7 @@ def test_postgres(pg: PgDatabase, expr: str, expected: set[int], unsupported: se
 
 @pytest.mark.parametrize(("expr", "expected", "unsupported"), CASES, ids=IDS)
 def test_in_process(expr: str, expected: set[int], unsupported: set[str]) -> None:
-    from segql.evaluate import matches
+    from segql.backends.python.evaluator import matches
 
     tree = typed(expr, DATA.schema)
     if ir.needs_population(tree):

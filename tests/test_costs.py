@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 from shop_schema import shop_schema
 
 import segql
-from segql import sql
-from segql.checker import check_schema, typed
-from segql.evaluate import Predicate
-from segql.schema import Schema, SegmentDef, TraitDef
+from segql.backends.python.evaluator import Predicate
+from segql.backends.sql import compiler as sql
+from segql.checker.checker import check_schema, typed
+from segql.core.schema import Schema, SegmentDef, TraitDef
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -220,8 +220,8 @@ def test_doubling_far_beyond_any_tree_stays_linear(n: int) -> None:
 
 def test_values_returned_beside_the_key_are_compiled_once_too() -> None:
     """`members --fields t30`: the exported values share CTEs with the condition."""
-    from segql.dialects import profile_for
-    from segql.sql import SqlOptions, build_query, render
+    from segql.backends.sql.compiler import SqlOptions, build_query, render
+    from segql.backends.sql.dialects import profile_for
 
     data = _data(_schema(traits=_doubling_traits(30)))
     ir_of = data.schema.traits_ir

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 import yaml
 
-from segql.demo import generate as demo
+from segql.tools.demo import generate as demo
 
 SHOP = Path(__file__).resolve().parents[1] / "examples" / "shop"
 TABLES = ("contacts", "orders", "email_events", "page_views", "cart_events")
@@ -277,7 +277,7 @@ def shop_with_config(shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def test_every_catalog_segment_is_non_trivial_and_matches_plain_sql(
     con: duckdb.DuckDBPyConnection, shop: Path, shop_with_config: Path
 ) -> None:
-    from segql.config import load_schema
+    from segql.config.loader import load_schema
     from segql.engine import Database
 
     schema = load_schema(

@@ -9,7 +9,7 @@ import re
 import pytest
 
 import segql
-from segql.diagnostics import (
+from segql.core.diagnostics import (
     Diagnostic,
     Severity,
     Span,

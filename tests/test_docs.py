@@ -106,7 +106,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     old = os.environ.get("SEGQL_CACHE_DIR")
     os.environ["SEGQL_CACHE_DIR"] = str(cache)
     try:
-        from segql.demo.run import prepare
+        from segql.tools.demo.run import prepare
 
         folder = prepare(cache)
     finally:
@@ -212,7 +212,7 @@ def check_document(block: Block, world: dict[str, str], where: str, tmp: Path) -
         path.write_text(block.text, encoding="utf-8")
         segql.load_schema(folder / "schema.yaml", catalogs=[path])
     elif "schema" in data and block.lang == "toml":
-        from segql.project import load_project
+        from segql.config.project import load_project
 
         (tmp / "segql.toml").write_text(block.text, encoding="utf-8")
         load_project(tmp / "segql.toml")

@@ -12,9 +12,9 @@ from corpus_data import AS_OF, corpus_dataset
 from engines import load_duckdb
 
 import segql
+from segql.core.schema import FieldDef, Located, Source
+from segql.core.types import Type
 from segql.engine import Database
-from segql.schema import FieldDef, Located, Source
-from segql.types import Type
 
 DATA = corpus_dataset()
 
@@ -91,7 +91,7 @@ def test_missing_column_points_into_the_schema_file() -> None:
         db.count("purchases > 3", schema, as_of=AS_OF)
     d = info.value.diagnostics[0]
     assert (d.file, d.line, d.column) == ("schema.yaml", 2, 3)
-    assert "^~~~~~" in segql.diagnostics.render(d)
+    assert "^~~~~~" in segql.core.diagnostics.render(d)
 
 
 def _file_schema(tmp_path: Path, suffix: str) -> Any:

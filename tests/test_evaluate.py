@@ -10,8 +10,8 @@ import pytest
 from shop_schema import shop_schema
 
 import segql
-from segql import timecalc
-from segql.ast import DurationUnit
+from segql.ir import timecalc
+from segql.lang.ast import DurationUnit
 
 UTC = dt.UTC
 AS_OF = dt.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -312,7 +312,7 @@ def test_unknown_keys_are_refused_with_a_suggestion() -> None:
 
 
 def test_compiled_once_and_cached() -> None:
-    from segql import evaluate
+    from segql.backends.python import evaluator as evaluate
 
     m("age > 1 and purchases > 0")
     before = len(evaluate._CACHE)

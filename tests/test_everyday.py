@@ -294,7 +294,7 @@ def test_one_broken_segment_only_hides_itself(tmp_path: Path, db: Path) -> None:
 
 
 def test_no_color_set_but_empty_keeps_colour(monkeypatch: pytest.MonkeyPatch) -> None:
-    from segql import cli
+    from segql.tools import cli
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
@@ -309,7 +309,7 @@ def test_no_color_set_but_empty_keeps_colour(monkeypatch: pytest.MonkeyPatch) ->
 # --- the engine is locked down --------------------------------------------------------------
 
 
-def _table_schema(table: str) -> segql.schema.Schema:
+def _table_schema(table: str) -> segql.core.schema.Schema:
     return segql.load_schema({"entity": {"table": table, "key": "id", "fields": {"a": "integer"}}})
 
 
@@ -415,8 +415,8 @@ def test_two_files_with_one_name_are_refused_on_other_dialects(tmp_path: Path) -
 def test_the_demo_keeps_what_the_user_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from segql.demo import generate as gen
-    from segql.demo import run as demo
+    from segql.tools.demo import generate as gen
+    from segql.tools.demo import run as demo
 
     real = gen.generate
     monkeypatch.setattr(gen, "generate", lambda target: real(target, contacts=60))

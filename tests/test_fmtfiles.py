@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from segql.diagnostics import SchemaError, Severity, render
-from segql.fmtfiles import Formatted, format_path, format_source, format_text, write_formatted
+from segql.config.editing import Formatted, format_path, format_source, format_text, write_formatted
+from segql.core.diagnostics import SchemaError, Severity, render
 
 
 def fmt(text: str, name: str = "c.yaml") -> str:

@@ -27,14 +27,14 @@ from shop_schema import shop_schema
 from strategies import _extend as extend_trees
 
 import segql
-from segql import ast as a
-from segql.checker import typed
-from segql.diagnostics import Diagnostic, render
-from segql.dialects import SUPPORTED, experimental_dialects
-from segql.evaluate import Predicate
-from segql.formatter import format_expr
-from segql.schema import Entity, FieldDef, Schema, Source
-from segql.types import Type
+from segql.backends.python.evaluator import Predicate
+from segql.backends.sql.dialects import SUPPORTED, experimental_dialects
+from segql.checker.checker import typed
+from segql.core.diagnostics import Diagnostic, render
+from segql.core.schema import Entity, FieldDef, Schema, Source
+from segql.core.types import Type
+from segql.lang import ast as a
+from segql.lang.formatter import format_expr
 
 UTC = dt.UTC
 AS_OF = dt.datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from strategies import token_soup
 from test_cli import CATALOG, SCHEMA
 
-from segql.cli import main
+from segql.tools.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from segql.config import load_catalog, load_schema
-from segql.diagnostics import SegqlError, render
-from segql.document import Format
-from segql.fmtfiles import format_text
+from segql.config.document import Format
+from segql.config.editing import format_text
+from segql.config.loader import load_catalog, load_schema
+from segql.core.diagnostics import SegqlError, render
 
 EXPRESSIONS = [
     "age>3",

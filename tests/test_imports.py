@@ -33,9 +33,8 @@ def test_syntax_errors_and_limits_stay_light() -> None:
 
 
 def test_bare_import_does_not_even_load_the_parser() -> None:
-    probe = (
-        "import sys, segql; print(sorted(m for m in ('lark', 'segql.syntax') if m in sys.modules))"
-    )
+    loaded = "sorted(m for m in ('lark', 'segql.lang.parser') if m in sys.modules)"
+    probe = f"import sys, segql; print({loaded})"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert ast.literal_eval(out.stdout) == []
 
@@ -51,4 +50,4 @@ def test_checking_and_evaluating_stay_light() -> None:
 
 
 def test_cli_parser_stays_light() -> None:
-    assert _loaded_after("from segql.cli import build_parser; build_parser()") == []
+    assert _loaded_after("from segql.tools.cli import build_parser; build_parser()") == []

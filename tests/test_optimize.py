@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shop_schema import shop_schema
 
-from segql import ir
-from segql.checker import typed
-from segql.optimize import count_as_exists, optimize
-from segql.sql import to_sql
+from segql.backends.sql.compiler import to_sql
+from segql.checker.checker import typed
+from segql.ir import nodes as ir
+from segql.optimize.optimizer import count_as_exists, optimize
 
 SCHEMA = shop_schema()
 
@@ -84,7 +84,7 @@ def test_the_optimizer_never_changes_members(data: Dataset, exprs: list[str]) ->
     try:
         for expr in exprs:
             optimized = to_sql(expr, data.schema, as_of=AS_OF)
-            with mock.patch("segql.sql.optimize", lambda t: t):
+            with mock.patch("segql.backends.sql.compiler.optimize", lambda t: t):
                 plain = to_sql(expr, data.schema, as_of=AS_OF)
             assert set(run_rows(con, optimized)) == set(run_rows(con, plain)), expr
     finally:

@@ -34,14 +34,19 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_contains_the_grammar_and_demo_files(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        grammar = zf.read("segql/segql.lark").decode("utf-8")
+        grammar = zf.read("segql/lang/segql.lark").decode("utf-8")
         meta_name = next(n for n in names if n.endswith(".dist-info/METADATA"))
         meta = email.parser.Parser().parsestr(zf.read(meta_name).decode("utf-8"))
-    assert "segql/segql.lark" in names
-    assert grammar == (ROOT / "grammar" / "segql.lark").read_text(encoding="utf-8")
-    assert {"segql/__init__.py", "segql/syntax.py", "segql/formatter.py", "segql/py.typed"} <= names
-    assert "segql/demo/files/schema.yaml" in names
-    assert "segql/demo/files/segments.yaml" in names
+    assert "segql/lang/segql.lark" in names
+    assert grammar == (ROOT / "segql" / "lang" / "segql.lark").read_text(encoding="utf-8")
+    assert {
+        "segql/__init__.py",
+        "segql/lang/parser.py",
+        "segql/lang/formatter.py",
+        "segql/py.typed",
+    } <= names
+    assert "segql/tools/demo/files/schema.yaml" in names
+    assert "segql/tools/demo/files/segments.yaml" in names
     assert not any(n.startswith(("tests/", "grammar/")) for n in names)
     assert any(r.startswith("lark") for r in meta.get_all("Requires-Dist") or [])
 
@@ -87,12 +92,12 @@ def test_installed_wheel_finds_its_grammar(wheel: Path, tmp_path: Path) -> None:
         shutil.copytree(Path(lark.__file__).parent, site / "lark")
 
     code = (
-        "import sys, segql, segql.syntax as s\n"
+        "import sys, segql, segql.lang.parser as s\n"
         "print(segql.__file__)\n"
         "print(segql.format(segql.parse('A AND b>1 OR has orders where amount > 5 within 30d')))\n"
         "print(s.grammar_text().splitlines()[0])\n"
         "from importlib import resources\n"
-        "print(resources.files('segql').joinpath('segql.lark').is_file())\n"
+        "print(resources.files('segql.lang').joinpath('segql.lark').is_file())\n"
         "try:\n"
         "    segql.parse('x == 1')\n"
         "except segql.SegqlError as e:\n"

@@ -19,7 +19,7 @@ SCRIPT = r"""
 import json, sys
 from pathlib import Path
 import segql
-from segql.syntax import _cache_file
+from segql.lang.parser import _cache_file
 out = {"cache": _cache_file(), "results": []}
 for name in ("valid.txt", "invalid.txt"):
     text = Path(sys.argv[1], name).read_text(encoding="utf-8")
@@ -100,7 +100,7 @@ def test_an_unusable_cache_directory_is_ignored(
 def test_cache_directory_follows_xdg_and_an_empty_variable_means_unset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from segql.fsutil import cache_dir
+    from segql.core.fsutil import cache_dir
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("SEGQL_CACHE_DIR", "")

@@ -15,9 +15,9 @@ import pytest
 from corpus_data import AS_OF, corpus_dataset
 from engines import load_duckdb
 
-from segql.config import load_catalog
+from segql.config.loader import load_catalog
 from segql.engine import Database
-from segql.repl import (
+from segql.tools.repl.session import (
     SaveError,
     Session,
     append_segment,
@@ -44,7 +44,7 @@ from pathlib import Path
 from corpus_data import AS_OF, corpus_dataset
 from engines import load_duckdb
 from segql.engine import Database
-from segql.repl import run_repl
+from segql.tools.repl.session import run_repl
 
 data = corpus_dataset()
 db = Database(connection=load_duckdb(data))
@@ -420,7 +420,7 @@ def test_save_writes_atomically_and_keeps_the_mode(
 
 
 def test_catalogs_to_load_skips_a_missing_save_target(tmp_path: Path) -> None:
-    from segql.repl import catalogs_to_load
+    from segql.tools.repl.session import catalogs_to_load
 
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
     a.write_text("segments: {}\n")
@@ -694,7 +694,7 @@ def test_prompt_session_saves(db: Database, tmp_path: Path) -> None:
 
 
 def test_history_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from segql.repl import _history_file
+    from segql.tools.repl.session import _history_file
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("SEGQL_HISTORY", raising=False)
@@ -795,7 +795,7 @@ def test_script_mode_when_stdin_is_not_a_terminal(tmp_path: Path) -> None:
 
 
 def test_help_is_aligned() -> None:
-    from segql.repl import HELP
+    from segql.tools.repl.session import HELP
 
     lines = HELP.splitlines()
     for title in ("Keys:", "Meta-commands"):
@@ -840,7 +840,7 @@ def test_banner_for_a_catalog_file_that_does_not_exist_yet(db: Database, tmp_pat
 
 
 def test_empty_no_color_does_not_disable_colour(monkeypatch: pytest.MonkeyPatch) -> None:
-    from segql.repl import _color_allowed
+    from segql.tools.repl.session import _color_allowed
 
     monkeypatch.setenv("NO_COLOR", "")
     assert _color_allowed()
@@ -870,7 +870,7 @@ class Interrupting:
 def _interrupt_errors() -> list[BaseException]:
     import duckdb
 
-    from segql.diagnostics import Diagnostic, EngineError
+    from segql.core.diagnostics import Diagnostic, EngineError
 
     engine = "DuckDB could not run the segment: INTERRUPT Error: Interrupted!"
     return [
@@ -918,7 +918,7 @@ def test_ctrl_c_stops_the_engine_at_once(db: Database) -> None:
     engine instead of waiting for it to notice the signal."""
     import threading
 
-    from segql.repl import cancellable
+    from segql.tools.repl.session import cancellable
 
     started, stop = threading.Event(), threading.Event()
 
@@ -981,7 +981,7 @@ def test_the_pager_runs_only_for_text_taller_than_the_terminal(
 ) -> None:
     from prompt_toolkit.data_structures import Size
 
-    from segql.repl import make_pager, pager_command, paging_default
+    from segql.tools.repl.session import make_pager, pager_command, paging_default
 
     got = tmp_path / "paged.txt"
     script = tmp_path / "pager.py"
@@ -1028,8 +1028,8 @@ def test_banner_counts_in_the_singular(db: Database, tmp_path: Path) -> None:
 
 
 def test_an_engine_error_that_only_mentions_interrupts_is_an_error(db: Database) -> None:
-    from segql.diagnostics import Diagnostic, EngineError
-    from segql.repl import is_interrupt
+    from segql.core.diagnostics import Diagnostic, EngineError
+    from segql.tools.repl.session import is_interrupt
 
     odd = "DuckDB could not run the segment: Binder Error: column interrupt_count not found"
     assert not is_interrupt(EngineError(Diagnostic(code="engine", message=odd)))
@@ -1045,7 +1045,7 @@ def test_the_connection_works_right_after_an_interrupt() -> None:
     import duckdb
 
     import segql
-    from segql.repl import cancellable
+    from segql.tools.repl.session import cancellable
 
     schema = segql.load_schema(
         {

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from strategies import exprs, token_soup
 
 import segql
-from segql import ast as a
-from segql.diagnostics import render, span_at
-from segql.syntax import measure
+from segql.core.diagnostics import render, span_at
+from segql.lang import ast as a
+from segql.lang.parser import measure
 
 # Generous limits: the random trees are small, but not always within the defaults.
 BIG = segql.Limits(max_length=10**7, max_depth=10**6, max_terms=10**7)

@@ -11,9 +11,9 @@ import pytest
 from test_syntax_fixtures import INVALID, VALID
 
 import segql
-from segql import ast as a
-from segql.formatter import quote_name, quote_string
-from segql.syntax import KEYWORDS, needs_quotes
+from segql.lang import ast as a
+from segql.lang.formatter import quote_name, quote_string
+from segql.lang.parser import KEYWORDS, needs_quotes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -214,7 +214,7 @@ def test_valid_fixtures_cover_every_construct() -> None:
 
 
 def test_invalid_fixtures_cover_every_diagnostic_code_of_the_parser() -> None:
-    source = (ROOT / "segql" / "syntax.py").read_text(encoding="utf-8")
+    source = (ROOT / "segql" / "lang" / "parser.py").read_text(encoding="utf-8")
     codes = set(re.findall(r'code="([a-z-]+)"', source))
     codes |= set(re.findall(r'_fail\(\s*"([a-z-]+)"', source))
     assert len(codes) >= 15

@@ -34,9 +34,9 @@ from pathlib import Path
 import pytest
 
 import segql
-from segql import ast as a
-from segql.diagnostics import render
-from segql.syntax import needs_quotes
+from segql.core.diagnostics import render
+from segql.lang import ast as a
+from segql.lang.parser import needs_quotes
 
 HERE = Path(__file__).parent / "fixtures" / "syntax"
 # Lark's vocabulary must never reach a user.

@@ -1,0 +1,137 @@
+"""The schema model (CONTRACT §2): how segql names map onto tables and columns.
+
+Loading and validating files lives in :mod:`segql.config`; type-checking traits, stream
+filters and segments lives in :mod:`segql.checker`. This module is plain data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from segql.core.diagnostics import Diagnostic, Span
+from segql.core.types import Type
+
+if TYPE_CHECKING:
+    from segql.ir import nodes as ir
+    from segql.lang import ast
+
+__all__ = [
+    "Entity",
+    "FieldDef",
+    "Located",
+    "Schema",
+    "SegmentDef",
+    "Source",
+    "Stream",
+    "TraitDef",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Located:
+    """Where something was written: a file (None for dicts), its text, and a span in it.
+
+    ``offsets`` maps each character offset of an embedded expression to its offset in
+    the file (None when the expression is not embedded in a file)."""
+
+    file: str | None = None
+    text: str | None = None
+    span: Span | None = None
+    offsets: tuple[int, ...] | None = None
+
+
+NOWHERE = Located()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldDef:
+    name: str
+    type: Type
+    column: str
+    values: tuple[str, ...] | None = None
+    description: str | None = None
+    where: Located = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """A table (or view) in the database, or a Parquet / CSV file (absolute path)."""
+
+    table: str | None = None
+    file: Path | None = None
+
+    @property
+    def label(self) -> str:
+        return self.table if self.table is not None else str(self.file)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entity:
+    source: Source
+    key: str  # column
+    fields: dict[str, FieldDef]
+    where: Located = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stream:
+    name: str
+    source: Source
+    key: str  # column holding the contact's key
+    time: str  # event time column
+    fields: dict[str, FieldDef]
+    filter_text: str | None = None
+    filter_where: Located = NOWHERE
+    description: str | None = None
+    where: Located = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TraitDef:
+    name: str
+    text: str
+    description: str | None = None
+    where: Located = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentDef:
+    name: str
+    text: str
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    where: Located = NOWHERE
+
+
+@dataclass(slots=True, kw_only=True)
+class Schema:
+    """A loaded schema. ``traits_ir``, ``filters_ir`` and ``segments_ir`` are filled by
+    the checker (:func:`segql.checker.check_schema`) and cached here; ``warnings`` keeps the
+    non-error diagnostics found while loading, ``broken`` the segments a lenient load
+    skipped."""
+
+    timezone: str
+    entity: Entity
+    streams: dict[str, Stream]
+    traits: dict[str, TraitDef] = field(default_factory=dict)
+    segments: dict[str, SegmentDef] = field(default_factory=dict)
+    path: Path | None = None
+    traits_ir: dict[str, ir.TExpr] = field(default_factory=dict)
+    filters_ir: dict[str, ir.TExpr] = field(default_factory=dict)
+    segments_ir: dict[str, ir.TExpr] = field(default_factory=dict)
+    parsed: dict[str, ast.Expr] = field(default_factory=dict)
+    warnings: list[Diagnostic] = field(default_factory=list)
+    # Segments skipped by a lenient load (``strict=False``), with their errors.
+    broken: dict[str, tuple[Diagnostic, ...]] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> dt.tzinfo:
+        return dt.UTC if self.timezone.upper() == "UTC" else ZoneInfo(self.timezone)
+
+    @property
+    def key_field(self) -> str:
+        return self.entity.key

@@ -1,0 +1,431 @@
+"""The typed tree: what the checker produces and every back end consumes.
+
+Names are resolved (profile field -> column, trait and segment references inlined), types
+are known and widened, age comparisons are rewritten (``t < 30d`` becomes ``t > 30d ago``),
+``top P% by x`` and ``has`` have their own nodes. Back ends never re-check: they can rely
+on every invariant documented on a node. Relative times (``Now``, ``Today``, ``Ago``)
+stay symbolic here and are resolved against ``as_of`` by each back end.
+"""
+
+from __future__ import annotations
+
+import enum
+import typing
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TypeAlias
+
+from segql.core.diagnostics import NO_SPAN, Span
+from segql.core.types import Type
+from segql.lang.ast import ArithOp, BoolOpKind, CmpOp, DurationUnit
+
+__all__ = [
+    "Agg",
+    "AggFunc",
+    "Ago",
+    "Arith",
+    "Between",
+    "BoolOp",
+    "Compare",
+    "DateToTimestamp",
+    "Duration",
+    "EventField",
+    "Exists",
+    "Field",
+    "Func",
+    "FuncName",
+    "InList",
+    "IsNull",
+    "IsTrue",
+    "ListContains",
+    "Lit",
+    "Neg",
+    "Not",
+    "Now",
+    "Percentile",
+    "StrMatch",
+    "StrMatchOp",
+    "TExpr",
+    "Today",
+    "TopPercent",
+    "Within",
+]
+
+_SPAN = field(default=NO_SPAN, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Duration:
+    """A positive duration; ``span`` is where it was written (for range errors)."""
+
+    amount: int
+    unit: DurationUnit
+    span: Span = _SPAN
+
+    def __str__(self) -> str:
+        return f"{self.amount}{self.unit.value}"
+
+
+class AggFunc(enum.Enum):
+    COUNT = "count"
+    COUNT_DISTINCT = "count_distinct"
+    SUM = "sum"
+    AVG = "avg"
+    MIN = "min"
+    MAX = "max"
+    FIRST = "first"
+    LAST = "last"
+
+
+class FuncName(enum.Enum):
+    LOWER = "lower"
+    UPPER = "upper"
+    TRIM = "trim"
+    LENGTH = "length"  # strings: characters; lists: elements
+    ABS = "abs"
+    ROUND = "round"  # round(x) or round(x, digits); halves away from zero
+    FLOOR = "floor"
+    CEIL = "ceil"
+    COALESCE = "coalesce"
+    YEAR = "year"
+    MONTH = "month"
+    DAY = "day"
+    WEEKDAY = "weekday"  # 1 = Monday .. 7 = Sunday
+    DAYS_SINCE = "days_since"
+    DAYS_UNTIL_ANNIVERSARY = "days_until_anniversary"
+
+
+class StrMatchOp(enum.Enum):
+    CONTAINS = "contains"
+    STARTS_WITH = "starts with"
+    ENDS_WITH = "ends with"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lit:
+    """A constant. ``value`` is None (null), bool, int, Decimal, float, str, date,
+    a UTC-aware datetime (``type`` TIMESTAMP), or a tuple for list types."""
+
+    value: object
+    type: Type
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Field:
+    """A profile field: column ``column`` of the entity table."""
+
+    name: str
+    column: str
+    type: Type
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventField:
+    """A field of the event currently being aggregated (only inside Agg/Exists ``where``
+    and stream filters). ``column`` is the stream table's column."""
+
+    stream: str
+    name: str
+    column: str
+    type: Type
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Now:
+    """``as_of``."""
+
+    type: Type = Type.TIMESTAMP
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Today:
+    """Start of ``as_of``'s day in the schema timezone."""
+
+    type: Type = Type.TIMESTAMP
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ago:
+    """``as_of - duration`` (months and years are calendar units in the schema timezone)."""
+
+    duration: Duration
+    type: Type = Type.TIMESTAMP
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DateToTimestamp:
+    """Widening of a DATE to the TIMESTAMP of its midnight in the schema timezone."""
+
+    operand: TExpr
+    type: Type = Type.TIMESTAMP
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Neg:
+    operand: TExpr
+    type: Type
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Arith:
+    """Numeric arithmetic. ``type`` is the widened result type; ``/`` is always FLOAT and
+    ``/`` or ``%`` by zero is null. ``%`` truncates toward zero like SQL."""
+
+    op: ArithOp
+    left: TExpr
+    right: TExpr
+    type: Type
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Not:
+    operand: TExpr
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BoolOp:
+    op: BoolOpKind
+    operands: tuple[TExpr, ...]
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Compare:
+    """Both sides have the same type, or are both numeric. Dates compared with timestamps
+    are already wrapped in DateToTimestamp. Booleans only use = and !=."""
+
+    op: CmpOp
+    left: TExpr
+    right: TExpr
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Between:
+    """Inclusive: ``low <= operand <= high`` (SQL BETWEEN)."""
+
+    operand: TExpr
+    low: TExpr
+    high: TExpr
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InList:
+    """SQL ``IN``: true if equal to an item; else null if the operand or an item is null;
+    else false. ``negated`` is ``NOT IN`` (the three-valued negation)."""
+
+    operand: TExpr
+    items: tuple[TExpr, ...]
+    negated: bool = False
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IsNull:
+    operand: TExpr
+    negated: bool = False
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrMatch:
+    """Case-sensitive substring / prefix / suffix test; ``%`` and ``_`` are ordinary."""
+
+    op: StrMatchOp
+    left: TExpr
+    right: TExpr
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListContains:
+    """``list contains item``: null if the list or item is null; true if an element equals
+    the item; otherwise false (null elements are ignored)."""
+
+    list: TExpr
+    item: TExpr
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Within:
+    """``as_of - duration <= operand <= as_of``; operand is TIMESTAMP."""
+
+    operand: TExpr
+    duration: Duration
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Func:
+    func: FuncName
+    args: tuple[TExpr, ...]
+    type: Type
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Agg:
+    """An aggregate over one contact's events of ``stream`` with ``time <= as_of``, the
+    stream's schema filter, ``where`` and ``within`` applied. ``column`` is the aggregated
+    column (None for count/first/last). Over no events: count, count_distinct, sum -> 0;
+    the others -> null. ``sum`` ignores nulls (all-null sums to 0)."""
+
+    func: AggFunc
+    stream: str
+    column: str | None
+    where: TExpr | None
+    within: Duration | None
+    type: Type
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Exists:
+    """``has E where C within D``: whether such an event exists; never null."""
+
+    stream: str
+    where: TExpr | None
+    within: Duration | None
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IsTrue:
+    """``in segment S``: true exactly when the segment's expression is true; never null."""
+
+    operand: TExpr
+    segment: str
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Percentile:
+    """``100 * PERCENT_RANK() OVER (ORDER BY operand)`` among contacts whose operand is not
+    null (a single such contact gets 0); null operand gives null. Needs the population."""
+
+    operand: TExpr
+    type: Type = Type.FLOAT
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopPercent:
+    """``top P% by x``: ``percentile(x) >= 100 - P``, evaluated exactly as
+    ``(rank - 1) * 100 >= (100 - P) * (n - 1)`` with rank = RANK() among the n contacts with
+    non-null x. Null x gives null, as any comparison with null."""
+
+    percent: Decimal
+    operand: TExpr
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+TExpr: TypeAlias = (
+    Lit
+    | Field
+    | EventField
+    | Now
+    | Today
+    | Ago
+    | DateToTimestamp
+    | Neg
+    | Arith
+    | Not
+    | BoolOp
+    | Compare
+    | Between
+    | InList
+    | IsNull
+    | StrMatch
+    | ListContains
+    | Within
+    | Func
+    | Agg
+    | Exists
+    | IsTrue
+    | Percentile
+    | TopPercent
+)
+
+
+def children(node: TExpr) -> tuple[TExpr, ...]:
+    match node:
+        case Lit() | Field() | EventField() | Now() | Today() | Ago():
+            return ()
+        case DateToTimestamp(operand=o) | Neg(operand=o) | Not(operand=o) | IsNull(operand=o):
+            return (o,)
+        case Within(operand=o) | IsTrue(operand=o) | Percentile(operand=o):
+            return (o,)
+        case TopPercent(operand=o):
+            return (o,)
+        case Arith(left=x, right=y) | Compare(left=x, right=y) | StrMatch(left=x, right=y):
+            return (x, y)
+        case ListContains(list=x, item=y):
+            return (x, y)
+        case BoolOp(operands=ops):
+            return ops
+        case Between(operand=o, low=lo, high=hi):
+            return (o, lo, hi)
+        case InList(operand=o, items=items):
+            return (o, *items)
+        case Func(args=args):
+            return args
+        case Agg(where=w) | Exists(where=w):
+            return () if w is None else (w,)
+    raise AssertionError(f"unknown node {node!r}")
+
+
+def walk(node: TExpr) -> list[TExpr]:
+    """Every distinct node under ``node``, parents first. Trait and segment bodies are
+    shared objects (the tree is a DAG), so each is visited once: linear in the DAG, where
+    visiting every path could take exponential time."""
+    out: list[TExpr] = []
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        out.append(n)
+        stack.extend(reversed(children(n)))
+    return out
+
+
+_NODE_TYPES = typing.get_args(TExpr)
+
+
+def is_node(value: object) -> bool:
+    """Whether ``value`` is a typed tree (as opposed to source text or a syntax tree)."""
+    return isinstance(value, _NODE_TYPES)
+
+
+def needs_population(node: TExpr) -> bool:
+    return any(isinstance(n, Percentile | TopPercent) for n in walk(node))
+
+
+# Re-exported for back ends.
+__all__ += ["ArithOp", "BoolOpKind", "CmpOp", "DurationUnit", "children", "is_node", "walk"]

@@ -1,0 +1,161 @@
+"""`segql demo`: the example shop, end to end, with zero set-up.
+
+Generates the deterministic example data on first use (into the cache directory), writes
+the schema and catalog from ``examples/shop`` and a project file (segql.toml, with the
+demo's as_of) beside it, runs every catalog segment on the embedded DuckDB, prints a
+table, shows one segment's SQL for two dialects, and says how to go on from there.
+
+Files the user changed are kept: the demo remembers what it wrote (``.segql-demo.json``)
+and replaces a file only while it is still exactly that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+from segql.tools.demo.generate import AS_OF
+
+__all__ = ["AS_OF", "demo_files", "prepare", "run_demo"]
+
+FILES = ("schema.yaml", "segments.yaml")
+MANIFEST = ".segql-demo.json"
+SHOWN_SEGMENT = "cart_abandoners"
+
+
+def _project_text(as_of: dt.datetime) -> str:
+    stamp = as_of.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        "# segql project file for the demo shop: every segql command run in this folder\n"
+        "# (or with --project pointing here) uses these defaults.\n"
+        'schema = "schema.yaml"\n'
+        'catalogs = ["segments.yaml"]\n'
+        "# The data are the Parquet files beside this file (`file:` sources): no database.\n"
+        "# The demo's data end on this day; segments are evaluated at this instant.\n"
+        f'as_of = "{stamp}"\n'
+    )
+
+
+def demo_files() -> dict[str, str]:
+    """The bundled schema, catalog and project file: packaged copies first, then the
+    checkout's."""
+    out: dict[str, str] = {}
+    packaged = resources.files("segql.tools.demo").joinpath("files")
+    source = Path(__file__).resolve().parents[3] / "examples" / "shop"
+    for name in FILES:
+        res = packaged.joinpath(name)
+        if res.is_file():
+            out[name] = res.read_text(encoding="utf-8")
+        else:
+            out[name] = (source / name).read_text(encoding="utf-8")
+    out["segql.toml"] = _project_text(AS_OF)
+    return out
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def prepare(cache_dir: Path | None = None, *, notes: list[str] | None = None) -> Path:
+    """The demo directory: generated data plus the schema, catalog and project file.
+
+    A file the user changed since the demo wrote it is kept (a note says so)."""
+    from segql.core.fsutil import write_atomic
+    from segql.tools.demo.generate import ensure_demo_data
+
+    target = ensure_demo_data(cache_dir)
+    manifest_path = target / MANIFEST
+    try:
+        written = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if not isinstance(written, dict):
+            written = {}
+    except (OSError, ValueError):
+        written = {}
+    changed = False
+    for name, text in demo_files().items():
+        path = target / name
+        try:
+            current: str | None = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            current = None
+        except (OSError, UnicodeDecodeError):
+            current = ""  # unreadable: the user's business, keep it
+        if current == text:
+            if written.get(name) != _digest(text):
+                written[name] = _digest(text)
+                changed = True
+            continue
+        if current is None or _digest(current) == written.get(name):
+            write_atomic(path, text)
+            written[name] = _digest(text)
+            changed = True
+        elif notes is not None:
+            notes.append(f"kept your changes to {path} (delete it to get the original back)")
+    if changed:
+        write_atomic(manifest_path, json.dumps(written, indent=2, sort_keys=True) + "\n")
+    return target
+
+
+def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
+    from segql.backends.sql.compiler import to_sql
+    from segql.config.loader import load_schema
+    from segql.config.project import load_project
+    from segql.engine import Database
+
+    out = out or sys.stdout
+    start = time.perf_counter()
+    print("segql demo — a small online shop", file=out)
+    notes: list[str] = []
+    folder = prepare(cache_dir, notes=notes)
+    took = time.perf_counter() - start
+    print(f"data: {folder}  (ready in {took:.1f}s)", file=out)
+    for note in notes:
+        print(f"note: {note}", file=out)
+    project = load_project(folder / "segql.toml")
+    as_of = project.as_of or AS_OF
+    assert project.schema is not None
+    schema = load_schema(project.schema, catalogs=project.catalogs, strict=False)
+    for w in schema.warnings:
+        print(w, file=sys.stderr)
+    print(f"as of {as_of:%Y-%m-%d %H:%M} UTC (set in {folder / 'segql.toml'})\n", file=out)
+    rows: list[tuple[str, int, str]] = []
+    with Database(file_roots=[folder]) as db:
+        total = db.count("true", schema, as_of=as_of)
+        for name, seg in schema.segments.items():
+            if name in schema.segments_ir:
+                n = db.count(schema.segments_ir[name], schema, as_of=as_of)
+                rows.append((name, n, seg.description or ""))
+    width = max([len(r[0]) for r in rows] + [7])
+    print(f"{'segment':<{width}}  {'members':>8}  {'share':>6}  description", file=out)
+    print(f"{'-' * width}  {'-' * 8}  {'-' * 6}  {'-' * 11}", file=out)
+    for name, n, desc in rows:
+        share = 100.0 * n / total if total else 0.0
+        print(f"{name:<{width}}  {n:>8,}  {share:>5.1f}%  {desc}", file=out)
+    print(f"\n{total:,} contacts in all.\n", file=out)
+    shown = SHOWN_SEGMENT if SHOWN_SEGMENT in schema.segments_ir else next(iter(rows), ("",))[0]
+    if shown:
+        seg = schema.segments[shown]
+        print(f"Segment `{shown}`:\n", file=out)
+        for line in seg.text.strip().splitlines():
+            print(f"    {line}", file=out)
+        for dialect in ("postgres", "bigquery"):
+            label = "supported" if dialect == "postgres" else "experimental"
+            print(f"\nas {dialect} SQL ({label}):\n", file=out)
+            print(to_sql(schema.segments_ir[shown], schema, dialect=dialect, as_of=as_of), file=out)
+    print(
+        "\nThe demo's folder is a segql project (segql.toml sets the schema, the catalog and\n"
+        "the as_of), so inside it no options are needed:\n\n"
+        f"    cd {folder}\n"
+        "    segql repl\n"
+        "    segql count 'purchases >= 3 and last_order > 90d'\n"
+        "    segql members @vip --fields email,total_spent -o vip.csv\n\n"
+        f"or from anywhere, with --project:  segql repl --project {folder}",
+        file=out,
+    )
+    return 0

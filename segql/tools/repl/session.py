@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import difflib
-import functools
 import gc
 import json
 import os
@@ -33,6 +32,7 @@ from segql.core.limits import DEFAULT_LIMITS
 from segql.core.types import Type
 from segql.lang.formatter import quote_name, quote_string
 from segql.lang.parser import KEYWORDS
+from segql.tools.repl.prefix import accepts, lex_all, needs_more, replay, terms
 
 if TYPE_CHECKING:
     from prompt_toolkit.completion import Completer
@@ -703,109 +703,6 @@ def _plain_yaml_ok(text: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------
-# The parser's view of a prefix: which terminals may come next
-# ---------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _lalr() -> tuple[Any, Any, Any, Any] | None:
-    """(states, start, end, Shift) of the grammar's LALR table, or None if unavailable."""
-    try:
-        from lark.parsers.lalr_analysis import Shift
-
-        from segql.lang.parser import _parser
-
-        table = _parser().parser.parser._parse_table
-        return table.states, table.start_states["start"], table.end_states["start"], Shift
-    except Exception:  # pragma: no cover - a lark without these internals
-        return None
-
-
-def _feed(stack: list[Any], term: str) -> list[Any] | None:
-    """The parser stack after shifting ``term`` (reducing as needed), or None if refused."""
-    info = _lalr()
-    if info is None:
-        return None
-    states, _, end, shift = info
-    st = list(stack)
-    while True:
-        act = states[st[-1]].get(term)
-        if act is None:
-            return None
-        action, arg = act
-        if action is shift:
-            st.append(arg)
-            return st
-        size = len(arg.expansion)
-        if size:
-            del st[-size:]
-        st.append(states[st[-1]][arg.origin.name][1])
-        if term == "$END" and st[-1] == end:
-            return st
-
-
-def _replay(tokens: Sequence[Any]) -> list[Any] | None:
-    """The parser stack after ``tokens``, or None when they are not a valid prefix."""
-    info = _lalr()
-    if info is None:
-        return None
-    stack: list[Any] | None = [info[1]]
-    for tok in tokens:
-        assert stack is not None
-        stack = _feed(stack, tok.type)
-        if stack is None:
-            return None
-    return stack
-
-
-def _accepts(stack: list[Any], terms: Sequence[str]) -> bool:
-    st: list[Any] | None = stack
-    for term in terms:
-        if st is None:
-            return False
-        st = _feed(st, term)
-    return st is not None
-
-
-@functools.cache
-def _terms(phrase: str) -> tuple[str, ...]:
-    from segql.lang.parser import _lex
-
-    return tuple(t.type for t in _lex(phrase))
-
-
-def _lex_all(text: str) -> tuple[list[Any], int | None]:
-    """(tokens, position of the first character the lexer refuses or None)."""
-    from segql.lang.parser import _lex, _LexFail
-
-    out: list[Any] = []
-    try:
-        for tok in _lex(text):
-            out.append(tok)
-    except _LexFail as e:
-        return out, e.pos
-    return out, None
-
-
-def needs_more(text: str) -> bool:
-    """Whether Enter should continue the input on a new line: the text so far is a valid
-    but unfinished expression (open brackets, a trailing `and`, `or`, operator, …)."""
-    if not text.strip() or text.lstrip().startswith(":"):
-        return False
-    toks, fail = _lex_all(text)
-    if fail is not None or not toks:
-        return False
-    if _lalr() is not None:
-        stack = _replay(toks)
-        return stack is not None and _feed(stack, "$END") is None
-    depth = 0  # pragma: no cover - fallback without the parse table
-    for t in toks:  # pragma: no cover
-        depth += {"LPAR": 1, "LSQB": 1, "RPAR": -1, "RSQB": -1}.get(t.type, 0)
-    last = str(toks[-1].value).lower()  # pragma: no cover
-    return depth > 0 or last in ("and", "or", "not", "=", "!=", "<", "<=", ">", ">=", "+", "-")
-
-
-# ---------------------------------------------------------------------------------------
 # Completion
 # ---------------------------------------------------------------------------------------
 
@@ -1051,7 +948,7 @@ def complete(text: str, schema: Schema) -> tuple[str, list[Candidate]]:
         return _complete_meta(text.lstrip())
     word = _current_word(text)
     before = text[: len(text) - len(word)]
-    toks, fail = _lex_all(before)
+    toks, fail = lex_all(before)
     if fail is not None:
         return word, []
     cands = _candidates(word, toks, schema)
@@ -1059,7 +956,7 @@ def complete(text: str, schema: Schema) -> tuple[str, list[Candidate]]:
 
 
 def _current_word(text: str) -> str:
-    _, fail = _lex_all(text)
+    _, fail = lex_all(text)
     if fail is not None and text[fail] in "'\"`" and "\n" not in text[fail:]:
         return text[fail:]  # an unfinished string or quoted name
     m = re.search(r"[A-Za-z0-9_.]*\Z", text)
@@ -1086,7 +983,7 @@ def _field_meta(t: Type, values: tuple[str, ...] | None) -> str:
 
 
 def _candidates(word: str, toks: list[Any], schema: Schema) -> list[Candidate]:
-    stack = _replay(toks)
+    stack = replay(toks)
     if stack is None:
         return []
     ctx = _Context(toks, schema)
@@ -1119,7 +1016,7 @@ def _candidates(word: str, toks: list[Any], schema: Schema) -> list[Candidate]:
     if prev_type == "TOP":
         return []
 
-    if _accepts(stack, ("NAME",)):
+    if accepts(stack, ("NAME",)):
         return _value_candidates(ctx, stack, toks)
     return _operator_candidates(ctx, stack, toks)
 
@@ -1171,7 +1068,7 @@ def _value_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> list[
         prev is not None and prev.type == "LPAR" and len(toks) >= 2 and toks[-2].type == "NAME"
     )
     # Where a whole condition may begin (not as a function's argument).
-    start = _accepts(stack, _terms("not")) and not in_call
+    start = accepts(stack, terms("not")) and not in_call
     after_op = _is_operator(prev) or (prev is not None and prev.type == "_AND")
     lhs = ctx.operand_type(toks[:-1]) if after_op and not start else None
     out: list[Candidate] = []
@@ -1201,7 +1098,7 @@ def _value_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> list[
                 ("top ", "top N% by x"),
             )
         ):
-            if _accepts(stack, _terms(phrase)):
+            if accepts(stack, terms(phrase)):
                 out.append(Candidate(phrase, meta))
     kind = _kind(lhs)
     if kind == "boolean":
@@ -1221,7 +1118,7 @@ def _operator_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> li
     kind = _kind(ctx.operand_type(toks))
     # Right after a bare operand a predicate may follow: offer those that fit its type.
     # After a whole condition, only what the parser accepts: and, or, within, `)`, ….
-    pred_ok = _accepts(stack, _terms("is null"))
+    pred_ok = accepts(stack, terms("is null"))
     if pred_ok and kind is not None:
         phrases = _OPS_BY_KIND[kind]
         if kind in ("boolean", "condition", "segment"):
@@ -1233,7 +1130,7 @@ def _operator_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> li
         phrases = (*(_PRED_OPS if pred_ok else ()), *_TAIL)
     out = []
     for phrase in phrases:
-        if _accepts(stack, _terms(phrase)):
+        if accepts(stack, terms(phrase)):
             out.append(Candidate(phrase, _OP_META.get(phrase, "")))
     return out
 
@@ -1323,7 +1220,7 @@ def known_names(schema: Schema) -> frozenset[str]:
 def highlight(line: str, names: frozenset[str] | None = None) -> list[tuple[str, str]]:
     """(style, text) fragments of one line. With ``names``, other names are marked
     ``class:segql.unknown``."""
-    toks, fail = _lex_all(line)
+    toks, fail = lex_all(line)
     out: list[tuple[str, str]] = []
     end = fail if fail is not None else len(line)
     pos = 0

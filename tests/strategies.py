@@ -9,7 +9,7 @@ The trees respect every invariant of what :func:`segql.parse` produces, so that
 * a name part is any non-empty text without a line break or a lone surrogate (the
   formatter quotes it in backticks when needed: keywords, spaces, ``é``, backticks...);
 * a ``Call`` has a lower-case function name that is neither a keyword nor an aggregate;
-  an ``Aggregate`` has a function from ``ast.AGGREGATE_FUNCS`` and a ``Name`` target;
+  an ``Aggregate`` has a function from ``lang.functions.AGGREGATES`` and a ``Name`` target;
 * strings hold any text but lone surrogates (quotes, backslashes, control characters...);
 * timestamps are naive, UTC, or at a whole-minute offset below 24 hours;
 * ``Top.percent`` is a non-negative ``IntLit`` or ``DecimalLit``.
@@ -24,6 +24,7 @@ import datetime as dt
 from hypothesis import strategies as st
 
 from segql.lang import ast as a
+from segql.lang.functions import AGGREGATES
 from segql.lang.parser import KEYWORDS
 
 __all__ = [
@@ -63,9 +64,7 @@ idents = st.one_of(
 
 names = st.lists(idents, min_size=1, max_size=3).map(lambda p: a.Name(parts=tuple(p)))
 
-func_names = _PLAIN.map(str.lower).filter(
-    lambda f: f not in KEYWORDS and f not in a.AGGREGATE_FUNCS
-)
+func_names = _PLAIN.map(str.lower).filter(lambda f: f not in KEYWORDS and f not in AGGREGATES)
 
 # --- literals --------------------------------------------------------------------------
 
@@ -142,7 +141,7 @@ def calls(children: st.SearchStrategy[a.Expr]) -> st.SearchStrategy[a.Expr]:
 def aggregates(children: st.SearchStrategy[a.Expr]) -> st.SearchStrategy[a.Expr]:
     return st.builds(
         a.Aggregate,
-        func=st.sampled_from(sorted(a.AGGREGATE_FUNCS)),
+        func=st.sampled_from(sorted(AGGREGATES)),
         target=names,
         where=st.none() | children,
         within=st.none() | durations,

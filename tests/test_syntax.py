@@ -13,6 +13,7 @@ from test_syntax_fixtures import INVALID, VALID
 import segql
 from segql.lang import ast as a
 from segql.lang.formatter import quote_name, quote_string
+from segql.lang.functions import AGGREGATES
 from segql.lang.parser import KEYWORDS, needs_quotes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,10 +41,8 @@ def test_keywords_are_exactly_the_contracts() -> None:
 
 
 def test_aggregates_are_the_contracts_and_not_keywords() -> None:
-    assert {"count", "count_distinct", "sum", "avg", "min", "max", "first", "last"} == (
-        a.AGGREGATE_FUNCS
-    )
-    assert not a.AGGREGATE_FUNCS & KEYWORDS
+    assert {"count", "count_distinct", "sum", "avg", "min", "max", "first", "last"} == (AGGREGATES)
+    assert not AGGREGATES & KEYWORDS
     # A function name is an ordinary name outside a call.
     assert segql.parse("count > 3") == a.Compare(
         op=a.CmpOp.GT, left=a.Name(parts=("count",)), right=a.IntLit(value=3)
@@ -205,7 +204,7 @@ def test_valid_fixtures_cover_every_construct() -> None:
     wanted = {t.__name__ for t in a.Expr.__args__}  # type: ignore[attr-defined]
     for enum in (a.CmpOp, a.ArithOp, a.BoolOpKind, a.MatchOp, a.DurationUnit):
         wanted |= {f"{enum.__name__}.{m.name}" for m in enum}
-    wanted |= {f"aggregate {f}" for f in a.AGGREGATE_FUNCS}
+    wanted |= {f"aggregate {f}" for f in AGGREGATES}
     for kind in ("aggregate", "has"):
         wanted |= {f"{kind} {w} {d}" for w in (True, False) for d in (True, False)}
     wanted |= {"InList negated", "IsNull negated", "timestamp None", "timestamp 0:00:00"}

@@ -36,6 +36,7 @@ from segql.ir import dag, timecalc
 from segql.ir import nodes as ir
 from segql.lang import ast as a
 from segql.lang.formatter import format_expr, quote_name
+from segql.lang.functions import AGGREGATES
 from segql.lang.parser import parse
 
 __all__ = ["check", "check_schema", "resolve", "typed"]
@@ -59,7 +60,7 @@ def _decimal_digits(v: Decimal) -> int:
 
 
 _FUNCS: dict[str, ir.FuncName] = {f.value: f for f in ir.FuncName}
-_ALL_FUNCS = sorted([*_FUNCS, *a.AGGREGATE_FUNCS, "percentile"])
+_ALL_FUNCS = sorted([*_FUNCS, *AGGREGATES, "percentile"])
 
 
 # Characters no SQL text may carry: NUL (SQLite refuses it, PostgreSQL ends the statement

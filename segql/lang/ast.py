@@ -357,10 +357,6 @@ Expr: TypeAlias = (
     | Top
 )
 
-AGGREGATE_FUNCS = frozenset(
-    {"count", "count_distinct", "sum", "avg", "min", "max", "first", "last"}
-)
-
 
 def children(node: Expr) -> tuple[Expr, ...]:
     """Direct sub-expressions in source order (used by iterative walkers)."""

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from segql.core.diagnostics import Diagnostic, LimitError, Span, SyntaxErrorDiagnostic, span_at
 from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.lang import ast as a
+from segql.lang.functions import AGGREGATES
 
 __all__ = ["grammar_text", "measure", "parse"]
 
@@ -381,7 +382,7 @@ class _Builder:
         func = str(name_tok.value).lower()
         args = list(args or [])
         span = _cover(name_tok, rpar)
-        if func in a.AGGREGATE_FUNCS:
+        if func in AGGREGATES:
             if len(args) != 1 or not isinstance(args[0], a.Name):
                 _fail(
                     "bad-aggregate",
@@ -400,7 +401,7 @@ class _Builder:
                 f"`{clause}` is only allowed inside an aggregate such as `count(...)`, "
                 f"not in `{func}(...)`",
                 _span_of(where if where is not None else within),
-                "aggregates are " + ", ".join(sorted(a.AGGREGATE_FUNCS)),
+                "aggregates are " + ", ".join(sorted(AGGREGATES)),
             )
         return a.Call(func=func, args=tuple(args), span=span)
 

@@ -1,0 +1,106 @@
+"""Every function and aggregate of the language, declared once.
+
+The checker types calls from these declarations, each back end registers one implementation
+per name (a test fails when one is missing), the REPL completes from them and
+docs/language.md's function table is checked against them. Adding a function is one entry
+here plus its implementations.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class FunctionKind(enum.Enum):
+    SCALAR = "scalar"  # f(x, …) on values of the contact or of one event
+    AGGREGATE = "aggregate"  # f(stream[.field] [where …] [within …]) over a contact's events
+    POPULATION = "population"  # needs every contact (refused in-process)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FunctionDef:
+    name: str
+    kind: FunctionKind
+    signature: str  # as shown in docs and completion, e.g. "round(x, n)"
+    summary: str  # one line for docs and completion
+    examples: tuple[str, ...] = ()
+    completion: str = "number"  # the kind of value, for completion: number/string/time/…
+
+
+def _f(
+    name: str,
+    kind: FunctionKind,
+    signature: str,
+    summary: str,
+    *examples: str,
+    completion: str = "number",
+) -> FunctionDef:
+    return FunctionDef(
+        name=name,
+        kind=kind,
+        signature=signature,
+        summary=summary,
+        examples=examples,
+        completion=completion,
+    )
+
+
+_S, _A, _P = FunctionKind.SCALAR, FunctionKind.AGGREGATE, FunctionKind.POPULATION
+
+_TABLE = (
+    _f("lower", _S, "lower(s)", "the string in lower case", "lower(city) = 'berlin'",
+       completion="string"),
+    _f("upper", _S, "upper(s)", "the string in upper case", "upper(country) = 'DE'",
+       completion="string"),
+    _f("trim", _S, "trim(s)", "the string without leading and trailing spaces",
+       "trim(name) != ''", completion="string"),
+    _f("length", _S, "length(s)", "characters of a string, or elements of a list",
+       "length(tags) >= 2"),
+    _f("abs", _S, "abs(x)", "the absolute value", "abs(balance) > 100"),
+    _f("round", _S, "round(x, n)",
+       "rounded to n digits (default 0), halves away from zero; n is a whole number from "
+       "−18 to 18 written in the expression", "round(avg(orders.amount)) = 50"),
+    _f("floor", _S, "floor(x)", "the largest whole number not above x", "floor(score) = 3"),
+    _f("ceil", _S, "ceil(x)", "the smallest whole number not below x", "ceil(score) = 4"),
+    _f("coalesce", _S, "coalesce(a, b, …)", "the first non-null value",
+       "coalesce(nickname, name) = 'Ann'", completion="any"),
+    _f("year", _S, "year(t)", "the calendar year in the schema time zone",
+       "year(signup_at) = 2025"),
+    _f("month", _S, "month(t)", "the month 1..12 in the schema time zone",
+       "month(birthday) = 12"),
+    _f("day", _S, "day(t)", "the day of the month 1..31 in the schema time zone",
+       "day(birthday) = 24"),
+    _f("weekday", _S, "weekday(t)", "the day of the week, 1 = Monday .. 7 = Sunday",
+       "weekday(last_order) >= 6"),
+    _f("days_since", _S, "days_since(t)", "whole days from t to as_of",
+       "days_since(last_order) > 30"),
+    _f("days_until_anniversary", _S, "days_until_anniversary(d)",
+       "0..365 days until the next occurrence of d's month and day (Feb 29 falls on "
+       "Feb 28 in other years)", "days_until_anniversary(birthday) <= 7"),
+    _f("percentile", _P, "percentile(x)",
+       "100 × PERCENT_RANK() of x among all contacts with a non-null x",
+       "percentile(total_spent) >= 90"),
+    _f("count", _A, "count(stream)", "the number of events", "count(orders) > 3"),
+    _f("count_distinct", _A, "count_distinct(stream.field)",
+       "the number of distinct non-null values", "count_distinct(orders.category) >= 3"),
+    _f("sum", _A, "sum(stream.field)", "the sum of the values (0 with no events)",
+       "sum(orders.amount) > 1000"),
+    _f("avg", _A, "avg(stream.field)", "the mean of the non-null values",
+       "avg(orders.amount) > 80"),
+    _f("min", _A, "min(stream.field)", "the smallest value", "min(orders.amount) >= 10"),
+    _f("max", _A, "max(stream.field)", "the largest value", "max(orders.amount) > 500"),
+    _f("first", _A, "first(stream)", "the time of the earliest event", "first(orders) > 1y",
+       completion="time"),
+    _f("last", _A, "last(stream)", "the time of the latest event",
+       "last(email_opens) < 30d", completion="time"),
+)  # fmt: skip
+
+FUNCTIONS: Mapping[str, FunctionDef] = {f.name: f for f in _TABLE}
+AGGREGATES = frozenset(f.name for f in _TABLE if f.kind is FunctionKind.AGGREGATE)
+
+
+def lookup(name: str) -> FunctionDef | None:
+    """The declaration of ``name`` (case-insensitive), or None."""
+    return FUNCTIONS.get(name.lower())

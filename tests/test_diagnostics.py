@@ -170,13 +170,13 @@ def test_render_keeps_tabs_aligned_and_hides_control_characters() -> None:
 
 def test_render_of_a_span_over_several_lines_marks_to_the_end_of_its_first_line() -> None:
     text = "x = 1 and\n(y\n"
-    d = Diagnostic(code="c", message="m", span=span_at(text, 10, 13), source=text)
+    d = Diagnostic(code="syntax", message="m", span=span_at(text, 10, 13), source=text)
     assert render(d).split("\n")[1:] == ["   2 | (y", "     | ^~"]
 
 
 def test_render_with_a_file_and_without_a_source() -> None:
-    d = Diagnostic(code="c", message="m", span=span_at("ab", 1, 2), hints=("h",))
-    assert render(d) == "<expr>:1:2: error[c]: m\n  hint: h"
+    d = Diagnostic(code="syntax", message="m", span=span_at("ab", 1, 2), hints=("h",))
+    assert render(d) == "<expr>:1:2: error[syntax]: m\n  hint: h"
     host = "segments:\n  vip:\n    where: x == 1\n"
     moved = _error("x == 1").diagnostic.with_location(
         file="segments.yaml", source=host, base=span_at(host, host.index("x == 1"))
@@ -215,14 +215,14 @@ def test_segql_error_carries_its_diagnostics() -> None:
 
 
 def test_segql_error_with_several_or_no_diagnostics() -> None:
-    a = Diagnostic(code="a", message="first")
-    b = Diagnostic(code="b", message="second", severity=Severity.WARNING)
+    a = Diagnostic(code="empty", message="first")
+    b = Diagnostic(code="unknown-value", message="second", severity=Severity.WARNING)
     err = segql.SegqlError([a, b])
-    assert err.diagnostics == (a, b) and err.code == "a"
+    assert err.diagnostics == (a, b) and err.code == "empty"
     # Not in any text: no position is made up.
-    assert str(err) == "error[a]: first\nwarning[b]: second"
-    in_file = Diagnostic(code="c", message="third", file="schema.yaml")
-    assert render(in_file) == "schema.yaml: error[c]: third"
+    assert str(err) == "error[empty]: first\nwarning[unknown-value]: second"
+    in_file = Diagnostic(code="syntax", message="third", file="schema.yaml")
+    assert render(in_file) == "schema.yaml: error[syntax]: third"
     assert segql.SegqlError(a).diagnostics == (a,)
     assert segql.SegqlError([]).code == "internal"
 
@@ -255,7 +255,7 @@ def test_echoed_source_keeps_emoji_sequences_and_drops_bidi_controls() -> None:
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one glyph, two columns
     text = f"first_name = '{family}\u202e' and agge > 1"
     d = Diagnostic(
-        code="x", message="m", span=span_at(text, text.index("agge"), text.index("agge") + 4),
+        code="unknown-name", message="m", span=span_at(text, text.index("agge"), text.index("agge") + 4),
         source=text,
     )  # fmt: skip
     line, marker = render(d).split("\n")[1:3]

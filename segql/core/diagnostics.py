@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from segql.core.codes import CODES
+
 __all__ = [
     "CheckError",
     "Diagnostic",
@@ -116,6 +118,10 @@ class Diagnostic:
     hints: tuple[str, ...] = ()
     file: str | None = None
     source: str | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:  # a programming error: register it in segql/core/codes.py
+            raise ValueError(f"unregistered diagnostic code {self.code!r}")
 
     @property
     def line(self) -> int:
@@ -352,12 +358,6 @@ def with_source(diags: Iterable[Diagnostic], text: str) -> list[Diagnostic]:
         else d
         for d in diags
     ]
-
-
-def raise_if_errors(diags: Sequence[Diagnostic], cls: type[SegqlError] = CheckError) -> None:
-    errors = [d for d in diags if d.is_error]
-    if errors:
-        raise cls(errors)
 
 
 def relocate(

@@ -510,7 +510,7 @@ class _Compiler:
             return self.ts(value)
         if isinstance(value, dt.date):
             return self.p.date_literal(value)
-        raise _refuse("unsupported", f"cannot write {value!r} as SQL", span)
+        raise _refuse("unsupported-construct", f"cannot write {value!r} as SQL", span)
 
     def typed_col(self, column: str, table: str, t: Type, span: Span) -> Any:
         c = self.col(column, table)

@@ -255,9 +255,11 @@ def test_echoed_source_keeps_emoji_sequences_and_drops_bidi_controls() -> None:
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one glyph, two columns
     text = f"first_name = '{family}\u202e' and agge > 1"
     d = Diagnostic(
-        code="unknown-name", message="m", span=span_at(text, text.index("agge"), text.index("agge") + 4),
+        code="unknown-name",
+        message="m",
+        span=span_at(text, text.index("agge"), text.index("agge") + 4),
         source=text,
-    )  # fmt: skip
+    )
     line, marker = render(d).split("\n")[1:3]
     assert family in line  # not torn apart into replacement characters
     assert "\u202e" not in line and "\ufffd" in line  # a right-to-left override is shown, inert

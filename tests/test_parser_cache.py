@@ -110,3 +110,17 @@ def test_cache_directory_follows_xdg_and_an_empty_variable_means_unset(
     assert cache_dir() == tmp_path / "home" / ".cache" / "segql"
     monkeypatch.setenv("SEGQL_CACHE_DIR", str(tmp_path / "own"))
     assert cache_dir() == tmp_path / "own"
+
+
+@pytest.mark.parametrize(
+    ("value", "enabled"),
+    [("", True), ("0", True), ("false", True), ("off", True), ("1", False), ("yes", False),
+     ("TRUE", False), ("on", False)],
+)  # fmt: skip
+def test_no_cache_means_one_thing_per_value(
+    value: str, enabled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from segql.core.fsutil import parser_cache_enabled
+
+    monkeypatch.setenv("SEGQL_NO_CACHE", value)
+    assert parser_cache_enabled() is enabled

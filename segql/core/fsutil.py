@@ -68,5 +68,8 @@ def cache_dir() -> Path:
 
 
 def parser_cache_enabled() -> bool:
-    """The parser's analysis cache is on unless ``SEGQL_NO_CACHE`` is set to something."""
-    return not os.environ.get("SEGQL_NO_CACHE")
+    """The parser's analysis cache is on unless ``SEGQL_NO_CACHE`` is set to a true value
+    (``1``, ``true``, ``yes``, ``on``); empty, ``0``, ``false``, ``no`` and ``off`` leave it on,
+    so each value means one thing."""
+    value = os.environ.get("SEGQL_NO_CACHE", "").strip().lower()
+    return value in ("", "0", "false", "no", "off")

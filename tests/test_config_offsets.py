@@ -16,7 +16,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segql.config.document import Node, load_document
+from segql.config.document import load_document
+from segql.config.nodes import Node
 from segql.core.diagnostics import Diagnostic, Span, relocate, render
 
 ALPHABET = st.sampled_from(

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from segql.config.document import Format
 from segql.config.editing import format_text
 from segql.config.loader import load_catalog, load_schema
+from segql.config.nodes import Format
 from segql.core.diagnostics import SegqlError, render
 
 EXPRESSIONS = [

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from segql.config.document import Format, Node, format_of, parse_text, read_text
+from segql.config.document import format_of, parse_text, read_text
+from segql.config.nodes import Format, Node
 from segql.core.diagnostics import Diagnostic, SchemaError, SegqlError, Severity, relocate, span_at
 from segql.core.fsutil import write_atomic
 from segql.lang.formatter import format_expr

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from segql.config.document import Format, Node, load_document, looks_like_path
+from segql.config.document import load_document, looks_like_path
+from segql.config.nodes import Format, Node
 from segql.core.diagnostics import NO_SPAN, Diagnostic, SchemaError, Severity, Span
 from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.core.schema import (

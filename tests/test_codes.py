@@ -5,6 +5,7 @@ docs/diagnostics.md is the registry's table."""
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -32,9 +33,23 @@ def _emitters(trees: dict[Path, ast.Module]) -> dict[str, set[int | None]]:
     return found
 
 
+def _literal_codes(arg: ast.expr) -> list[str]:
+    """The codes an argument can be: a string, or every registered code an f-string such as
+    ``f"broken-{kind}"`` can produce (at least one must exist)."""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return [arg.value]
+    if isinstance(arg, ast.JoinedStr):
+        parts = [
+            re.escape(v.value) if isinstance(v, ast.Constant) else "[a-z-]+" for v in arg.values
+        ]
+        pattern = re.compile("".join(parts))
+        return [c for c in CODES if pattern.fullmatch(c)] or [ast.unparse(arg)]
+    return []
+
+
 def _codes_used() -> dict[str, set[str]]:
-    """Every string literal passed as a diagnostic code: ``code="…"`` anywhere, or the
-    ``code`` argument of a function whose every definition takes it at that position."""
+    """Every literal passed as a diagnostic code: ``code="…"`` anywhere, or the ``code``
+    argument of a function whose every definition takes it at that position."""
     trees = {p: ast.parse(p.read_text(encoding="utf-8")) for p in SOURCES}
     emitters = {k: v.pop() for k, v in _emitters(trees).items() if len(v) == 1}
     used: dict[str, set[str]] = defaultdict(set)
@@ -44,15 +59,15 @@ def _codes_used() -> dict[str, set[str]]:
             if not isinstance(node, ast.Call):
                 continue
             for kw in node.keywords:
-                if kw.arg == "code" and isinstance(kw.value, ast.Constant):
-                    used[str(kw.value.value)].add(where)
+                if kw.arg == "code":
+                    for code in _literal_codes(kw.value):
+                        used[code].add(where)
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
             pos = emitters.get(name) if name else None
             if pos is not None and len(node.args) > pos:
-                arg = node.args[pos]
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    used[arg.value].add(where)
+                for code in _literal_codes(node.args[pos]):
+                    used[code].add(where)
     return used
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from segql.config.loader import build_schema, load_catalog, load_document, load_schema
+from segql.config.document import load_document
+from segql.config.loader import build_schema, load_catalog, load_schema
 from segql.core.diagnostics import SchemaError, Severity
 from segql.core.types import Type
 

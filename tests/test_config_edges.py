@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from segql.config.loader import load_catalog, load_document, load_schema
+from segql.config.document import load_document
+from segql.config.loader import load_catalog, load_schema
 from segql.core.diagnostics import SchemaError, render
 
 CONTRACT = Path(__file__).parent / "fixtures" / "schema" / "valid" / "contract.yaml"

@@ -17,18 +17,12 @@ from engines import load_duckdb
 
 from segql.config.loader import load_catalog
 from segql.engine import Database
-from segql.tools.repl.session import (
-    SaveError,
-    Session,
-    append_segment,
-    complete,
-    highlight,
-    known_names,
-    make_completer,
-    make_lexer,
-    needs_more,
-    run_repl,
-)
+from segql.tools.repl.catalog_edit import SaveError, append_segment
+from segql.tools.repl.completion import complete, make_completer
+from segql.tools.repl.highlighting import highlight, known_names, make_lexer
+from segql.tools.repl.prefix import needs_more
+from segql.tools.repl.session import Session
+from segql.tools.repl.terminal import run_repl
 
 DATA = corpus_dataset()
 SCHEMA = DATA.schema
@@ -44,7 +38,7 @@ from pathlib import Path
 from corpus_data import AS_OF, corpus_dataset
 from engines import load_duckdb
 from segql.engine import Database
-from segql.tools.repl.session import run_repl
+from segql.tools.repl.terminal import run_repl
 
 data = corpus_dataset()
 db = Database(connection=load_duckdb(data))
@@ -420,7 +414,7 @@ def test_save_writes_atomically_and_keeps_the_mode(
 
 
 def test_catalogs_to_load_skips_a_missing_save_target(tmp_path: Path) -> None:
-    from segql.tools.repl.session import catalogs_to_load
+    from segql.tools.repl.catalog_edit import catalogs_to_load
 
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
     a.write_text("segments: {}\n")
@@ -694,7 +688,7 @@ def test_prompt_session_saves(db: Database, tmp_path: Path) -> None:
 
 
 def test_history_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from segql.tools.repl.session import _history_file
+    from segql.tools.repl.terminal import _history_file
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("SEGQL_HISTORY", raising=False)
@@ -840,14 +834,14 @@ def test_banner_for_a_catalog_file_that_does_not_exist_yet(db: Database, tmp_pat
 
 
 def test_empty_no_color_does_not_disable_colour(monkeypatch: pytest.MonkeyPatch) -> None:
-    from segql.tools.repl.session import _color_allowed
+    from segql.tools.repl.session import color_allowed
 
     monkeypatch.setenv("NO_COLOR", "")
-    assert _color_allowed()
+    assert color_allowed()
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not _color_allowed()
+    assert not color_allowed()
     monkeypatch.delenv("NO_COLOR")
-    assert _color_allowed()
+    assert color_allowed()
 
 
 class Interrupting:
@@ -981,7 +975,7 @@ def test_the_pager_runs_only_for_text_taller_than_the_terminal(
 ) -> None:
     from prompt_toolkit.data_structures import Size
 
-    from segql.tools.repl.session import make_pager, pager_command, paging_default
+    from segql.tools.repl.terminal import make_pager, pager_command, paging_default
 
     got = tmp_path / "paged.txt"
     script = tmp_path / "pager.py"
@@ -1065,3 +1059,14 @@ def test_the_connection_works_right_after_an_interrupt() -> None:
     with pytest.raises(KeyboardInterrupt):
         cancellable(lambda: db.count("count(orders) > 5", schema), db)
     assert db.count("age >= 80", schema) == 10
+
+
+def test_function_completion_comes_from_the_function_table() -> None:
+    from segql.lang.functions import FUNCTIONS
+
+    _, cands = complete("days_s", SCHEMA)
+    f = FUNCTIONS["days_since"]
+    assert ("days_since(", f"{f.signature}: {f.summary}") in [(c.text, c.meta) for c in cands]
+    _, cands = complete("purchases > 1 and ", SCHEMA)
+    offered = {c.text[:-1] for c in cands if c.text.endswith("(")}
+    assert offered == set(FUNCTIONS)

@@ -164,7 +164,7 @@ from pathlib import Path
 import duckdb
 import segql
 from segql.engine import Database
-from segql.tools.repl.session import run_repl
+from segql.tools.repl.terminal import run_repl
 
 schema = segql.load_schema({
     "entity": {"table": "contacts", "key": "id", "fields": {"age": "integer"}},

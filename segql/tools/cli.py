@@ -539,7 +539,8 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
 
 def cmd_repl(args: argparse.Namespace) -> int:
-    from segql.tools.repl.session import catalogs_to_load, run_repl
+    from segql.tools.repl.catalog_edit import catalogs_to_load
+    from segql.tools.repl.terminal import run_repl
 
     settings = _settings(args)
     catalog = settings.catalogs[-1] if settings.catalogs else None

@@ -72,7 +72,7 @@ def test_help_is_fast_and_lists_commands() -> None:
 
 def test_help_does_not_import_heavy_modules() -> None:
     code = (
-        "import sys; from segql.tools.cli import build_parser; build_parser(); "
+        "import sys; from segql.tools.arguments import build_parser; build_parser(); "
         "heavy = [m for m in ('sqlglot', 'duckdb', 'prompt_toolkit', 'pyarrow', 'lark') "
         "if m in sys.modules]; print(heavy)"
     )

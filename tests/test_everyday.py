@@ -294,16 +294,16 @@ def test_one_broken_segment_only_hides_itself(tmp_path: Path, db: Path) -> None:
 
 
 def test_no_color_set_but_empty_keeps_colour(monkeypatch: pytest.MonkeyPatch) -> None:
-    from segql.tools import cli
+    from segql.tools import commands
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
     monkeypatch.setenv("NO_COLOR", "")
-    assert cli._color(Tty())
+    assert commands._color(Tty())
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not cli._color(Tty())
+    assert not commands._color(Tty())
 
 
 # --- the engine is locked down --------------------------------------------------------------

@@ -50,4 +50,4 @@ def test_checking_and_evaluating_stay_light() -> None:
 
 
 def test_cli_parser_stays_light() -> None:
-    assert _loaded_after("from segql.tools.cli import build_parser; build_parser()") == []
+    assert _loaded_after("from segql.tools.arguments import build_parser; build_parser()") == []

@@ -1,0 +1,218 @@
+"""The `segql` command line's arguments: one argparse parser, argument types that give
+clear usage errors, and the help texts."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import difflib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    pass
+
+SUPPORTED = "duckdb, postgres, sqlite"
+EXPERIMENTAL_NOTE = (
+    "supported (executed by segql's tests): duckdb (default), postgres, sqlite. Any other "
+    "sqlglot dialect (bigquery, snowflake, trino, spark, clickhouse, redshift, mysql, …) is "
+    "experimental: transpiled by sqlglot, not executed by segql's tests"
+)
+FORMATS = ("csv", "jsonl", "parquet")
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _as_of(text: str) -> dt.datetime:
+    from segql.config.project import parse_as_of
+
+    try:
+        return parse_as_of(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"invalid --as-of {e}") from None
+
+
+def _dialect(text: str) -> str:
+    from segql.backends.sql.dialects import dialect_names
+
+    names = dialect_names()
+    if text.lower() in names:
+        return text.lower()
+    near = difflib.get_close_matches(text.lower(), names, n=1)
+    hint = f"; did you mean `{near[0]}`?" if near else f" (supported: {SUPPORTED}; see --help)"
+    raise argparse.ArgumentTypeError(f"unknown dialect `{text}`{hint}")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 10**7:
+        raise argparse.ArgumentTypeError(f"invalid timeout `{text}`: give seconds, e.g. 30")
+    return value
+
+
+def _limit(text: str) -> tuple[str, int]:
+    from segql.core.limits import Limits
+
+    names = [f.name for f in dataclasses.fields(Limits)]
+    name, sep, value = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or name not in names:
+        near = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean `{near[0]}`?" if near else "; limits: " + ", ".join(names)
+        raise argparse.ArgumentTypeError(f"invalid --limit `{text}`{hint}")
+    try:
+        number = int(value.replace("_", ""))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"invalid --limit `{text}`: give a positive integer")
+    return name, number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="segql",
+        description="segql: a typed language for customer and contact segmentation.",
+        epilog="Run `segql demo` for a tour on bundled example data, `segql init` to start a "
+        "project. Docs: docs/cli.md",
+    )
+    from segql import __version__
+
+    p.add_argument("--version", action="version", version=f"segql {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def project(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--project",
+            "-p",
+            type=Path,
+            default=None,
+            metavar="PATH",
+            help="project file or its folder (default: segql.toml or pyproject.toml with "
+            "[tool.segql], found from the current folder upwards)",
+        )
+        sp.add_argument("--no-project", action="store_true", help="ignore any project file found")
+        sp.add_argument(
+            "--schema", "-s", type=Path, default=None, help="schema file (default: the project's)"
+        )
+        sp.add_argument(
+            "--catalog",
+            "-c",
+            action="append",
+            default=None,
+            type=Path,
+            help="segment catalog file (repeatable; replaces the project's catalogs)",
+        )
+        sp.add_argument(
+            "--limit",
+            action="append",
+            default=[],
+            type=_limit,
+            metavar="NAME=N",
+            help="raise or lower an input limit, e.g. max_length=20000 (docs/language.md)",
+        )
+
+    def common(sp: argparse.ArgumentParser, *, db: bool) -> None:
+        project(sp)
+        sp.add_argument(
+            "--as-of",
+            type=_as_of,
+            default=None,
+            help="evaluate at this instant (ISO date or timestamp; default: the project's, "
+            "else now, UTC)",
+        )
+        if db:
+            sp.add_argument(
+                "--db",
+                type=Path,
+                default=None,
+                help="DuckDB database file (not needed when the schema uses file: sources)",
+            )
+            sp.add_argument(
+                "--allow-files",
+                action="append",
+                default=[],
+                type=Path,
+                metavar="DIR",
+                help="a folder file: sources may be read from, besides the schema's (repeatable)",
+            )
+            sp.add_argument(
+                "--timeout",
+                type=_seconds,
+                default=None,
+                metavar="SECONDS",
+                help="stop a query running longer than this",
+            )
+
+    sp = sub.add_parser(
+        "sql",
+        help="print the SQL of a segment",
+        description="Print one SELECT returning the key of every member once.",
+        epilog=EXPERIMENTAL_NOTE,
+    )
+    sp.add_argument("expr", help="an expression, or @name for a catalog segment")
+    common(sp, db=False)
+    sp.add_argument(
+        "--dialect", "-d", type=_dialect, default=None, help=f"SQL dialect ({SUPPORTED}, …)"
+    )
+
+    sp = sub.add_parser("count", help="count the members of a segment")
+    sp.add_argument("expr", help="an expression, or @name for a catalog segment")
+    common(sp, db=True)
+
+    sp = sub.add_parser("members", help="export the members of a segment")
+    sp.add_argument("expr", help="an expression, or @name for a catalog segment")
+    common(sp, db=True)
+    sp.add_argument("--format", "-f", choices=FORMATS, default=None)
+    sp.add_argument(
+        "--output",
+        "-o",
+        default=None,
+        metavar="FILE",
+        help="file to write (`-` or none: stdout); the format follows its suffix",
+    )
+    sp.add_argument(
+        "--fields",
+        default="",
+        help="comma-separated profile fields and traits to include besides the key",
+    )
+
+    sp = sub.add_parser("check", help="check a schema and its catalogs")
+    project(sp)
+    sp.add_argument("--json", action="store_true", help="diagnostics as JSON lines")
+
+    sp = sub.add_parser("fmt", help="rewrite expressions in canonical form")
+    sp.add_argument(
+        "files", nargs="*", type=Path, help="schema or catalog files (default: the project's)"
+    )
+    sp.add_argument("--check", action="store_true", help="only report files that would change")
+
+    sp = sub.add_parser("repl", help="interactive session")
+    common(sp, db=True)
+
+    sp = sub.add_parser("init", help="start a project: a commented schema, catalog and segql.toml")
+    sp.add_argument("folder", nargs="?", type=Path, default=Path("."), help="default: here")
+
+    sp = sub.add_parser("demo", help="build the bundled example data and show segql at work")
+    sp.add_argument(
+        "--path", action="store_true", help="only print the demo's folder (building it if needed)"
+    )
+    return p
+
+
+# ---------------------------------------------------------------------------------------
+# Output

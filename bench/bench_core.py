@@ -68,8 +68,8 @@ def main() -> None:
 
     import segql
     from segql.backends.python.evaluator import Predicate
-    from segql.backends.sql.compiler import to_sql
     from segql.checker.checker import check, typed
+    from segql.pipeline import to_sql
 
     schema = shop_schema()
     as_of = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)

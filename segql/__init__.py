@@ -93,7 +93,7 @@ def to_sql(
     limits: Limits | None = None,
 ) -> str:
     """One SQL ``SELECT`` returning the key of every member once."""
-    from segql.backends.sql.compiler import to_sql as _to_sql
+    from segql.pipeline import to_sql as _to_sql
 
     return _to_sql(source, schema, dialect=dialect, as_of=as_of, limits=limits or DEFAULT_LIMITS)
 
@@ -108,7 +108,7 @@ def matches(
     limits: Limits | None = None,
 ) -> bool:
     """Whether one contact (plain Python values) is a member, evaluated in-process."""
-    from segql.backends.python.evaluator import matches as _matches
+    from segql.pipeline import matches as _matches
 
     return _matches(
         source, schema, contact=contact, events=events, as_of=as_of, limits=limits or DEFAULT_LIMITS

@@ -29,9 +29,17 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
-from segql.backends.sql.compiler import SqlOptions, build_query
 from segql.backends.sql.dialects import profile_for
-from segql.core.diagnostics import Diagnostic, EngineError, Interrupted, relocate
+from segql.backends.sql.plan import SqlOptions
+from segql.backends.sql.query import build_query
+from segql.core.diagnostics import (
+    Diagnostic,
+    EngineError,
+    Interrupted,
+    SegqlError,
+    relocate,
+    with_source,
+)
 from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.core.schema import FieldDef, Located, Schema, Source
 from segql.core.types import Type
@@ -279,9 +287,9 @@ class Database:
     ) -> Any:
         from sqlglot import exp
 
-        from segql.checker.checker import typed
+        from segql.pipeline import compile
 
-        texpr = typed(source, schema, limits=self.limits) if isinstance(source, str) else source
+        texpr = compile(source, schema, limits=self.limits)
         values = self._values(schema, fields)
         self.validate(schema)
         sources: dict[str, Any] = {}
@@ -292,14 +300,18 @@ class Database:
                 )
         profile = profile_for("duckdb")
         assert profile is not None
-        return build_query(
-            texpr,
-            schema,
-            profile=profile,
-            as_of=as_of,
-            options=SqlOptions(sources=sources, select=tuple(values)),
-            limits=self.limits,
-        )
+        try:
+            return build_query(
+                texpr,
+                schema,
+                profile=profile,
+                as_of=as_of,
+                options=SqlOptions(sources=sources, select=tuple(values)),
+            )
+        except SegqlError as e:  # found while compiling (a time out of range): show the line
+            if not isinstance(source, str):
+                raise
+            raise type(e)(with_source(e.diagnostics, source)) from None
 
     def _call(self, work: Callable[[], T], timeout: float | None = None) -> T:
         """Run ``work`` (a query and its fetch) on a worker thread while this thread waits,

@@ -225,7 +225,7 @@ def assert_engines_agree(
     """Every expression's members on DuckDB, SQLite (where it compiles) and, with ``pg``,
     PostgreSQL equal ``expected(expr)``."""
     import segql
-    from segql.backends.sql.compiler import to_sql
+    from segql.pipeline import to_sql
 
     def compiled(expr: str, dialect: str) -> str | None:
         try:

@@ -11,9 +11,9 @@ from corpus_data import AS_OF, CASES, corpus_dataset
 from engines import PgDatabase, load_duckdb, load_sqlite, require_pg, run_rows
 
 import segql
-from segql.backends.sql.compiler import to_sql
 from segql.checker.checker import typed
 from segql.ir import nodes as ir
+from segql.pipeline import to_sql
 
 DATA = corpus_dataset()
 IDS = [c[0] for c in CASES]

@@ -26,7 +26,7 @@ from shop_schema import shop_schema
 
 import segql
 from segql.backends.python.evaluator import Predicate
-from segql.backends.sql import compiler as sql
+from segql.backends.sql import plan as sql
 from segql.checker.checker import check_schema, typed
 from segql.core.schema import Schema, SegmentDef, TraitDef
 
@@ -220,15 +220,18 @@ def test_doubling_far_beyond_any_tree_stays_linear(n: int) -> None:
 
 def test_values_returned_beside_the_key_are_compiled_once_too() -> None:
     """`members --fields t30`: the exported values share CTEs with the condition."""
-    from segql.backends.sql.compiler import SqlOptions, build_query, render
     from segql.backends.sql.dialects import profile_for
+    from segql.backends.sql.plan import SqlOptions
+    from segql.backends.sql.query import build_query, render
+    from segql.pipeline import compile
 
     data = _data(_schema(traits=_doubling_traits(30)))
     ir_of = data.schema.traits_ir
     profile = profile_for("duckdb")
     assert profile is not None
     options = SqlOptions(select=(("t30", ir_of["t30"]), ("t29", ir_of["t29"])))
-    query = build_query("t29 > 1", data.schema, profile=profile, as_of=AS_OF, options=options)
+    texpr = compile("t29 > 1", data.schema)
+    query = build_query(texpr, data.schema, profile=profile, as_of=AS_OF, options=options)
     text = render(query, profile)
     assert len(text) < 20_000
     rows = load_duckdb(data).execute(text).fetchall()

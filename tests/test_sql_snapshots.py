@@ -15,7 +15,7 @@ import sqlglot
 from shop_schema import shop_schema
 
 import segql
-from segql.backends.sql.compiler import to_sql
+from segql.pipeline import to_sql
 
 HERE = Path(__file__).parent / "fixtures" / "sql"
 AS_OF = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)

@@ -12,7 +12,6 @@ import dataclasses
 import datetime as dt
 import decimal
 import difflib
-import re
 import typing
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,6 +30,7 @@ from segql.core.diagnostics import (
 )
 from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.core.schema import FieldDef, Located, Schema, Source, Stream
+from segql.core.text import unsafe_char
 from segql.core.types import Type, common_numeric
 from segql.ir import dag, timecalc
 from segql.ir import nodes as ir
@@ -65,18 +65,6 @@ _ALL_FUNCS = sorted([*_FUNCS, *AGGREGATES, "percentile"])
 
 # Characters no SQL text may carry: NUL (SQLite refuses it, PostgreSQL ends the statement
 # there) and lone surrogates (not encodable, so neither sendable nor printable).
-_UNSAFE = re.compile("[\x00\ud800-\udfff]")
-
-
-def unsafe_char(text: str) -> str | None:
-    """A description of the first character of ``text`` that cannot reach SQL, or None."""
-    m = _UNSAFE.search(text)
-    if m is None:
-        return None
-    ch = m.group()
-    return "a NUL character (\\0)" if ch == "\x00" else f"a lone surrogate (U+{ord(ch):04X})"
-
-
 def _printable(text: str) -> str:
     """``text`` with control characters and lone surrogates escaped, so that a message
     quoting user text can always be printed (and never drives a terminal)."""

@@ -173,7 +173,7 @@ def _database(args: argparse.Namespace, settings: Settings, schema: Schema) -> A
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from segql.backends.sql.compiler import to_sql
+    from segql.pipeline import to_sql
 
     settings = _settings(args)
     schema = _load(settings)

@@ -103,10 +103,10 @@ def prepare(cache_dir: Path | None = None, *, notes: list[str] | None = None) ->
 
 
 def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
-    from segql.backends.sql.compiler import to_sql
     from segql.config.loader import load_schema
     from segql.config.project import load_project
     from segql.engine import Database
+    from segql.pipeline import to_sql
 
     out = out or sys.stdout
     start = time.perf_counter()

@@ -353,7 +353,7 @@ class Session:
         return ok
 
     def show_sql(self, dialect: str) -> bool:
-        from segql.backends.sql.compiler import to_sql
+        from segql.pipeline import to_sql
 
         if self.last is None:
             self.complain("no expression yet: type one, then :sql [dialect]")

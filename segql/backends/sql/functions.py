@@ -1,0 +1,157 @@
+"""One SQL renderer per function and aggregate of the function table
+(:mod:`segql.lang.functions`), keyed like the typed tree names them. Each renderer builds
+typed sqlglot nodes (or asks the dialect, for what dialects spell differently), so every
+dialect prints its own spelling; ``tests/test_functions.py`` fails when one is missing.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from segql.backends.sql.plan import constant_int
+from segql.core.types import Type
+from segql.ir import nodes as ir
+from segql.ir import timecalc
+
+if TYPE_CHECKING:
+    from segql.backends.sql.expressions import ExpressionCompiler
+
+__all__ = ["AGGREGATES", "FUNCTIONS"]
+
+Renderer = Callable[["ExpressionCompiler", ir.Func, str | None], Any]
+# (the compiler, the aggregated column or None for count, the event condition or None)
+AggRenderer = Callable[["ExpressionCompiler", Any, Any], Any]
+
+
+def _arg(c: ExpressionCompiler, node: ir.Func, stream: str | None, i: int = 0) -> Any:
+    return c.expr(node.args[i], stream)
+
+
+def _length(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
+    a0 = _arg(c, node, stream)
+    return c.p.list_length(a0) if node.args[0].type.is_list else c.p.string_length(a0)
+
+
+def _round(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
+    digits = constant_int(node.args[1]) if len(node.args) > 1 else 0
+    return c.p.round(_arg(c, node, stream), digits, node.args[0].type)
+
+
+def _coalesce(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
+    parts = [c.operand(a, stream) for a in node.args]
+    return c.exp.Coalesce(this=parts[0], expressions=parts[1:])
+
+
+def _part(unit: str) -> Renderer:
+    return lambda c, node, stream: c.p.part(unit, c.local(node.args[0], stream))
+
+
+def _days_since(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
+    ts = _arg(c, node, stream)
+    if node.args[0].type is Type.DATE:
+        c.need_zones(node.span)
+        ts = c.p.date_to_timestamp(ts, c.zone)
+    return c.p.days_between(c.as_of, ts)
+
+
+def _anniversary(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
+    """Days from as_of's local date to the next month/day of the argument, computed with
+    day-of-year arithmetic on constants known at compile time."""
+    exp = c.exp
+    local = c.local(node.args[0], stream)
+    m = c.p.part("month", local)
+    d = c.p.part("day", local.copy())
+    today = timecalc.local_date(c.as_of, c.tz, node.span)
+    y0 = today.year
+    lit = exp.Literal.number
+
+    def ordinal(year: int) -> Any:
+        before = [0]
+        for month in range(1, 12):
+            before.append(before[-1] + calendar.monthrange(year, month)[1])
+        month_start = exp.Case(
+            this=m.copy(),
+            ifs=[exp.If(this=lit(i + 1), true=lit(v)) for i, v in enumerate(before)],
+        )
+        day = d.copy()
+        if not calendar.isleap(year):  # Feb 29 falls on Feb 28 in common years
+            feb29 = exp.and_(
+                exp.EQ(this=m.copy(), expression=lit(2)),
+                exp.EQ(this=d.copy(), expression=lit(29)),
+                copy=False,
+            )
+            day = exp.Case(ifs=[exp.If(this=feb29, true=lit(28))], default=d.copy())
+        return exp.Add(this=month_start, expression=day)
+
+    today_ord = today.timetuple().tm_yday
+    this_year, next_year = ordinal(y0), ordinal(y0 + 1)
+    days_in_y0 = 366 if calendar.isleap(y0) else 365
+    return exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.GTE(this=this_year.copy(), expression=lit(today_ord)),
+                true=exp.Sub(this=this_year, expression=lit(today_ord)),
+            )
+        ],
+        default=exp.Add(this=next_year, expression=lit(days_in_y0 - today_ord)),
+    )
+
+
+def _unary(node_type: str) -> Renderer:
+    return lambda c, node, stream: getattr(c.exp, node_type)(this=_arg(c, node, stream))
+
+
+F = ir.FuncName
+FUNCTIONS: dict[ir.FuncName, Renderer] = {
+    F.LOWER: _unary("Lower"),
+    F.UPPER: _unary("Upper"),
+    F.TRIM: _unary("Trim"),
+    F.LENGTH: _length,
+    F.ABS: _unary("Abs"),
+    F.FLOOR: _unary("Floor"),
+    F.CEIL: _unary("Ceil"),
+    F.ROUND: _round,
+    F.COALESCE: _coalesce,
+    F.YEAR: _part("year"),
+    F.MONTH: _part("month"),
+    F.DAY: _part("day"),
+    F.WEEKDAY: _part("isodow"),
+    F.DAYS_SINCE: _days_since,
+    F.DAYS_UNTIL_ANNIVERSARY: _anniversary,
+}
+
+
+def _when(c: ExpressionCompiler, cond: Any, value: Any) -> Any:
+    """``value`` for the events that meet ``cond`` (null for the others)."""
+    return value if cond is None else c.exp.Case(ifs=[c.exp.If(this=cond, true=value)])
+
+
+def _count(c: ExpressionCompiler, target: Any, cond: Any) -> Any:
+    if cond is None:
+        return c.exp.Count(this=c.exp.Star())
+    return c.exp.Count(this=_when(c, cond, c.exp.Literal.number(1)))
+
+
+def _simple(node_type: str, *, double: bool = False) -> AggRenderer:
+    def render(c: ExpressionCompiler, target: Any, cond: Any) -> Any:
+        value = c.p.to_double(target) if double else target
+        return getattr(c.exp, node_type)(this=_when(c, cond, value))
+
+    return render
+
+
+A = ir.AggFunc
+AGGREGATES: dict[ir.AggFunc, AggRenderer] = {
+    A.COUNT: _count,
+    A.COUNT_DISTINCT: lambda c, t, cond: c.exp.Count(
+        this=c.exp.Distinct(expressions=[_when(c, cond, t)])
+    ),
+    A.SUM: _simple("Sum"),
+    A.AVG: _simple("Avg", double=True),
+    A.MIN: _simple("Min"),
+    A.MAX: _simple("Max"),
+    A.FIRST: _simple("Min"),  # the earliest event time
+    A.LAST: _simple("Max"),  # the latest event time
+}

@@ -1,0 +1,259 @@
+"""Planning the query of a segment: which streams each SELECT reads, which shared
+subexpressions get their own CTE, and the records the compiler fills while it walks the
+typed tree."""
+
+import datetime as dt
+import decimal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from segql.core.diagnostics import CheckError, Diagnostic, Span
+from segql.ir import dag
+from segql.ir import nodes as ir
+from segql.lang.ast import COMPARE, FLIPPED, BoolOpKind
+
+__all__ = ["HOIST_DEPTH", "HOIST_SIZE", "SqlOptions"]
+
+
+def refuse(code: str, message: str, span: Span, *hints: str) -> CheckError:
+    return CheckError(Diagnostic(code=code, message=message, span=span, hints=hints))
+
+
+HOIST_SIZE = 256
+"""A shared subexpression gets its own CTE when writing out its copies would add more
+than this many nodes (copies beyond the first × nodes of one copy)."""
+HOIST_DEPTH = 64
+"""…or when it nests more than this many levels: a CTE cuts the depth sqlglot prints."""
+SQLITE_HOIST_DEPTH = 16
+"""SQLite's parser has a fixed stack of 100 states: about 45 levels of one expression."""
+SQL_BUDGET = 20_000
+"""If the SQL would still hold more nodes than this, every shared subexpression gets a CTE."""
+
+# Dialects whose planners would otherwise inline a shared CTE into each use, writing the
+# shared expression out again (SQLite took 4.6 s to plan 20 doubled traits): their shared
+# CTEs are `MATERIALIZED` (SQLite 3.35+, PostgreSQL 12+). Experimental dialects get plain CTEs.
+MATERIALIZING = frozenset({"duckdb", "postgres", "sqlite"})
+
+ENTITY = "c"
+
+EVENT = "e"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SqlOptions:
+    """``sources`` overrides how a table name is read (the DuckDB engine passes
+    ``read_parquet(...)`` expressions for ``file:`` sources)."""
+
+    sources: dict[str, Any] = field(default_factory=dict)
+    # Values returned beside the key (engine `members`): output name and typed value.
+    select: tuple[tuple[str, ir.TExpr], ...] = ()
+
+
+# Exact decimal arithmetic on literals (a `top` percent has at most 38 digits).
+EXACT = decimal.Context(prec=100, traps=[decimal.Inexact, decimal.InvalidOperation])
+
+
+def constant_int(node: ir.TExpr) -> int:
+    """The digits of ``round``: an integer literal, perhaps negated (the checker's rule)."""
+    match node:
+        case ir.Lit(value=int() as v):
+            return v
+        case ir.Neg(operand=ir.Lit(value=int() as v)):
+            return -v
+    raise refuse(
+        "wrong-arguments", "the number of digits for `round` must be a whole number", node.span
+    )
+
+
+ZERO_WHEN_EMPTY = (ir.AggFunc.COUNT, ir.AggFunc.COUNT_DISTINCT, ir.AggFunc.SUM)
+_CMP = COMPARE
+_FLIP = FLIPPED
+
+
+def required_streams(texpr: ir.TExpr) -> frozenset[str]:
+    """Streams without whose events the whole condition cannot be true.
+
+    A top-level conjunct that is false or unknown when a stream's aggregates take their
+    empty values (count and sum 0, the others null, ``has`` false) makes that stream
+    required, so its pass can be inner-joined."""
+    parts = (
+        texpr.operands if isinstance(texpr, ir.BoolOp) and texpr.op is BoolOpKind.AND else (texpr,)
+    )
+    out: set[str] = set()
+
+    def null_when_empty(x: ir.TExpr) -> str | None:
+        if isinstance(x, ir.Agg) and x.func not in ZERO_WHEN_EMPTY:
+            return x.stream
+        return None
+
+    for c in parts:
+        match c:
+            case ir.Compare(op=op, left=x, right=y):
+                for agg, other, o in ((x, y, op), (y, x, _FLIP[op])):
+                    found = null_when_empty(agg)
+                    if found is not None:
+                        out.add(found)
+                    elif (
+                        isinstance(agg, ir.Agg)
+                        and isinstance(other, ir.Lit)
+                        and other.value is not None
+                        and not _CMP[o](0, other.value)
+                    ):
+                        out.add(agg.stream)
+            case ir.Between(operand=x) | ir.Within(operand=x):
+                found = null_when_empty(x)
+                if found is not None:
+                    out.add(found)
+            case ir.IsNull(operand=x, negated=True):
+                found = null_when_empty(x)
+                if found is not None:
+                    out.add(found)
+    return frozenset(out)
+
+
+HEAVY = (ir.Agg, ir.Exists, ir.Percentile, ir.TopPercent, ir.EventField)
+
+
+def profile_only(node: ir.TExpr) -> bool:
+    """Reads only profile fields (no events, no population)."""
+    return not any(isinstance(n, HEAVY) for n in ir.walk(node))
+
+
+def entity_only_conjuncts(texpr: ir.TExpr) -> list[ir.TExpr]:
+    """Top-level conjuncts that read only profile fields."""
+    parts = (
+        texpr.operands if isinstance(texpr, ir.BoolOp) and texpr.op is BoolOpKind.AND else (texpr,)
+    )
+    return [c for c in parts if profile_only(c)]
+
+
+LEAVES = (ir.Lit, ir.Field, ir.EventField, ir.Now, ir.Today, ir.Ago)
+COLUMNS = (ir.Agg, ir.Percentile, ir.TopPercent)  # already one column of a shared CTE
+
+
+def shared_ctes(roots: list[ir.TExpr], max_depth: int) -> list[ir.TExpr]:
+    """The contact-level subexpressions of ``roots`` (the condition, and the values
+    returned beside the key) to compute once each in a CTE, dependencies first.
+
+    1. Bottom-up over the DAG, a node is hoisted when it occurs more than once in the tree
+       written out and its copies beyond the first would add more than ``HOIST_SIZE``
+       nodes; a hoisted node then counts as one node (a column) in its parents.
+    2. Counting again how often each node is written, now that hoisted nodes are written
+       once: a node written once needs no CTE of its own. A node nesting deeper than
+       ``max_depth`` is hoisted too (the depth restarts at its column).
+    3. If the SQL would still exceed ``SQL_BUDGET`` nodes, the same with every shared node.
+
+    Ordinary segments have no such node: their SQL does not change. Event conditions are
+    never hoisted (they are about one event, and the expression limits bound them)."""
+    # Several roots are analysed as the operands of one (never hoisted) node.
+    texpr = roots[0] if len(roots) == 1 else ir.BoolOp(op=BoolOpKind.AND, operands=tuple(roots))
+    sc = dag.scan(texpr)
+    if not sc.shared and sc.depth[id(texpr)] <= max_depth:
+        return []  # the common case: nothing shared, nothing deep
+    order = sc.order
+    contact: set[int] = set()
+    stack = [texpr]
+    while stack:
+        n = stack.pop()
+        if id(n) not in contact:
+            contact.add(id(n))
+            if not isinstance(n, ir.Agg | ir.Exists):
+                stack.extend(ir.children(n))
+    inline = [n for n in order if id(n) in contact and not isinstance(n, ir.Agg | ir.Exists)]
+    hoistable = {id(n) for n in inline if not isinstance(n, (*LEAVES, *COLUMNS))}
+    hoistable.discard(id(texpr) if len(roots) > 1 else -1)
+    cap = 1 << 62
+
+    def written(hoisted: set[int]) -> dict[int, int]:
+        """How often each node is written, a hoisted one's body once."""
+        occ = {id(texpr): 1}
+        for n in reversed(inline):
+            k = 1 if id(n) in hoisted else occ.get(id(n), 0)
+            for c in ir.children(n):
+                occ[id(c)] = min(cap, occ.get(id(c), 0) + k)
+        return occ
+
+    def sizes(keep: Callable[[ir.TExpr, int, int], bool]) -> tuple[list[ir.TExpr], int]:
+        """Bottom-up sizes and depths; ``keep(node, size, depth)`` decides hoisting."""
+        size: dict[int, int] = {}
+        depth: dict[int, int] = {}
+        hoisted: list[ir.TExpr] = []
+        total = 0
+        for n in order:
+            if isinstance(n, COLUMNS):
+                size[id(n)] = depth[id(n)] = 1
+                continue
+            kids = ir.children(n)
+            size[id(n)] = min(cap, 1 + sum(size[id(c)] for c in kids))
+            depth[id(n)] = 1 + max((depth[id(c)] for c in kids), default=0)
+            if id(n) in hoistable and keep(n, size[id(n)], depth[id(n)]):
+                hoisted.append(n)
+                total += size[id(n)]
+                size[id(n)] = depth[id(n)] = 1
+        return hoisted, total + size[id(texpr)]
+
+    def plan(threshold: int) -> tuple[list[ir.TExpr], int]:
+        raw = written(set())
+        first, _ = sizes(lambda n, sz, _: (raw[id(n)] - 1) * sz > threshold)
+        again = written({id(n) for n in first})
+        chosen = {id(n) for n in first if again[id(n)] > 1}
+        return sizes(lambda n, _, d: id(n) in chosen or d > max_depth)
+
+    hoisted, total = plan(HOIST_SIZE)
+    if total > SQL_BUDGET:
+        hoisted, _ = plan(0)
+    return hoisted
+
+
+@dataclass
+class Scope:
+    """What one SELECT reads besides the entity: stream passes and other CTEs (windows,
+    shared subexpressions), which it must join."""
+
+    streams: set[str] = field(default_factory=set)
+    derived: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Level:
+    """The shared subexpressions that read only lower levels: one CTE, a column each."""
+
+    alias: str
+    values: list[tuple[str, Any]] = field(default_factory=list)
+    scope: Scope = field(default_factory=Scope)
+
+
+@dataclass
+class PassAgg:
+    """One aggregate of a stream's pass, built into SQL once the pass is complete."""
+
+    alias: str
+    func: ir.AggFunc
+    target: Any  # the aggregated column (None for count)
+    cond: Any  # the event condition (where/within), or None for every event
+    cond_key: tuple[str, ir.Duration | None] | None
+
+
+@dataclass
+class StreamAggs:
+    name: str
+    columns: dict[tuple[Any, ...], PassAgg] = field(default_factory=dict)
+    all_windowed: bool = True
+    earliest: dt.datetime | None = None
+
+    def alias(self) -> str:
+        return f"segql_{self.name}"
+
+    @property
+    def windowed(self) -> bool:
+        """Every aggregate looks only at a recent window of events."""
+        return self.all_windowed and self.earliest is not None
+
+
+def distinct_conds(aggs: list[PassAgg]) -> list[PassAgg]:
+    """One aggregate per distinct condition (for the pass's ``OR`` of them)."""
+    seen: dict[Any, PassAgg] = {}
+    for a in aggs:
+        seen.setdefault(a.cond_key, a)
+    return list(seen.values())

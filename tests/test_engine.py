@@ -182,7 +182,7 @@ def test_own_connections_are_tuned_for_segments() -> None:
 
 
 def test_perfect_hash_bits_fit_memory() -> None:
-    from segql.engine import _perfect_hash_bits
+    from segql.backends.duckdb.connection import perfect_hash_bits as _perfect_hash_bits
 
     assert _perfect_hash_bits(2, 24 << 30) == 22  # this project's 2-core, 24 GiB machine
     assert _perfect_hash_bits(8, 8 << 30) == 19
@@ -224,3 +224,18 @@ def test_member_ids_are_python_values(monkeypatch: pytest.MonkeyPatch, numpy: bo
     schema = dataclasses.replace(DATA.schema, entity=ent, streams={}, traits={}, segments={})
     with Database(connection=con) as db:
         assert db.member_ids("age > 18", schema) == ["a"]
+
+
+def test_validation_is_remembered_per_schema_without_keeping_it_alive(db_file: Path) -> None:
+    import gc
+    import weakref
+
+    schema = dataclasses.replace(DATA.schema)
+    with Database(db_file) as db:
+        db.validate(schema)
+        assert db._checked.get(id(schema)) is schema
+        ref = weakref.ref(schema)
+        del schema
+        gc.collect()
+        assert ref() is None
+        assert len(db._checked) == 0

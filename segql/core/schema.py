@@ -107,7 +107,7 @@ class SegmentDef:
     where: Located = NOWHERE
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, weakref_slot=True)
 class Schema:
     """A loaded schema. ``traits_ir``, ``filters_ir`` and ``segments_ir`` are filled by
     the checker (:func:`segql.checker.check_schema`) and cached here; ``warnings`` keeps the

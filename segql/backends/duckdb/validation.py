@@ -1,0 +1,152 @@
+"""Comparing a schema with the real tables and files, so that a typo is a positioned
+diagnostic with a suggestion, never a DuckDB traceback."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from segql.core.diagnostics import Diagnostic, EngineError, relocate
+from segql.core.schema import FieldDef, Located, Schema, Source
+
+# Runs a query and its fetch on the connection (cancellably), returning the rows.
+Run = Callable[[str, list[Any]], list[tuple[Any, ...]]]
+
+
+def reader(path: Path) -> str:
+    """The DuckDB table function that reads a ``file:`` source."""
+    return "read_csv_auto" if path.suffix.lower() == ".csv" else "read_parquet"
+
+
+def sources(schema: Schema) -> list[Source]:
+    return [schema.entity.source, *(s.source for s in schema.streams.values())]
+
+
+def diag(code: str, message: str, where: Located | None = None, *hints: str) -> Diagnostic:
+    d = Diagnostic(code=code, message=message, hints=hints)
+    if where is not None and where.span is not None and where.text is not None:
+        return dataclasses.replace(d, span=where.span, file=where.file, source=where.text)
+    if where is not None and where.file is not None:
+        return relocate(d, file=where.file, text=None, offsets=None)
+    return d
+
+
+def _inside(path: Path, roots: Iterable[Path]) -> bool:
+    return any(path == r or path.is_relative_to(r) for r in roots)
+
+
+def check_files(schema: Schema, roots: list[Path]) -> None:
+    """Every ``file:`` source lies under the allowed roots."""
+    diags = []
+    owners = [("the entity", schema.entity.source, schema.entity.where)]
+    owners += [(f"stream `{s.name}`", s.source, s.where) for s in schema.streams.values()]
+    for what, src, where in owners:
+        if src.file is not None and not _inside(src.file.resolve(), roots):
+            diags.append(
+                diag(
+                    "file-not-allowed",
+                    f"file `{src.file}` of {what} is outside the folders segql may read",
+                    where,
+                    "allowed: " + ", ".join(f"`{r}`" for r in roots),
+                    "move the file under the schema's folder, or allow its folder "
+                    "(--allow-files DIR, or Database(file_roots=[...]))",
+                )
+            )
+    if diags:
+        raise EngineError(diags)
+
+
+def _relations(run: Run) -> dict[str, str]:
+    """Tables and views of the database (registered frames included), by name."""
+    rows = run("SELECT table_name, table_type FROM information_schema.tables", [])
+    return {r[0]: r[1] for r in rows}
+
+
+def _columns(run: Run, src: Source, relations: Mapping[str, str]) -> dict[str, str] | None:
+    if src.file is not None:
+        if not src.file.exists():
+            return None
+        query = f"DESCRIBE SELECT * FROM {reader(src.file)}(?)"
+        params: list[Any] = [str(src.file)]
+    else:
+        assert src.table is not None
+        # Only a real table or view: DuckDB would otherwise read a file or URL of that
+        # name (a replacement scan).
+        if src.table not in relations:
+            return None
+        from sqlglot import exp
+
+        ident = exp.to_identifier(src.table, quoted=True).sql(dialect="duckdb")
+        query = f"DESCRIBE SELECT * FROM {ident}"
+        params = []
+    try:
+        rows = run(query, params)
+    except EngineError as e:
+        raise EngineError(
+            dataclasses.replace(
+                e.diagnostic, message=f"cannot read `{src.label}`: {e.diagnostic.message}"
+            )
+        ) from None
+    return {r[0]: str(r[1]) for r in rows}
+
+
+def _field_columns(fields: Mapping[str, FieldDef]) -> list[tuple[str, Located | None]]:
+    return [(f.column, f.where) for f in fields.values()]
+
+
+def validate(schema: Schema, run: Run) -> None:
+    """Compare the schema with the real tables; raise with every mismatch found."""
+    relations = _relations(run)
+    diags: list[Diagnostic] = []
+    entity = schema.entity
+    groups: list[tuple[str, Source, Located, list[tuple[str, Located | None]]]] = []
+    groups.append(
+        (
+            "the entity",
+            entity.source,
+            entity.where,
+            [(entity.key, entity.where), *_field_columns(entity.fields)],
+        )
+    )
+    for stream in schema.streams.values():
+        cols: list[tuple[str, Located | None]] = [
+            (stream.key, stream.where),
+            (stream.time, stream.where),
+        ]
+        cols += _field_columns(stream.fields)
+        groups.append((f"stream `{stream.name}`", stream.source, stream.where, cols))
+    for what, src, where, cols in groups:
+        have = _columns(run, src, relations)
+        if have is None:
+            diags.append(_missing(what, src, where, relations))
+            continue
+        for col, loc in cols:
+            if col in have:
+                continue
+            near = difflib.get_close_matches(col, have, n=1)
+            diags.append(
+                diag(
+                    "missing-column",
+                    f"table `{src.label}` has no column `{col}`",
+                    loc,
+                    *((f"did you mean `{near[0]}`?",) if near else ()),
+                    "columns: " + ", ".join(sorted(have)[:20]),
+                )
+            )
+    if diags:
+        raise EngineError(diags)
+
+
+def _missing(what: str, src: Source, where: Located, relations: Mapping[str, str]) -> Diagnostic:
+    if src.file is not None:
+        return diag("missing-table", f"file `{src.file}` of {what} does not exist", where)
+    tables = sorted(relations)
+    hints = [f"did you mean `{h}`?" for h in difflib.get_close_matches(src.label, tables, n=1)]
+    if not tables:
+        hints.append("the database has no tables; is --db the right file?")
+    if "/" in src.label or "." in src.label:
+        hints.append("`table:` names a table or view; use `file:` for a file")
+    return diag("missing-table", f"table `{src.label}` of {what} does not exist", where, *hints)

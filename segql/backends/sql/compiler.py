@@ -32,8 +32,6 @@ from segql.backends.sql.plan import (
     ENTITY,
     EVENT,
     HOIST_DEPTH,
-    MATERIALIZING,
-    SQLITE_HOIST_DEPTH,
     Level,
     PassAgg,
     Scope,
@@ -85,7 +83,8 @@ class Compiler(ExpressionCompiler):
     def query(self, texpr: ir.TExpr) -> Any:
         exp = self.exp
         main = self.scope
-        max_depth = HOIST_DEPTH if self.p.name != "sqlite" else min(HOIST_DEPTH, SQLITE_HOIST_DEPTH)
+        limit = self.p.caps.max_depth
+        max_depth = HOIST_DEPTH if limit is None else min(HOIST_DEPTH, limit)
         roots = [texpr, *(v for _, v in self.options.select)]
         for node in shared_ctes(roots, max_depth):
             self._hoist(node)
@@ -108,7 +107,7 @@ class Compiler(ExpressionCompiler):
             self.derived[level.alias] = self._level_query(level)
         ctes.extend((a, self.derived[a]) for a in sorted(self.derived, key=self.order.__getitem__))
         select = select.where(cond, copy=False)
-        fence = True if self.p.name in MATERIALIZING else None
+        fence = True if self.p.caps.materialized_ctes else None
         shared = {level.alias for level in self.levels.values()}
         for alias, cte in ctes:
             select = select.with_(
@@ -126,11 +125,12 @@ class Compiler(ExpressionCompiler):
         return select
 
     def _fits(self, select: Any) -> None:
-        """SQLite joins at most 64 tables in one SELECT."""
-        if self.p.name == "sqlite" and len(select.args.get("joins") or ()) >= 64:
+        """Some engines join a limited number of tables in one SELECT (SQLite: 64)."""
+        limit = self.p.caps.max_joins
+        if limit is not None and len(select.args.get("joins") or ()) >= limit:
             raise refuse(
                 "unsupported-construct",
-                "this segment needs more than 64 tables in one join, SQLite's maximum",
+                f"this segment needs more than {limit} tables in one join, {self.p.name}'s maximum",
                 Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1),
                 "use duckdb or postgres, or fewer streams, rankings and shared segments",
             )

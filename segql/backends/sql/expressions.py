@@ -97,7 +97,7 @@ class ExpressionCompiler:
             node = self.options.sources[str(src.file)].copy()
         elif src.table is not None:
             node = exp.Table(this=self.ident(src.table))
-        elif src.file is not None and self.p.name == "duckdb":
+        elif src.file is not None and self.p.caps.reads_files:
             reader = "read_csv_auto" if src.file.suffix.lower() == ".csv" else "read_parquet"
             path = self.lit(str(src.file), Type.STRING, NO_SPAN)
             node = exp.Anonymous(this=reader, expressions=[path])
@@ -160,7 +160,7 @@ class ExpressionCompiler:
             return self.p.timestamp_column(c)
         if t is Type.DATE:
             return self.p.date_column(c)
-        if t.is_list and not self.p.lists:
+        if t.is_list and not self.p.caps.lists:
             raise refuse(
                 "unsupported-construct",
                 f"list fields cannot be used with {self.p.name}: it has no list type",
@@ -272,7 +272,7 @@ class ExpressionCompiler:
         return e
 
     def need_zones(self, span: Span) -> None:
-        if self.zone != "UTC" and not self.p.time_zones:
+        if self.zone != "UTC" and not self.p.caps.time_zones:
             raise refuse(
                 "unsupported-construct",
                 f"{self.p.name} has no time zone support, and this needs the calendar of "
@@ -295,10 +295,10 @@ class ExpressionCompiler:
             x = self.p.to_double(x) if node.left.type is not Type.FLOAT else x
             y = self.p.to_double(y) if node.right.type is not Type.FLOAT else y
         if node.op is ArithOp.MOD:
-            if self.p.name == "sqlite" and node.type is not Type.INTEGER:
+            if not self.p.caps.float_modulo and node.type is not Type.INTEGER:
                 raise refuse(
                     "unsupported-construct",
-                    "SQLite's `%` only works on whole numbers",
+                    f"{self.p.title}'s `%` only works on whole numbers",
                     node.span,
                 )
             return exp.Mod(this=x, expression=exp.Nullif(this=y, expression=exp.Literal.number(0)))

@@ -25,15 +25,9 @@ HOIST_SIZE = 256
 than this many nodes (copies beyond the first × nodes of one copy)."""
 HOIST_DEPTH = 64
 """…or when it nests more than this many levels: a CTE cuts the depth sqlglot prints."""
-SQLITE_HOIST_DEPTH = 16
-"""SQLite's parser has a fixed stack of 100 states: about 45 levels of one expression."""
 SQL_BUDGET = 20_000
 """If the SQL would still hold more nodes than this, every shared subexpression gets a CTE."""
 
-# Dialects whose planners would otherwise inline a shared CTE into each use, writing the
-# shared expression out again (SQLite took 4.6 s to plan 20 doubled traits): their shared
-# CTEs are `MATERIALIZED` (SQLite 3.35+, PostgreSQL 12+). Experimental dialects get plain CTEs.
-MATERIALIZING = frozenset({"duckdb", "postgres", "sqlite"})
 
 ENTITY = "c"
 

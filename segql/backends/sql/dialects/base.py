@@ -1,0 +1,152 @@
+"""What every dialect profile provides, and the capabilities that tell the compiler what
+an engine can do (instead of testing dialect names)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from segql.core.types import Type
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Capabilities:
+    """What the compiler may rely on; a construct an engine lacks is refused at compile
+    time with `unsupported-construct`."""
+
+    lists: bool = True  # a list column type and list functions
+    time_zones: bool = True  # conversion between UTC and a named zone
+    float_modulo: bool = True  # `%` on non-integers
+    max_joins: int | None = None  # tables one SELECT may join
+    max_depth: int | None = None  # expression nesting the engine's parser accepts
+    # Planners that would otherwise inline a shared CTE into each use, writing the shared
+    # expression out again (SQLite took 4.6 s to plan 20 doubled traits), keep it shared
+    # when it is `MATERIALIZED` (SQLite 3.35+, PostgreSQL 12+).
+    materialized_ctes: bool = True
+    reads_files: bool = False  # table functions reading Parquet/CSV files in place
+
+
+def _exp() -> Any:
+    from sqlglot import exp
+
+    return exp
+
+
+@functools.cache
+def _dtype_proto(name: str, dialect: str | None) -> Any:
+    return _exp().DataType.build(name, dialect=dialect)
+
+
+def dtype(name: str, dialect: str | None = None) -> Any:
+    """A DataType node (parsed once per name, copied per use)."""
+    return _dtype_proto(name, dialect).copy()
+
+
+def ts_text(value: dt.datetime) -> str:
+    value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(sep=" ", timespec="microseconds")
+
+
+class Profile:
+    """How segql writes SQL for one dialect. The base writes sqlglot's typed nodes (each
+    dialect prints its own spelling) with DuckDB's semantics, which the subclasses adjust
+    where their engine differs."""
+
+    name = "duckdb"
+    sqlglot_name = "duckdb"
+    title = "DuckDB"  # in messages
+    caps = Capabilities()
+
+    # --- literals ---------------------------------------------------------------------
+    def timestamp_literal(self, value: dt.datetime) -> Any:
+        exp = _exp()
+        return exp.cast(exp.Literal.string(ts_text(value)), dtype("TIMESTAMP"), copy=False)
+
+    def date_literal(self, value: dt.date) -> Any:
+        exp = _exp()
+        return exp.cast(exp.Literal.string(value.isoformat()), dtype("DATE"), copy=False)
+
+    def true(self) -> Any:
+        return _exp().true()
+
+    def false(self) -> Any:
+        return _exp().false()
+
+    # --- columns ----------------------------------------------------------------------
+    def timestamp_column(self, col: Any) -> Any:
+        return col
+
+    def date_column(self, col: Any) -> Any:
+        return col
+
+    # --- conversions ------------------------------------------------------------------
+    def to_double(self, e: Any) -> Any:
+        exp = _exp()
+        return exp.cast(e, dtype("DOUBLE"), copy=False)
+
+    def date_to_timestamp(self, d: Any, zone: str) -> Any:
+        """Midnight of date ``d`` in ``zone`` as a naive UTC timestamp."""
+        exp = _exp()
+        ts = exp.cast(d, dtype("TIMESTAMP"), copy=False)
+        if zone == "UTC":
+            return ts
+        return self._utc_of_local(ts, zone)
+
+    def _utc_of_local(self, ts: Any, zone: str) -> Any:
+        exp = _exp()
+        return exp.ConvertTimezone(
+            source_tz=exp.Literal.string(zone), target_tz=exp.Literal.string("UTC"), timestamp=ts
+        )
+
+    def local_of_utc(self, ts: Any, zone: str) -> Any:
+        """Wall-clock time in ``zone`` of a naive UTC timestamp."""
+        if zone == "UTC":
+            return ts
+        exp = _exp()
+        return exp.ConvertTimezone(
+            source_tz=exp.Literal.string("UTC"), target_tz=exp.Literal.string(zone), timestamp=ts
+        )
+
+    # --- calendar parts (of a local timestamp or a date) ------------------------------
+    def part(self, unit: str, e: Any) -> Any:
+        exp = _exp()
+        if unit == "isodow":
+            return exp.DayOfWeekIso(this=e)
+        return exp.Extract(this=exp.var(unit.upper()), expression=e)
+
+    def days_between(self, as_of: dt.datetime, ts: Any) -> Any:
+        """floor((as_of - ts) / 24h) as an integer."""
+        exp = _exp()
+        as_of_us = int(as_of.timestamp()) * 1_000_000 + as_of.microsecond
+        diff = exp.Sub(
+            this=exp.Literal.number(as_of_us),
+            expression=exp.UnixMicros(this=ts),
+        )
+        return self._floor_div(diff, 86_400_000_000)
+
+    def _floor_div(self, a: Any, b: int) -> Any:
+        exp = _exp()
+        q = exp.Div(
+            this=self.to_double(exp.Paren(this=a)),
+            expression=exp.Literal.number(str(b) + ".0"),
+            typed=True,
+        )
+        return exp.cast(exp.Floor(this=q), dtype("BIGINT"), copy=False)
+
+    # --- numbers ----------------------------------------------------------------------
+    def round(self, x: Any, digits: int, t: Type) -> Any:
+        """``round(x, digits)``, halves away from zero; ``digits`` is in -18..18."""
+        exp = _exp()
+        return exp.Round(this=x, decimals=exp.Literal.number(digits) if digits else None)
+
+    # --- lists ------------------------------------------------------------------------
+    def list_contains(self, lst: Any, item: Any) -> Any:
+        return _exp().ArrayContains(this=lst, expression=item)
+
+    def list_length(self, lst: Any) -> Any:
+        return _exp().ArraySize(this=lst)
+
+    def string_length(self, s: Any) -> Any:
+        return _exp().Length(this=s)

@@ -42,7 +42,7 @@ def typed(source: Source, schema: Schema, *, limits: Limits = DEFAULT_LIMITS) ->
 
 def compile(source: Source, schema: Schema, *, limits: Limits = DEFAULT_LIMITS) -> ir.TExpr:
     """:func:`typed`, then the optimizer: what the SQL back end compiles."""
-    from segql.optimize.optimizer import optimize
+    from segql.optimize import optimize
 
     return optimize(typed(source, schema, limits=limits))
 

@@ -12,7 +12,8 @@ from shop_schema import shop_schema
 from segql.backends.sql.query import to_sql as sql_of
 from segql.checker.checker import typed
 from segql.ir import nodes as ir
-from segql.optimize.optimizer import count_as_exists, optimize
+from segql.optimize import optimize
+from segql.optimize.rules import count_as_exists
 from segql.pipeline import to_sql
 
 SCHEMA = shop_schema()
@@ -87,3 +88,20 @@ def test_the_optimizer_never_changes_members(data: Dataset, exprs: list[str]) ->
             assert set(run_rows(con, optimized)) == set(run_rows(con, plain)), expr
     finally:
         con.close()
+
+
+def test_rules_are_an_argument() -> None:
+    before = typed("count(orders) >= 1", SCHEMA)
+    assert optimize(before, rules=()) is before
+    assert optimize(before, rules=(count_as_exists,)) == typed("has orders", SCHEMA)
+
+
+def test_every_rule_module_is_registered_once() -> None:
+    import pkgutil
+
+    import segql.optimize.rules as rules_pkg
+    from segql.optimize import RULES
+
+    modules = sorted(m.name for m in pkgutil.iter_modules(rules_pkg.__path__))
+    assert modules == sorted(r.__name__ for r in RULES)
+    assert all(r.__module__ == f"segql.optimize.rules.{r.__name__}" for r in RULES)

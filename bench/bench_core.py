@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -25,6 +26,16 @@ TEN_CLAUSES = (
     "and total_spent between 100 and 500 and not has orders within 30d and age >= 18 "
     "and email contains '@gmail' and count(orders where amount > 50 within 90d) >= 2 "
     "and in segment vip and lead_source = 'paid'"
+)
+# Ten clauses over three streams (issue 10's bench): a filtered `not has`, a sum in a
+# window, list and string tests.
+THREE_STREAMS = (
+    "count(orders where amount > 50 within 90d) >= 2 "
+    "and not has orders where (category = 'shoes' and gift) within 30d "
+    "and count(clicks where url contains '/sale' within 14d) >= 3 "
+    "and last(email_opens) < 30d and sum(orders.amount within 365d) > 500 "
+    "and tags contains 'vip' and email ends with '.com' and country in ['DE', 'AT', 'CH'] "
+    "and age between 25 and 54 and lower(lead_source) starts with 'pa'"
 )
 FIVE_CLAUSES = (
     "count(orders where category = 'shoes' within 90d) >= 2 and total_spent > 100 "
@@ -63,6 +74,24 @@ def import_ms() -> tuple[float, list[str]]:
     return statistics.median(runs), [h for h in heavy.split(",") if h]
 
 
+def _with_clicks(schema: Any) -> Any:
+    """The shop schema with a third stream, clicks."""
+    import dataclasses
+
+    from segql.core.schema import FieldDef, Source, Stream
+    from segql.core.types import Type
+
+    fields = {n: FieldDef(name=n, type=Type.STRING, column=n) for n in ("url", "campaign")}
+    clicks = Stream(
+        name="clicks",
+        source=Source(table="clicks"),
+        key="contact_id",
+        time="clicked_at",
+        fields=fields,
+    )
+    return dataclasses.replace(schema, streams={**schema.streams, "clicks": clicks})
+
+
 def main() -> None:
     from shop_schema import shop_schema
 
@@ -72,6 +101,7 @@ def main() -> None:
     from segql.pipeline import to_sql
 
     schema = shop_schema()
+    three = _with_clicks(schema)
     as_of = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
     rows: list[tuple[str, float, str]] = []
 
@@ -94,6 +124,16 @@ def main() -> None:
             "to_sql, 10 clauses (from text)",
             median_ms(lambda: to_sql(TEN_CLAUSES, schema, as_of=as_of)),
             "-",
+        )
+    )
+    rows.append(("parse, 3 streams", median_ms(lambda: segql.parse(THREE_STREAMS)), "<= 0.5 ms"))
+    rows.append(("check, 3 streams", median_ms(lambda: check(THREE_STREAMS, three)), "<= 1 ms"))
+    typed_three = typed(THREE_STREAMS, three)
+    rows.append(
+        (
+            "to_sql, 3 streams (checked)",
+            median_ms(lambda: to_sql(typed_three, three, as_of=as_of)),
+            "<= 2 ms",
         )
     )
     big = " and ".join(f"age > {i}" for i in range(5000))

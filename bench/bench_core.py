@@ -96,8 +96,8 @@ def main() -> None:
     from shop_schema import shop_schema
 
     import segql
-    from segql.backends.python.evaluator import Predicate
-    from segql.checker.checker import check, typed
+    from segql.backends.python import Predicate
+    from segql.checker import check, typed
     from segql.pipeline import to_sql
 
     schema = shop_schema()

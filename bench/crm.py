@@ -97,7 +97,7 @@ def generate(path: Path, scale: float = 1.0) -> dict[str, int]:
 
 
 def schema() -> Schema:
-    from segql.checker.checker import check_schema
+    from segql.checker import check_schema
 
     def f(name: str, t: Type) -> FieldDef:
         return FieldDef(name=name, type=t, column=name)

@@ -79,7 +79,7 @@ def load_schema(
 
 def check(source: str | Expr, schema: Schema, *, limits: Limits | None = None) -> list[Diagnostic]:
     """Every problem with ``source`` against ``schema``; never raises for user errors."""
-    from segql.checker.checker import check as _check
+    from segql.checker import check as _check
 
     return _check(source, schema, limits=limits or DEFAULT_LIMITS)
 

@@ -21,7 +21,7 @@ from segql.ir import nodes as ir
 from segql.lang import ast
 
 if TYPE_CHECKING:
-    from segql.backends.python.evaluator import Predicate
+    from segql.backends.python import Predicate
 
 __all__ = ["compile", "matches", "to_sql", "typed"]
 
@@ -35,7 +35,7 @@ def typed(source: Source, schema: Schema, *, limits: Limits = DEFAULT_LIMITS) ->
         texpr = cast(ir.TExpr, source)
         dag.enforce(texpr, limits, traits=schema.traits_ir)
         return texpr
-    from segql.checker.checker import typed as check_typed
+    from segql.checker import typed as check_typed
 
     return check_typed(cast(str | ast.Expr, source), schema, limits=limits)
 
@@ -90,7 +90,7 @@ class _Predicates:
             if hit is not None and hit[0] is schema:
                 self.entries.move_to_end(key)
                 return hit[1]
-        from segql.backends.python.evaluator import Predicate
+        from segql.backends.python import Predicate
 
         pred = Predicate(typed(text, schema, limits=limits), schema, limits=limits)
         with self.lock:
@@ -117,7 +117,7 @@ def matches(
     if isinstance(source, str):
         pred = _PREDICATES.get(source, schema, limits)
     else:
-        from segql.backends.python.evaluator import Predicate
+        from segql.backends.python import Predicate
 
         pred = Predicate(typed(source, schema, limits=limits), schema, limits=limits)
     try:

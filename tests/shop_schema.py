@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from segql.checker.checker import check_schema
+from segql.checker import check_schema
 from segql.core.schema import Entity, FieldDef, Schema, SegmentDef, Source, Stream, TraitDef
 from segql.core.types import Type
 

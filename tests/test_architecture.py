@@ -104,9 +104,7 @@ def test_only_lang_imports_lark_and_never_its_internals() -> None:
 
 
 def test_no_import_cycles_between_modules() -> None:
-    graph = {
-        m: {n for n, _ in _imports(p) if n in MODULES and n != m} for m, p in MODULES.items()
-    }
+    graph = {m: {n for n, _ in _imports(p) if n in MODULES and n != m} for m, p in MODULES.items()}
     # A package importing its own modules (re-exports) is not a cycle of meaning.
     for m in graph:
         graph[m] = {n for n in graph[m] if not (m in MODULES and n.startswith(m + "."))}
@@ -118,7 +116,7 @@ def test_no_import_cycles_between_modules() -> None:
         stack.append(m)
         for n in sorted(graph[m]):
             if state.get(n) == 1:
-                cycle = stack[stack.index(n) :] + [n]
+                cycle = [*stack[stack.index(n) :], n]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if n not in state:
                 visit(n)

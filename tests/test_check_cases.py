@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from shop_schema import shop_schema
 
-from segql.checker.checker import check
+from segql.checker import check
 from segql.core.diagnostics import render
 
 FIXTURES = Path(__file__).parent / "fixtures" / "check"

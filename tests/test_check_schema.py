@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from shop_schema import shop_schema
 
-from segql.checker.checker import check, check_schema, typed
+from segql.checker import check, check_schema, typed
 from segql.core.diagnostics import CheckError
 from segql.core.schema import Located, SegmentDef, TraitDef
 from segql.ir import nodes as ir

@@ -11,7 +11,7 @@ from corpus_data import AS_OF, CASES, corpus_dataset
 from engines import PgDatabase, load_duckdb, load_sqlite, require_pg, run_rows
 
 import segql
-from segql.checker.checker import typed
+from segql.checker import typed
 from segql.ir import nodes as ir
 from segql.pipeline import to_sql
 
@@ -64,7 +64,7 @@ def test_postgres(pg: PgDatabase, expr: str, expected: set[int], unsupported: se
 
 @pytest.mark.parametrize(("expr", "expected", "unsupported"), CASES, ids=IDS)
 def test_in_process(expr: str, expected: set[int], unsupported: set[str]) -> None:
-    from segql.backends.python.evaluator import matches
+    from segql.pipeline import matches
 
     tree = typed(expr, DATA.schema)
     if ir.needs_population(tree):

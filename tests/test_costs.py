@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from shop_schema import shop_schema
 
 import segql
-from segql.backends.python.evaluator import Predicate
+from segql.backends.python import Predicate
 from segql.backends.sql import plan as sql
-from segql.checker.checker import check_schema, typed
+from segql.checker import check_schema, typed
 from segql.core.schema import Schema, SegmentDef, TraitDef
 
 # --- helpers -------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from gen import AS_OF, datasets, expressions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from segql.backends.python.evaluator import Predicate
-from segql.checker.checker import typed
+from segql.backends.python import Predicate
+from segql.checker import typed
 
 
 def _evaluate(data: Dataset, expr: str) -> set[Any]:

@@ -312,10 +312,10 @@ def test_unknown_keys_are_refused_with_a_suggestion() -> None:
 
 
 def test_compiled_once_and_cached() -> None:
-    from segql.backends.python import evaluator as evaluate
+    from segql import pipeline
 
     m("age > 1 and purchases > 0")
-    before = len(evaluate._CACHE)
+    before = len(pipeline._PREDICATES.entries)
     for _ in range(5):
         m("age > 1 and purchases > 0")
-    assert len(evaluate._CACHE) == before
+    assert len(pipeline._PREDICATES.entries) == before

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shop_schema import shop_schema
 
-from segql.backends.python.evaluator import Predicate
-from segql.checker.checker import check, typed
+from segql.backends.python import Predicate
+from segql.checker import check, typed
 from segql.core.diagnostics import Diagnostic
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -27,9 +27,9 @@ from shop_schema import shop_schema
 from strategies import _extend as extend_trees
 
 import segql
-from segql.backends.python.evaluator import Predicate
+from segql.backends.python import Predicate
 from segql.backends.sql.dialects import SUPPORTED, experimental_dialects
-from segql.checker.checker import typed
+from segql.checker import typed
 from segql.core.diagnostics import Diagnostic, render
 from segql.core.schema import Entity, FieldDef, Schema, Source
 from segql.core.types import Type

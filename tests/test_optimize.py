@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from shop_schema import shop_schema
 
 from segql.backends.sql.query import to_sql as sql_of
-from segql.checker.checker import typed
+from segql.checker import typed
 from segql.ir import nodes as ir
 from segql.optimize import optimize
 from segql.optimize.rules import count_as_exists

@@ -14,8 +14,8 @@ from gen import AS_OF, datasets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from segql.backends.python.evaluator import Predicate
-from segql.checker.checker import typed
+from segql.backends.python import Predicate
+from segql.checker import typed
 from segql.ir import nodes as ir
 
 # Operands: never-null aggregates (counts, sums), nullable fields and aggregates, arithmetic.

@@ -134,7 +134,7 @@ def load_schema(
     # broken or duplicate catalog entry only hides itself: check everything else.
     if any(d.is_error for d in builder.diags[:structural]):
         raise SchemaError([d for d in diags if d.is_error])
-    from segql.checker.checker import check_schema
+    from segql.checker import check_schema
 
     diags.extend(check_schema(schema, limits=limits or DEFAULT_LIMITS))
     errors = [d for d in diags if d.is_error]

@@ -83,6 +83,7 @@ class FuncName(enum.Enum):
     TRIM = "trim"
     LENGTH = "length"  # strings: characters; lists: elements
     ABS = "abs"
+    SIGN = "sign"  # -1, 0, 1; an integer
     ROUND = "round"  # round(x) or round(x, digits); halves away from zero
     FLOOR = "floor"
     CEIL = "ceil"

@@ -19,6 +19,33 @@ class FunctionKind(enum.Enum):
     POPULATION = "population"  # needs every contact (refused in-process)
 
 
+class ArgKind(enum.Enum):
+    """What a scalar function's argument must be; the value is the checker's wording."""
+
+    STRING = "a string"
+    NUMBER = "a number"
+    STRING_OR_LIST = "a string or a list"
+    TEMPORAL = "a date or timestamp"
+    DIGITS = "a whole number written in the expression"  # round's n: a constant
+    ANY = "a value"  # coalesce: any type, unified across the arguments
+
+
+class Returns(enum.Enum):
+    """The result type of a scalar call, from its arguments' types."""
+
+    STRING = "string"
+    INTEGER = "integer"
+    NUMERIC_OF_FIRST = "the numeric type of the first argument"  # integer stays integer
+    COMMON = "the common type of the arguments"  # coalesce
+
+
+class Empty(enum.Enum):
+    """An aggregate's value over no events (CONTRACT §3.3)."""
+
+    NULL = "null"
+    ZERO = "0"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FunctionDef:
     name: str
@@ -27,6 +54,19 @@ class FunctionDef:
     summary: str  # one line for docs and completion
     examples: tuple[str, ...] = ()
     completion: str = "number"  # the kind of value, for completion: number/string/time/…
+    params: tuple[ArgKind, ...] = ()  # scalars: each parameter's kind
+    optional: int = 0  # scalars: how many trailing parameters may be left out
+    variadic: bool = False  # scalars: the last parameter repeats
+    returns: Returns = Returns.INTEGER  # scalars
+    empty: Empty = Empty.NULL  # aggregates: the value over no events
+
+    @property
+    def min_args(self) -> int:
+        return len(self.params) - self.optional
+
+    @property
+    def max_args(self) -> int | None:
+        return None if self.variadic else len(self.params)
 
 
 def _f(
@@ -36,6 +76,11 @@ def _f(
     summary: str,
     *examples: str,
     completion: str = "number",
+    params: tuple[ArgKind, ...] = (),
+    optional: int = 0,
+    variadic: bool = False,
+    returns: Returns = Returns.INTEGER,
+    empty: Empty = Empty.NULL,
 ) -> FunctionDef:
     return FunctionDef(
         name=name,
@@ -44,49 +89,66 @@ def _f(
         summary=summary,
         examples=examples,
         completion=completion,
+        params=params,
+        optional=optional,
+        variadic=variadic,
+        returns=returns,
+        empty=empty,
     )
 
 
 _S, _A, _P = FunctionKind.SCALAR, FunctionKind.AGGREGATE, FunctionKind.POPULATION
 
+_STR, _NUM, _TIME = (ArgKind.STRING,), (ArgKind.NUMBER,), (ArgKind.TEMPORAL,)
+
 _TABLE = (
     _f("lower", _S, "lower(s)", "the string in lower case", "lower(city) = 'berlin'",
-       completion="string"),
+       completion="string", params=_STR, returns=Returns.STRING),
     _f("upper", _S, "upper(s)", "the string in upper case", "upper(country) = 'DE'",
-       completion="string"),
+       completion="string", params=_STR, returns=Returns.STRING),
     _f("trim", _S, "trim(s)", "the string without leading and trailing spaces",
-       "trim(name) != ''", completion="string"),
+       "trim(name) != ''", completion="string", params=_STR, returns=Returns.STRING),
     _f("length", _S, "length(s)", "characters of a string, or elements of a list",
-       "length(tags) >= 2"),
-    _f("abs", _S, "abs(x)", "the absolute value", "abs(balance) > 100"),
+       "length(tags) >= 2", params=(ArgKind.STRING_OR_LIST,)),
+    _f("abs", _S, "abs(x)", "the absolute value", "abs(balance) > 100", params=_NUM,
+       returns=Returns.NUMERIC_OF_FIRST),
+    _f("sign", _S, "sign(x)", "−1, 0 or 1 as x is negative, zero or positive",
+       "sign(balance) = -1", params=_NUM),
     _f("round", _S, "round(x, n)",
        "rounded to n digits (default 0), halves away from zero; n is a whole number from "
-       "−18 to 18 written in the expression", "round(avg(orders.amount)) = 50"),
-    _f("floor", _S, "floor(x)", "the largest whole number not above x", "floor(score) = 3"),
-    _f("ceil", _S, "ceil(x)", "the smallest whole number not below x", "ceil(score) = 4"),
+       "−18 to 18 written in the expression", "round(avg(orders.amount)) = 50",
+       params=(ArgKind.NUMBER, ArgKind.DIGITS), optional=1,
+       returns=Returns.NUMERIC_OF_FIRST),
+    _f("floor", _S, "floor(x)", "the largest whole number not above x", "floor(score) = 3",
+       params=_NUM, returns=Returns.NUMERIC_OF_FIRST),
+    _f("ceil", _S, "ceil(x)", "the smallest whole number not below x", "ceil(score) = 4",
+       params=_NUM, returns=Returns.NUMERIC_OF_FIRST),
     _f("coalesce", _S, "coalesce(a, b, …)", "the first non-null value",
-       "coalesce(nickname, name) = 'Ann'", completion="any"),
+       "coalesce(nickname, name) = 'Ann'", completion="any", params=(ArgKind.ANY,),
+       variadic=True, returns=Returns.COMMON),
     _f("year", _S, "year(t)", "the calendar year in the schema time zone",
-       "year(signup_at) = 2025"),
+       "year(signup_at) = 2025", params=_TIME),
     _f("month", _S, "month(t)", "the month 1..12 in the schema time zone",
-       "month(birthday) = 12"),
+       "month(birthday) = 12", params=_TIME),
     _f("day", _S, "day(t)", "the day of the month 1..31 in the schema time zone",
-       "day(birthday) = 24"),
+       "day(birthday) = 24", params=_TIME),
     _f("weekday", _S, "weekday(t)", "the day of the week, 1 = Monday .. 7 = Sunday",
-       "weekday(last_order) >= 6"),
+       "weekday(last_order) >= 6", params=_TIME),
     _f("days_since", _S, "days_since(t)", "whole days from t to as_of",
-       "days_since(last_order) > 30"),
+       "days_since(last_order) > 30", params=_TIME),
     _f("days_until_anniversary", _S, "days_until_anniversary(d)",
        "0..365 days until the next occurrence of d's month and day (Feb 29 falls on "
-       "Feb 28 in other years)", "days_until_anniversary(birthday) <= 7"),
+       "Feb 28 in other years)", "days_until_anniversary(birthday) <= 7", params=_TIME),
     _f("percentile", _P, "percentile(x)",
        "100 × PERCENT_RANK() of x among all contacts with a non-null x",
        "percentile(total_spent) >= 90"),
-    _f("count", _A, "count(stream)", "the number of events", "count(orders) > 3"),
+    _f("count", _A, "count(stream)", "the number of events", "count(orders) > 3",
+       empty=Empty.ZERO),
     _f("count_distinct", _A, "count_distinct(stream.field)",
-       "the number of distinct non-null values", "count_distinct(orders.category) >= 3"),
+       "the number of distinct non-null values", "count_distinct(orders.category) >= 3",
+       empty=Empty.ZERO),
     _f("sum", _A, "sum(stream.field)", "the sum of the values (0 with no events)",
-       "sum(orders.amount) > 1000"),
+       "sum(orders.amount) > 1000", empty=Empty.ZERO),
     _f("avg", _A, "avg(stream.field)", "the mean of the non-null values",
        "avg(orders.amount) > 80"),
     _f("min", _A, "min(stream.field)", "the smallest value", "min(orders.amount) >= 10",
@@ -106,3 +168,13 @@ AGGREGATES = frozenset(f.name for f in _TABLE if f.kind is FunctionKind.AGGREGAT
 def lookup(name: str) -> FunctionDef | None:
     """The declaration of ``name`` (case-insensitive), or None."""
     return FUNCTIONS.get(name.lower())
+
+
+def markdown() -> str:
+    """The function table of docs/language.md (a test keeps the two equal)."""
+    rows = ["| function | meaning | example |", "| --- | --- | --- |"]
+    for f in _TABLE:
+        if f.kind is not FunctionKind.AGGREGATE:
+            example = f"`{f.examples[0]}`" if f.examples else ""
+            rows.append(f"| `{f.signature}` | {f.summary} | {example} |")
+    return "\n".join(rows) + "\n"

@@ -144,7 +144,7 @@ def _expr(text: str, schema: Schema, limits: Limits) -> Any:
         raise CheckError(
             Diagnostic(code="unknown-segment", message=f"unknown segment `{name}`", hints=hints)
         )
-    from segql.checker.checker import check, typed
+    from segql.checker import check, typed
 
     warnings = [d for d in check(text, schema, limits=limits) if not d.is_error]
     report(warnings)

@@ -10,6 +10,7 @@ import calendar
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from segql.backends.sql.dialects import dtype
 from segql.backends.sql.plan import constant_int
 from segql.core.types import Type
 from segql.ir import nodes as ir
@@ -99,6 +100,11 @@ def _anniversary(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> An
     )
 
 
+def _sign(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
+    """SIGN as an integer on every engine (PostgreSQL's sign of a numeric is a numeric)."""
+    return c.exp.cast(c.exp.Sign(this=_arg(c, node, stream)), dtype("BIGINT"), copy=False)
+
+
 def _unary(node_type: str) -> Renderer:
     return lambda c, node, stream: getattr(c.exp, node_type)(this=_arg(c, node, stream))
 
@@ -110,6 +116,7 @@ FUNCTIONS: dict[ir.FuncName, Renderer] = {
     F.TRIM: _unary("Trim"),
     F.LENGTH: _length,
     F.ABS: _unary("Abs"),
+    F.SIGN: _sign,
     F.FLOOR: _unary("Floor"),
     F.CEIL: _unary("Ceil"),
     F.ROUND: _round,

@@ -12,6 +12,7 @@ from segql.core.diagnostics import CheckError, Diagnostic, Span
 from segql.ir import dag
 from segql.ir import nodes as ir
 from segql.lang.ast import COMPARE, FLIPPED, BoolOpKind
+from segql.lang.functions import FUNCTIONS, Empty
 
 __all__ = ["HOIST_DEPTH", "HOIST_SIZE", "SqlOptions"]
 
@@ -60,7 +61,8 @@ def constant_int(node: ir.TExpr) -> int:
     )
 
 
-ZERO_WHEN_EMPTY = (ir.AggFunc.COUNT, ir.AggFunc.COUNT_DISTINCT, ir.AggFunc.SUM)
+# Aggregates that are 0, not null, over no events (declared in the function table).
+ZERO_WHEN_EMPTY = frozenset(f for f in ir.AggFunc if FUNCTIONS[f.value].empty is Empty.ZERO)
 _CMP = COMPARE
 _FLIP = FLIPPED
 

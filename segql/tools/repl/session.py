@@ -215,7 +215,7 @@ class Session:
         return f"{n:,} {noun} ({pct:.1f}% of {total:,} contacts)"
 
     def evaluate(self, text: str, lineno: int | None = None) -> bool:
-        from segql.checker.checker import check, typed
+        from segql.checker import check, typed
 
         try:
             diags = check(text, self.schema, limits=self.limits)
@@ -391,7 +391,7 @@ class Session:
         if self.catalog_path is None:
             self.complain("no catalog file to save to: start the REPL with --catalog FILE")
             return False
-        from segql.checker.checker import typed
+        from segql.checker import typed
         from segql.core.schema import SegmentDef
         from segql.lang.formatter import format_expr
         from segql.lang.parser import parse

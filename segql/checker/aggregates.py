@@ -1,0 +1,219 @@
+"""Aggregates over a contact's events, `has`, event conditions, `in segment`."""
+
+from __future__ import annotations
+
+from segql.checker.context import _a, _boolean_hint, _Ctx, _describe, _did_you_mean, _dur
+from segql.checker.definitions import _segment
+from segql.core.schema import Stream
+from segql.core.types import Type
+from segql.ir import nodes as ir
+from segql.lang import ast as a
+
+
+def _stream_of(ctx: _Ctx, target: a.Name, func: str) -> Stream | None:
+    schema = ctx.schema
+    head = target.parts[0]
+    stream = schema.streams.get(head)
+    if stream is not None:
+        return stream
+    if head in schema.entity.fields or head in schema.traits:
+        ctx.error(
+            "not-a-stream",
+            f"`{head}` is a profile {'field' if head in schema.entity.fields else 'trait'}, "
+            f"not an event stream; `{func}` aggregates events",
+            target.span,
+            "event streams: " + ", ".join(sorted(schema.streams)),
+        )
+        return None
+    ctx.error(
+        "unknown-stream",
+        f"unknown event stream `{head}`",
+        target.span,
+        *(_did_you_mean(head, schema.streams) or ("event streams: " + ", ".join(schema.streams),)),
+    )
+    return None
+
+
+def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
+    if ctx.stream is not None:
+        ctx.error(
+            "nested-aggregate",
+            f"`{e.func}(…)` cannot be used inside another event condition",
+            e.span,
+            "aggregates look at all of a contact's events; conditions inside `where` look "
+            "at one event",
+        )
+        return None
+    func = ir.AggFunc(e.func)
+    stream = _stream_of(ctx, e.target, e.func)
+    if stream is None:
+        return None
+    parts = e.target.parts
+    column: str | None = None
+    ftype: Type | None = None
+    if func in (ir.AggFunc.COUNT, ir.AggFunc.FIRST, ir.AggFunc.LAST):
+        if len(parts) != 1:
+            hint = (
+                f"`count({stream.name})` counts events; `count_distinct({e.target.dotted})` "
+                "counts distinct values"
+                if func is ir.AggFunc.COUNT
+                else f"`{e.func}({stream.name})` is the time of the "
+                f"{'earliest' if func is ir.AggFunc.FIRST else 'latest'} event"
+            )
+            ctx.error(
+                "bad-aggregate",
+                f"`{e.func}` takes an event stream, not a field",
+                e.target.span,
+                hint,
+            )
+            return None
+    else:
+        if len(parts) != 2:
+            fields = [
+                f
+                for f, d in stream.fields.items()
+                if func not in (ir.AggFunc.SUM, ir.AggFunc.AVG) or d.type.is_numeric
+            ]
+            ctx.error(
+                "bad-aggregate",
+                f"`{e.func}` needs a field of `{stream.name}`, e.g. "
+                f"`{e.func}({stream.name}.{fields[0] if fields else 'amount'})`",
+                e.target.span,
+                *(("fields: " + ", ".join(sorted(fields)),) if fields else ()),
+            )
+            return None
+        fname = parts[1]
+        fd = stream.fields.get(fname)
+        if fd is None and fname == stream.time:
+            column, ftype = stream.time, Type.TIMESTAMP
+        elif fd is None:
+            ctx.error(
+                "unknown-name",
+                f"`{stream.name}` has no field `{fname}`",
+                e.target.span,
+                *_did_you_mean(fname, stream.fields),
+            )
+            return None
+        else:
+            column, ftype = fd.column, fd.type
+        assert ftype is not None
+        if func in (ir.AggFunc.SUM, ir.AggFunc.AVG) and not ftype.is_numeric:
+            ctx.error(
+                "type-mismatch",
+                f"`{e.func}` needs a number, but `{e.target.dotted}` is {_a(ftype)}",
+                e.target.span,
+            )
+            return None
+        if func in (ir.AggFunc.MIN, ir.AggFunc.MAX) and (ftype.is_list or ftype is Type.BOOLEAN):
+            ctx.error(
+                "type-mismatch",
+                f"`{e.func}` needs a number, string, date or timestamp, but "
+                f"`{e.target.dotted}` is {_a(ftype)}",
+                e.target.span,
+            )
+            return None
+        if func is ir.AggFunc.COUNT_DISTINCT and ftype.is_list:
+            ctx.error(
+                "type-mismatch",
+                f"`count_distinct` cannot count lists (`{e.target.dotted}` is {_a(ftype)})",
+                e.target.span,
+            )
+            return None
+    where = _event_where(ctx, stream, e.where)
+    if e.where is not None and where is None:
+        return None
+    rtype: Type
+    if func in (ir.AggFunc.COUNT, ir.AggFunc.COUNT_DISTINCT):
+        rtype = Type.INTEGER
+    elif func in (ir.AggFunc.FIRST, ir.AggFunc.LAST):
+        rtype = Type.TIMESTAMP
+    elif func is ir.AggFunc.AVG:
+        rtype = Type.FLOAT
+    else:
+        assert ftype is not None
+        rtype = ftype
+    return ir.Agg(
+        func=func,
+        stream=stream.name,
+        column=column,
+        where=where,
+        within=_dur(ctx, e.within) if e.within is not None else None,
+        type=rtype,
+        span=e.span,
+    )
+
+
+def _event_where(ctx: _Ctx, stream: Stream, cond: a.Expr | None) -> ir.TExpr | None:
+    if cond is None:
+        return None
+    inner = ctx.inner(stream)
+    x = inner.expr(cond)
+    if x is None:
+        return None
+    if x.type not in (Type.BOOLEAN, Type.NULL):
+        ctx.error(
+            "not-boolean",
+            f"`where` needs a condition, but {_describe(cond)} is {_a(x.type)}",
+            cond.span,
+            *_boolean_hint(x.type),
+        )
+        return None
+    return x
+
+
+def _has(ctx: _Ctx, e: a.Has) -> ir.TExpr | None:
+    if ctx.stream is not None:
+        ctx.error("nested-aggregate", "`has` cannot be used inside an event condition", e.span)
+        return None
+    if len(e.stream.parts) != 1:
+        ctx.error(
+            "bad-aggregate",
+            "`has` takes an event stream, not a field",
+            e.stream.span,
+            f"e.g. `has {e.stream.parts[0]} where {e.stream.parts[-1]} is not null`",
+        )
+        return None
+    stream = _stream_of(ctx, e.stream, "has")
+    if stream is None:
+        return None
+    where = _event_where(ctx, stream, e.where)
+    if e.where is not None and where is None:
+        return None
+    return ir.Exists(
+        stream=stream.name,
+        where=where,
+        within=_dur(ctx, e.within) if e.within is not None else None,
+        span=e.span,
+    )
+
+
+def _in_segment(ctx: _Ctx, e: a.InSegment, name: str) -> ir.TExpr | None:
+    if ctx.stream is not None:
+        where = "the stream filter" if ctx.in_filter else f"`where` of `{ctx.stream.name}`"
+        ctx.error(
+            "wrong-scope",
+            f"`in segment` tests a contact, but inside {where} conditions are about each "
+            f"`{ctx.stream.name}` event",
+            e.span,
+            "move the segment condition outside the aggregate, joined with `and`",
+        )
+        return None
+    if name not in ctx.schema.segments:
+        ctx.error(
+            "unknown-segment",
+            f"unknown segment `{name}`",
+            e.span,
+            *(
+                _did_you_mean(name, ctx.schema.segments)
+                or (
+                    ("segments: " + ", ".join(sorted(ctx.schema.segments)),)
+                    if ctx.schema.segments
+                    else ("no segments are defined; add them under `segments:` in a catalog",)
+                )
+            ),
+        )
+        return None
+    body = _segment(ctx, name, e.span)
+    if body is None:
+        return None
+    return ir.IsTrue(operand=body, segment=name, span=e.span)

@@ -1,0 +1,120 @@
+"""Names: profile fields, stream fields inside an aggregate's `where`, traits, `as_of`."""
+
+from __future__ import annotations
+
+from segql.checker.context import _Ctx, _did_you_mean
+from segql.checker.definitions import _trait
+from segql.core.types import Type
+from segql.ir import nodes as ir
+from segql.lang import ast as a
+from segql.lang.formatter import quote_name
+
+
+def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
+    schema = ctx.schema
+    parts = e.parts
+    shown = e.dotted
+    if ctx.stream is not None:
+        stream = ctx.stream
+        if len(parts) == 2 and parts[0] == stream.name:
+            parts = parts[1:]
+        if len(parts) == 1:
+            fname = parts[0]
+            fd = stream.fields.get(fname)
+            if fd is not None:
+                return ir.EventField(
+                    stream=stream.name, name=fname, column=fd.column, type=fd.type, span=e.span
+                )
+            if fname == stream.time:
+                return ir.EventField(
+                    stream=stream.name,
+                    name=fname,
+                    column=stream.time,
+                    type=Type.TIMESTAMP,
+                    span=e.span,
+                )
+            where = "the stream filter" if ctx.in_filter else f"`where` of `{stream.name}`"
+            if fname in schema.entity.fields or fname in schema.traits:
+                kind = "field" if fname in schema.entity.fields else "trait"
+                ctx.error(
+                    "wrong-scope",
+                    f"`{shown}` is a profile {kind}; inside {where} names refer to the "
+                    f"fields of each `{stream.name}` event",
+                    e.span,
+                    f"fields of `{stream.name}`: " + ", ".join(sorted(stream.fields)),
+                    "move the profile condition outside the aggregate, joined with `and`",
+                )
+                return None
+            ctx.error(
+                "unknown-name",
+                f"`{stream.name}` has no field `{shown}`",
+                e.span,
+                *_did_you_mean(fname, [*stream.fields, stream.time]),
+            )
+            return None
+        other = schema.streams.get(parts[0])
+        if other is not None and len(parts) == 2:
+            ctx.error(
+                "wrong-scope",
+                f"`{shown}` is a field of `{other.name}`, but this condition is about "
+                f"`{stream.name}` events",
+                e.span,
+                f"use `{parts[1]}` for the field of `{stream.name}`",
+            )
+            return None
+        ctx.error("unknown-name", f"`{stream.name}` has no field `{shown}`", e.span)
+        return None
+    if len(parts) == 1:
+        n = parts[0]
+        fd = schema.entity.fields.get(n)
+        if fd is not None:
+            return ir.Field(name=n, column=fd.column, type=fd.type, span=e.span)
+        if n in schema.traits:
+            return _trait(ctx, n, e.span)
+        if n in schema.streams:
+            ctx.error(
+                "misplaced-stream",
+                f"`{n}` is an event stream; use it inside an aggregate",
+                e.span,
+                f"e.g. `count({quote_name(n)}) > 0`, `has {quote_name(n)}`, or "
+                f"`last({quote_name(n)}) < 30d`",
+            )
+            return None
+        if n in schema.segments:
+            ctx.error(
+                "misplaced-segment",
+                f"`{n}` is a segment; refer to it as `in segment {quote_name(n)}`",
+                e.span,
+            )
+            return None
+        ctx.error(
+            "unknown-name",
+            f"unknown name `{n}`",
+            e.span,
+            *_did_you_mean(n, [*schema.entity.fields, *schema.traits, *schema.streams]),
+        )
+        return None
+    owner = schema.streams.get(parts[0])
+    if owner is not None and len(parts) == 2:
+        if parts[1] in owner.fields or parts[1] == owner.time:
+            ctx.error(
+                "misplaced-event-field",
+                f"`{shown}` is a field of each `{owner.name}` event; use it inside an aggregate",
+                e.span,
+                f"e.g. `sum({shown}) > 100` or `count({owner.name} where {parts[1]} = …)`",
+            )
+        else:
+            ctx.error(
+                "unknown-name",
+                f"`{owner.name}` has no field `{parts[1]}`",
+                e.span,
+                *_did_you_mean(parts[1], owner.fields),
+            )
+        return None
+    ctx.error(
+        "unknown-name",
+        f"unknown name `{shown}`",
+        e.span,
+        *_did_you_mean(parts[0], schema.streams),
+    )
+    return None

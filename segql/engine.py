@@ -39,6 +39,7 @@ from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.core.schema import Schema
 from segql.core.types import Type
 from segql.ir import nodes as ir
+from segql.ir.definitions import definitions
 
 __all__ = ["Database", "ExportFormat"]
 
@@ -153,8 +154,8 @@ class Database:
             fd = schema.entity.fields.get(name)
             if fd is not None:
                 out.append((name, ir.Field(name=name, column=fd.column, type=fd.type)))
-            elif name in schema.traits_ir:
-                out.append((name, schema.traits_ir[name]))
+            elif name in definitions(schema).traits:
+                out.append((name, definitions(schema).traits[name]))
             elif name == schema.entity.key:
                 continue  # the key is always the first column
             else:

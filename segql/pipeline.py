@@ -18,6 +18,7 @@ from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.core.schema import Schema
 from segql.ir import dag
 from segql.ir import nodes as ir
+from segql.ir.definitions import definitions
 from segql.lang import ast
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def typed(source: Source, schema: Schema, *, limits: Limits = DEFAULT_LIMITS) ->
     (:class:`~segql.core.diagnostics.LimitError`)."""
     if ir.is_node(source):
         texpr = cast(ir.TExpr, source)
-        dag.enforce(texpr, limits, traits=schema.traits_ir)
+        dag.enforce(texpr, limits, traits=definitions(schema).traits)
         return texpr
     from segql.checker import typed as check_typed
 

@@ -11,6 +11,7 @@ from segql.checker import check, check_schema, typed
 from segql.core.diagnostics import CheckError
 from segql.core.schema import Located, SegmentDef, TraitDef
 from segql.ir import nodes as ir
+from segql.ir.definitions import definitions
 
 
 def test_trait_cycle_is_an_error() -> None:
@@ -22,8 +23,6 @@ def test_trait_cycle_is_an_error() -> None:
             "a": TraitDef(name="a", text="b + 1"),
             "b": TraitDef(name="b", text="a * 2"),
         },
-        traits_ir={},
-        segments_ir={},
     )
     diags = check_schema(schema)
     codes = [d.code for d in diags]
@@ -40,7 +39,6 @@ def test_segment_cycle_is_an_error() -> None:
             "x": SegmentDef(name="x", text="in segment y"),
             "y": SegmentDef(name="y", text="age > 3 and in segment x"),
         },
-        segments_ir={},
     )
     diags = check_schema(schema)
     assert any(d.code == "cycle" and "segments" in d.message for d in diags)
@@ -55,8 +53,6 @@ def test_broken_trait_reported_in_its_file_position() -> None:
     schema = dataclasses.replace(
         schema,
         traits={**schema.traits, "big": TraitDef(name="big", text=src, where=where)},
-        traits_ir={},
-        segments_ir={},
     )
     diags = check_schema(schema)
     d = next(d for d in diags if d.code == "unknown-name")
@@ -70,8 +66,6 @@ def test_broken_trait_use_is_reported_once_more_at_the_use() -> None:
     schema = dataclasses.replace(
         schema,
         traits={**schema.traits, "bad": TraitDef(name="bad", text="nope + 1")},
-        traits_ir={},
-        segments_ir={},
     )
     diags = check("bad > 3", schema)
     assert [d.code for d in diags] == ["unknown-name", "broken-trait"]
@@ -79,7 +73,7 @@ def test_broken_trait_use_is_reported_once_more_at_the_use() -> None:
 
 def test_stream_filter_is_typed_and_cached() -> None:
     schema = shop_schema()
-    f = schema.filters_ir["email_opens"]
+    f = definitions(schema).filters["email_opens"]
     assert isinstance(f, ir.Compare)
     assert isinstance(f.left, ir.EventField) and f.left.column == "type"
 
@@ -87,9 +81,7 @@ def test_stream_filter_is_typed_and_cached() -> None:
 def test_stream_filter_errors() -> None:
     schema = shop_schema()
     opens = dataclasses.replace(schema.streams["email_opens"], filter_text="typo = 'open'")
-    schema = dataclasses.replace(
-        schema, streams={**schema.streams, "email_opens": opens}, filters_ir={}
-    )
+    schema = dataclasses.replace(schema, streams={**schema.streams, "email_opens": opens})
     diags = check_schema(schema)
     assert [d.code for d in diags] == ["unknown-name"]
     assert diags[0].file == "<stream email_opens>"
@@ -129,3 +121,23 @@ def test_naive_timestamp_literal_uses_schema_timezone() -> None:
     out = typed("signup_at > 2024-01-01T00:00:00", shop_schema("Europe/Berlin"))
     assert isinstance(out, ir.Compare) and isinstance(out.right, ir.Lit)
     assert str(out.right.value) == "2023-12-31 23:00:00+00:00"
+
+
+def test_checking_leaves_the_schema_unchanged() -> None:
+    """A schema is plain data: the typed trees live beside it (segql.ir.definitions)."""
+    import gc
+
+    from shop_schema import shop_schema
+
+    from segql.ir.definitions import _BY_SCHEMA, definitions
+
+    schema = shop_schema()
+    before = repr(schema)
+    assert check_schema(schema) == []
+    typed("in segment lapsed_vip and purchases > 1", schema)
+    assert repr(schema) == before
+    assert set(definitions(schema).segments) == {"vip", "lapsed_vip", "buyers"}
+    key = id(schema)
+    del schema
+    gc.collect()
+    assert key not in _BY_SCHEMA  # dropped with the schema

@@ -10,6 +10,7 @@ from segql.config.document import load_document
 from segql.config.loader import build_schema, load_catalog, load_schema
 from segql.core.diagnostics import SchemaError, Severity
 from segql.core.types import Type
+from segql.ir.definitions import definitions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schema"
 
@@ -297,7 +298,7 @@ def test_catalog_segments_are_checked_in_place(tmp_path: Path) -> None:
     cat = tmp_path / "segments.yaml"
     cat.write_text(CATALOG)
     schema = load_schema(schema_file, catalogs=[cat])
-    assert set(schema.segments_ir) == {"vip", "lapsed_vip"}
+    assert set(definitions(schema).segments) == {"vip", "lapsed_vip"}
     cat.write_text(CATALOG.replace("last_order > 180d", "last_ordr > 180d"))
     with pytest.raises(SchemaError) as info:
         load_schema(schema_file, catalogs=[cat])

@@ -23,6 +23,7 @@ import pytest
 from segql.config.loader import load_catalog, load_schema
 from segql.core.diagnostics import Diagnostic, SchemaError
 from segql.core.schema import Located, Schema
+from segql.ir.definitions import definitions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schema"
 BROKEN = FIXTURES / "broken"
@@ -110,8 +111,13 @@ def test_contract_example_in_every_format(name: str) -> None:
     schema = load_schema(VALID / name)
     assert structure(schema) == structure(reference)
     assert schema.warnings == []
-    assert set(schema.traits_ir) == {"purchases", "total_spent", "last_order", "last_open"}
-    assert set(schema.filters_ir) == {"email_opens"}
+    assert set(definitions(schema).traits) == {
+        "purchases",
+        "total_spent",
+        "last_order",
+        "last_open",
+    }
+    assert set(definitions(schema).filters) == {"email_opens"}
     assert schema.path == (VALID / name).resolve()
 
 

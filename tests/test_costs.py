@@ -29,6 +29,7 @@ from segql.backends.python import Predicate
 from segql.backends.sql import plan as sql
 from segql.checker import check_schema, typed
 from segql.core.schema import Schema, SegmentDef, TraitDef
+from segql.ir.definitions import definitions
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -47,9 +48,6 @@ def _schema(
             **base.segments,
             **{n: SegmentDef(name=n, text=t) for n, t in (segments or {}).items()},
         },
-        traits_ir={},
-        segments_ir={},
-        filters_ir={},
     )
     diags = check_schema(schema) if limits is None else check_schema(schema, limits=limits)
     errors = [d for d in diags if d.is_error]
@@ -226,7 +224,7 @@ def test_values_returned_beside_the_key_are_compiled_once_too() -> None:
     from segql.pipeline import compile
 
     data = _data(_schema(traits=_doubling_traits(30)))
-    ir_of = data.schema.traits_ir
+    ir_of = definitions(data.schema).traits
     profile = profile_for("duckdb")
     assert profile is not None
     options = SqlOptions(select=(("t30", ir_of["t30"]), ("t29", ir_of["t29"])))
@@ -420,7 +418,9 @@ def test_expressions_beyond_the_limits_raise_limit_errors() -> None:
         (d,) = segql.check(text, schema)
         assert d.code == "limit-exceeded" and (d.line, d.column) == (1, 1)
     with pytest.raises(segql.LimitError):  # a typed tree is held to the limits too
-        segql.to_sql(schema.segments_ir["s127"], schema, limits=segql.Limits(max_expanded_depth=99))
+        segql.to_sql(
+            definitions(schema).segments["s127"], schema, limits=segql.Limits(max_expanded_depth=99)
+        )
 
 
 def test_too_many_nodes() -> None:
@@ -481,7 +481,7 @@ def test_defaults_leave_room_for_real_catalogs() -> None:
     schema = segql.load_schema(
         root / "schema.yaml", catalogs=[root / "segments.yaml"], limits=tight
     )
-    assert schema.segments_ir
+    assert definitions(schema).segments
 
 
 def test_raised_limits_never_let_a_recursion_error_escape() -> None:

@@ -285,8 +285,10 @@ def test_save_appends_to_the_catalog(db: Database, tmp_path: Path) -> None:
     # The session knows the new segment at once.
     assert s.handle("in segment frequent")
     assert out.getvalue().rstrip().endswith("2 members (33.3% of 6 contacts)")
-    _, cands = complete("in segment fr", schema)
+    _, cands = complete("in segment fr", s.schema)
     assert [c.text for c in cands] == ["frequent"]
+    # …in a new schema: the one the caller passed is plain data, never changed.
+    assert "frequent" not in schema.segments
 
 
 def test_save_refuses_a_name_already_in_the_file(db: Database, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from segql.core.text import unsafe_char
 from segql.core.types import Type
 from segql.ir import dag
 from segql.ir import nodes as ir
+from segql.ir.definitions import definitions
 from segql.lang import ast as a
 from segql.lang.parser import parse
 
@@ -62,7 +63,7 @@ def _check(
         out = None
         ctx.diags.append(_too_deep(tree.span, "this expression"))
     if out is not None and not any(d.is_error for d in ctx.diags):
-        problem = dag.cost_problem(out, limits, span=tree.span, traits=schema.traits_ir)
+        problem = dag.cost_problem(out, limits, span=tree.span, traits=definitions(schema).traits)
         if problem is not None:
             ctx.diags.append(problem)
     diags = [_with_source(d, text) for d in ctx.diags]
@@ -103,7 +104,7 @@ def check_schema(schema: Schema, *, limits: Limits = DEFAULT_LIMITS) -> list[Dia
                 out = None
         diags += _place(ctx.diags, stream.filter_where, stream.filter_text, f"<stream {name}>")
         if out is not None and not any(d.is_error for d in ctx.diags):
-            schema.filters_ir[name] = out
+            definitions(schema).filters[name] = out
     root = _Ctx(schema=schema, diags=[], limits=limits, check_expr=_expr)
     for name in schema.traits:
         _trait(root, name, _NO_USE)

@@ -13,6 +13,7 @@ from segql.core.diagnostics import (
 from segql.core.types import Type
 from segql.ir import dag
 from segql.ir import nodes as ir
+from segql.ir.definitions import definitions
 from segql.lang import ast as a
 from segql.lang.parser import parse
 
@@ -45,7 +46,7 @@ def _definition(ctx: _Ctx, kind: str, name: str, use: Span) -> ir.TExpr | None:
     one is reported at the use."""
     schema = ctx.schema
     is_trait = kind == "trait"
-    cache = schema.traits_ir if is_trait else schema.segments_ir
+    cache = definitions(schema).traits if is_trait else definitions(schema).segments
     if name in cache:
         return cache[name]
     if f"{kind}:{name}" not in ctx.broken:
@@ -99,7 +100,7 @@ def _check_in_order(ctx: _Ctx, kind: str, name: str) -> None:
             continue
         rk, rn = nxt
         key = f"{rk}:{rn}"
-        done = ctx.schema.traits_ir if rk == "trait" else ctx.schema.segments_ir
+        done = definitions(ctx.schema).traits if rk == "trait" else definitions(ctx.schema).segments
         if rn in done or key in ctx.broken or key in on_path:
             continue
         enter(rk, rn)
@@ -174,7 +175,7 @@ def _check_one(ctx: _Ctx, kind: str, name: str, tstack: list[str], sstack: list[
                 ctx.limits,
                 what=f"{kind} `{name}`",
                 span=tree.span,
-                traits=schema.traits_ir,
+                traits=definitions(schema).traits,
             )
             if problem is not None:
                 local.append(problem)
@@ -182,4 +183,4 @@ def _check_one(ctx: _Ctx, kind: str, name: str, tstack: list[str], sstack: list[
     if out is None or any(d.is_error for d in local):
         ctx.broken.add(f"{kind}:{name}")
     else:
-        (schema.traits_ir if is_trait else schema.segments_ir)[name] = out
+        (definitions(schema).traits if is_trait else definitions(schema).segments)[name] = out

@@ -24,6 +24,7 @@ from segql.core.schema import (
     Schema,
     SegmentDef,
 )
+from segql.ir.definitions import definitions
 
 __all__ = [
     "SchemaSource",
@@ -150,7 +151,7 @@ def load_schema(
 def _skip_broken_segments(schema: Schema, diags: list[Diagnostic]) -> list[Diagnostic]:
     """When every error lies inside a segment's definition, keep those errors on
     ``schema.broken`` and warn once per skipped segment; else change nothing."""
-    broken = [n for n in schema.segments if n not in schema.segments_ir]
+    broken = [n for n in schema.segments if n not in definitions(schema).segments]
     owned: dict[str, list[Diagnostic]] = {n: [] for n in broken}
     for d in diags:
         if not d.is_error:

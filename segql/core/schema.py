@@ -9,15 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from segql.core.diagnostics import Diagnostic, Span
 from segql.core.types import Type
-
-if TYPE_CHECKING:
-    from segql.ir import nodes as ir
-    from segql.lang import ast
 
 __all__ = [
     "Entity",
@@ -109,10 +104,9 @@ class SegmentDef:
 
 @dataclass(slots=True, kw_only=True, weakref_slot=True)
 class Schema:
-    """A loaded schema. ``traits_ir``, ``filters_ir`` and ``segments_ir`` are filled by
-    the checker (:func:`segql.checker.check_schema`) and cached here; ``warnings`` keeps the
-    non-error diagnostics found while loading, ``broken`` the segments a lenient load
-    skipped."""
+    """A loaded schema: plain data. The typed trees of its definitions are kept beside it
+    (:mod:`segql.ir.definitions`), never on it; ``warnings`` keeps the non-error
+    diagnostics found while loading, ``broken`` the segments a lenient load skipped."""
 
     timezone: str
     entity: Entity
@@ -120,10 +114,6 @@ class Schema:
     traits: dict[str, TraitDef] = field(default_factory=dict)
     segments: dict[str, SegmentDef] = field(default_factory=dict)
     path: Path | None = None
-    traits_ir: dict[str, ir.TExpr] = field(default_factory=dict)
-    filters_ir: dict[str, ir.TExpr] = field(default_factory=dict)
-    segments_ir: dict[str, ir.TExpr] = field(default_factory=dict)
-    parsed: dict[str, ast.Expr] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)
     # Segments skipped by a lenient load (``strict=False``), with their errors.
     broken: dict[str, tuple[Diagnostic, ...]] = field(default_factory=dict)

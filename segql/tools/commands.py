@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from segql.ir.definitions import definitions
 from segql.tools.arguments import UsageError
 
 if TYPE_CHECKING:
@@ -133,8 +134,8 @@ def _expr(text: str, schema: Schema, limits: Limits) -> Any:
 
     if text.startswith("@"):
         name = text[1:]
-        if name in schema.segments_ir:
-            return schema.segments_ir[name]
+        if name in definitions(schema).segments:
+            return definitions(schema).segments[name]
         if name in schema.broken:
             raise CheckError(schema.broken[name])
         near = difflib.get_close_matches(name, schema.segments, n=1)

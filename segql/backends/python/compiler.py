@@ -24,6 +24,7 @@ from segql.backends.python.values import (
 from segql.core.types import Type
 from segql.ir import dag, timecalc
 from segql.ir import nodes as ir
+from segql.ir.definitions import definitions
 from segql.lang.ast import ArithOp, BoolOpKind
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class _Compiler:
     def _use_stream(self, stream: str) -> None:
         self.p._stream_fields.setdefault(stream, {})
         if stream not in self.p._filters:
-            filt = self.schema.filters_ir.get(stream)
+            filt = definitions(self.schema).filters.get(stream)
             if filt is not None:
                 self.p._filters[stream] = _sentinel  # guard against recursion
                 self.p._filters[stream] = self.compile(filt)

@@ -38,6 +38,7 @@ from segql.core.schema import Schema
 from segql.core.types import Type
 from segql.ir import dag, timecalc
 from segql.ir import nodes as ir
+from segql.ir.definitions import definitions
 
 __all__ = ["Predicate"]
 
@@ -46,7 +47,7 @@ class Predicate:
     """A compiled segment: ``pred(contact, events, as_of) -> bool``."""
 
     def __init__(self, texpr: ir.TExpr, schema: Schema, *, limits: Limits = DEFAULT_LIMITS) -> None:
-        dag.enforce(texpr, limits, traits=schema.traits_ir)
+        dag.enforce(texpr, limits, traits=definitions(schema).traits)
         for node in ir.walk(texpr):
             if isinstance(node, ir.Percentile | ir.TopPercent):
                 what = "`top … by`" if isinstance(node, ir.TopPercent) else "`percentile`"

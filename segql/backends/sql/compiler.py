@@ -48,6 +48,7 @@ from segql.core.schema import Schema
 from segql.core.types import Type
 from segql.ir import dag, timecalc
 from segql.ir import nodes as ir
+from segql.ir.definitions import definitions
 
 
 class Compiler(ExpressionCompiler):
@@ -240,7 +241,7 @@ class Compiler(ExpressionCompiler):
             conds = [exp.LTE(this=time, expression=self.ts(self.as_of))]
             if windowed and not shared and s.earliest is not None:
                 conds.append(exp.GTE(this=time, expression=self.ts(s.earliest)))
-            filt = self.schema.filters_ir.get(s.name)
+            filt = definitions(self.schema).filters.get(s.name)
             if filt is not None:
                 conds.append(exp.Paren(this=self.expr(filt, s.name)))
             # Only passes over all of a stream's history: a windowed pass reads a slice of an
@@ -281,7 +282,7 @@ class Compiler(ExpressionCompiler):
             ),
             exp.LTE(this=time, expression=self.ts(self.as_of)),
         ]
-        filt = self.schema.filters_ir.get(node.stream)
+        filt = definitions(self.schema).filters.get(node.stream)
         with self._event_alias(alias):
             if filt is not None:
                 conds.append(exp.Paren(this=self.expr(filt, node.stream)))

@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO
 
+from segql.ir.definitions import definitions
 from segql.tools.demo.generate import AS_OF
 
 __all__ = ["AS_OF", "demo_files", "prepare", "run_demo"]
@@ -128,8 +129,8 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
     with Database(file_roots=[folder]) as db:
         total = db.count("true", schema, as_of=as_of)
         for name, seg in schema.segments.items():
-            if name in schema.segments_ir:
-                n = db.count(schema.segments_ir[name], schema, as_of=as_of)
+            if name in definitions(schema).segments:
+                n = db.count(definitions(schema).segments[name], schema, as_of=as_of)
                 rows.append((name, n, seg.description or ""))
     width = max([len(r[0]) for r in rows] + [7])
     print(f"{'segment':<{width}}  {'members':>8}  {'share':>6}  description", file=out)
@@ -138,7 +139,11 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
         share = 100.0 * n / total if total else 0.0
         print(f"{name:<{width}}  {n:>8,}  {share:>5.1f}%  {desc}", file=out)
     print(f"\n{total:,} contacts in all.\n", file=out)
-    shown = SHOWN_SEGMENT if SHOWN_SEGMENT in schema.segments_ir else next(iter(rows), ("",))[0]
+    shown = (
+        SHOWN_SEGMENT
+        if SHOWN_SEGMENT in definitions(schema).segments
+        else next(iter(rows), ("",))[0]
+    )
     if shown:
         seg = schema.segments[shown]
         print(f"Segment `{shown}`:\n", file=out)
@@ -147,7 +152,10 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
         for dialect in ("postgres", "bigquery"):
             label = "supported" if dialect == "postgres" else "experimental"
             print(f"\nas {dialect} SQL ({label}):\n", file=out)
-            print(to_sql(schema.segments_ir[shown], schema, dialect=dialect, as_of=as_of), file=out)
+            print(
+                to_sql(definitions(schema).segments[shown], schema, dialect=dialect, as_of=as_of),
+                file=out,
+            )
     print(
         "\nThe demo's folder is a segql project (segql.toml sets the schema, the catalog and\n"
         "the as_of), so inside it no options are needed:\n\n"

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from segql.core.types import Type
+from segql.ir.definitions import definitions
 from segql.lang.formatter import quote_name, quote_string
 from segql.lang.functions import FUNCTIONS, FunctionKind
 from segql.tools.repl.prefix import accepts, lex_all, replay, terms
@@ -163,7 +164,7 @@ class _Context:
         f = self.schema.entity.fields.get(name)
         if f is not None:
             return f.type
-        return texpr_type(self.schema.traits_ir.get(name))
+        return texpr_type(definitions(self.schema).traits.get(name))
 
     def values_of(self, name: str) -> tuple[str, ...] | None:
         fields = self.stream.fields if self.stream is not None else self.schema.entity.fields
@@ -397,7 +398,7 @@ def _value_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> list[
             if _compatible(lhs, fd.type):
                 out.append(Candidate(quote_name(n), _field_meta(fd.type, fd.values)))
         for n, tr in schema.traits.items():
-            ttype = texpr_type(schema.traits_ir.get(n))
+            ttype = texpr_type(definitions(schema).traits.get(n))
             if _compatible(lhs, ttype):
                 out.append(Candidate(quote_name(n), f"trait: {' '.join(tr.text.split())}"))
     if start:
@@ -464,14 +465,16 @@ def _complete_meta(text: str) -> tuple[str, list[Candidate]]:
     return word, []
 
 
-def make_completer(schema: Schema) -> Completer:
-    """A prompt_toolkit Completer over :func:`complete`."""
+def make_completer(schema: Schema | Callable[[], Schema]) -> Completer:
+    """A prompt_toolkit Completer over :func:`complete`; ``schema`` may be a function
+    giving the current one (the REPL's changes when a segment is saved)."""
     from prompt_toolkit.completion import Completer, Completion
     from prompt_toolkit.document import Document
 
     class SegqlCompleter(Completer):
         def get_completions(self, document: Document, complete_event: Any) -> Iterator[Completion]:
-            word, cands = complete(document.text_before_cursor, schema)
+            current = schema() if callable(schema) else schema
+            word, cands = complete(document.text_before_cursor, current)
             for c in cands:
                 yield Completion(
                     c.text,

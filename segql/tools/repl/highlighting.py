@@ -111,8 +111,9 @@ def highlight(line: str, names: frozenset[str] | None = None) -> list[tuple[str,
     return out
 
 
-def make_lexer(schema: Schema | None = None) -> Lexer:
-    """A prompt_toolkit Lexer over :func:`highlight`."""
+def make_lexer(schema: Schema | Callable[[], Schema] | None = None) -> Lexer:
+    """A prompt_toolkit Lexer over :func:`highlight`; ``schema`` may be a function giving
+    the current one."""
     from prompt_toolkit.document import Document
     from prompt_toolkit.formatted_text import StyleAndTextTuples
     from prompt_toolkit.lexers import Lexer
@@ -122,7 +123,8 @@ def make_lexer(schema: Schema | None = None) -> Lexer:
             lines = document.lines
             if lines and lines[0].lstrip().startswith(":"):
                 return lambda i: [("class:segql.keyword", lines[i])] if i < len(lines) else []
-            names = known_names(schema) if schema is not None else None
+            current = schema() if callable(schema) else schema
+            names = known_names(current) if current is not None else None
             cache: dict[int, StyleAndTextTuples] = {}
 
             def get_line(i: int) -> StyleAndTextTuples:

@@ -13,6 +13,7 @@ their own (and tested that way): :class:`Session` here runs inputs;
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import difflib
 import gc
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from segql.core.diagnostics import Diagnostic, SegqlError, Span, render
 from segql.core.limits import DEFAULT_LIMITS
 from segql.core.types import Type
+from segql.ir.definitions import definitions
 from segql.lang.formatter import quote_name
 from segql.lang.parser import KEYWORDS
 from segql.tools.repl.catalog_edit import SaveError, append_segment
@@ -316,7 +318,7 @@ class Session:
         if s.traits:
             say("traits:")
             for name, t in s.traits.items():
-                typ = texpr_type(s.traits_ir.get(name))
+                typ = texpr_type(definitions(s).traits.get(name))
                 shown = f": {typ}" if typ is not None else ""
                 say(f"  {quote_name(name)}{shown} = {' '.join(t.text.split())}")
         say("event streams:")
@@ -338,7 +340,7 @@ class Session:
         out: list[str] = []
         for name, seg in segs.items():
             try:
-                source = self.schema.segments_ir.get(name) or seg.text
+                source = definitions(self.schema).segments.get(name) or seg.text
                 n = self.count(source)
                 pct = 100.0 * n / self.total() if self.total() else 0.0
                 counted = f"{n:>9,} {pct:5.1f}%"
@@ -402,8 +404,12 @@ class Session:
         except SaveError as e:
             self.complain(str(e))
             return False
-        self.schema.segments[name] = SegmentDef(name=name, text=text, description=description)
-        self.schema.segments_ir[name] = typed(text, self.schema, limits=self.limits)
+        # A new schema with the segment, never a change to the one the caller gave us.
+        added = SegmentDef(name=name, text=text, description=description)
+        self.schema = dataclasses.replace(
+            self.schema, segments={**self.schema.segments, name: added}
+        )
+        typed(f"in segment {quote_name(name)}", self.schema, limits=self.limits)
         self.say(f"saved segment `{name}` to {self.catalog_path}")
         return True
 

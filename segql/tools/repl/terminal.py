@@ -148,10 +148,11 @@ def _interactive(
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
 
+    states: list[Session] = []  # the session state, once made: its schema grows by :save
     session: PromptSession[str] = PromptSession(
         history=history,
-        lexer=make_lexer(schema),
-        completer=make_completer(schema),
+        lexer=make_lexer(lambda: states[0].schema if states else schema),
+        completer=make_completer(lambda: states[0].schema if states else schema),
         complete_while_typing=True,
         auto_suggest=AutoSuggestFromHistory(),
         style=Style.from_dict(STYLE),
@@ -174,6 +175,7 @@ def _interactive(
         color=color,
         pager=make_pager(session.output, writer.flush) if tty else None,
     )
+    states.append(state)
     state.paging = state.paging and paging_default()
     counts = ", ".join(
         _plural(n, noun)

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from segql.lang import ast as a
 from segql.lang.functions import AGGREGATES
-from segql.lang.parser import KEYWORDS
+from segql.lang.tokens import KEYWORDS
 
 __all__ = [
     "SOUP_TOKENS",

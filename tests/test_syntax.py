@@ -14,7 +14,7 @@ import segql
 from segql.lang import ast as a
 from segql.lang.formatter import quote_name, quote_string
 from segql.lang.functions import AGGREGATES
-from segql.lang.parser import KEYWORDS, needs_quotes
+from segql.lang.tokens import KEYWORDS, needs_quotes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -213,9 +213,35 @@ def test_valid_fixtures_cover_every_construct() -> None:
 
 
 def test_invalid_fixtures_cover_every_diagnostic_code_of_the_parser() -> None:
-    source = (ROOT / "segql" / "lang" / "parser.py").read_text(encoding="utf-8")
+    lang = ROOT / "segql" / "lang"
+    source = "".join(
+        (lang / f"{m}.py").read_text(encoding="utf-8") for m in ("parser", "builder", "explain")
+    )
     codes = set(re.findall(r'code="([a-z-]+)"', source))
     codes |= set(re.findall(r'_fail\(\s*"([a-z-]+)"', source))
     assert len(codes) >= 15
     seen = {case.sections[0].split(" ", 1)[0] for case in INVALID}
     assert codes <= seen, sorted(codes - seen)
+
+
+def test_the_token_enum_names_every_terminal_of_the_grammar() -> None:
+    from lark import Lark
+
+    from segql.lang.tokens import Tok, grammar_text
+
+    terminals = {t.name for t in Lark(grammar_text(), parser="lalr").terminals}
+    assert {t.value for t in Tok} == terminals
+
+
+def test_prefix_answers_what_may_follow() -> None:
+    from segql.lang.parser import Prefix, lex
+
+    start = Prefix.start()
+    assert "NAME" in start.accepts() and "$END" not in start.accepts()
+    after = Prefix.of(lex("count(orders) >"))
+    assert after is not None and not after.can_end()
+    assert after.feed("INT") is not None and after.feed("_AND") is None
+    assert Prefix.of(lex("a and")) is not None
+    assert Prefix.of(lex("a and and")) is None
+    done = Prefix.of(lex("a > 1"))
+    assert done is not None and done.can_end()

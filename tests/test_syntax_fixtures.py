@@ -36,7 +36,7 @@ import pytest
 import segql
 from segql.core.diagnostics import render
 from segql.lang import ast as a
-from segql.lang.parser import needs_quotes
+from segql.lang.tokens import needs_quotes
 
 HERE = Path(__file__).parent / "fixtures" / "syntax"
 # Lark's vocabulary must never reach a user.

@@ -246,12 +246,12 @@ def _note(message: str, value: Node, name: str, text: str) -> Diagnostic:
 def _without_comments(source: str) -> str | None:
     """The expression without its `#` comments and trailing spaces, or None when it has
     no comments (a `#` inside a string or a backticked name is not a comment)."""
-    from segql.lang.parser import _lex
+    from segql.lang.parser import lex
 
     parts: list[str] = []
     pos = 0
     found = False
-    for tok in [*_lex(source), None]:
+    for tok in [*lex(source), None]:
         end = len(source) if tok is None else tok.start_pos
         gap = source[pos:end]
         if "#" in gap:

@@ -13,7 +13,8 @@ from typing import assert_never
 
 from segql.core.diagnostics import Diagnostic, LimitError
 from segql.lang import ast as a
-from segql.lang.parser import measure, needs_quotes
+from segql.lang.parser import measure
+from segql.lang.tokens import needs_quotes
 
 __all__ = ["format_expr", "quote_name", "quote_string"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from lark.lexer import Lexer, PatternStr, Token
 
-from segql.lang.parser import _LexFail
+from segql.lang.tokens import LexFail
 
 __all__ = ["SegqlLexer"]
 
@@ -57,7 +57,7 @@ class SegqlLexer(Lexer):
         while pos < n:
             m = match(text, pos)
             if m is None:
-                raise _LexFail(pos)
+                raise LexFail(pos)
             kind = str(m.lastgroup)
             end = m.end()
             if kind in ignore:
@@ -68,7 +68,7 @@ class SegqlLexer(Lexer):
                 pos = end
                 continue
             if kind == "_BADDATE":
-                raise _LexFail(pos)
+                raise LexFail(pos)
             value = m.group()
             if kind == "NAME":
                 kind = keywords.get(value.lower(), "NAME")

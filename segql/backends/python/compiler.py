@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from segql.backends.python.env import Fn, _Env, _naive
 from segql.backends.python.functions import AGGREGATES, FUNCTIONS, AggCall, Call
@@ -21,21 +21,33 @@ from segql.backends.python.values import (
     _or,
     _out_of_range,
 )
+from segql.core.schema import Schema
 from segql.core.types import Type
 from segql.ir import dag, timecalc
 from segql.ir import nodes as ir
 from segql.ir.definitions import definitions
 from segql.lang.ast import ArithOp, BoolOpKind
 
-if TYPE_CHECKING:
-    from segql.backends.python.predicate import Predicate
+
+class Owner(Protocol):
+    """The predicate being compiled: what the compiler reads from it and records on it
+    (the fields and streams the segment uses, checks to run per as_of)."""
+
+    schema: Schema
+    tz: dt.tzinfo
+    _fields: dict[str, Type]
+    _stream_fields: dict[str, dict[str, Type]]
+    _as_of_checks: list[Callable[[dt.datetime], object]]
+    _filters: dict[str, Fn]
+
+    def visible(self, env: _Env, stream: str) -> list[Mapping[str, Any]]: ...
 
 
 _PLAIN = (ir.Lit, ir.Field, ir.EventField, ir.Now, ir.Today, ir.Ago)  # cheaper than a memo
 
 
 class _Compiler:
-    def __init__(self, pred: Predicate, root: ir.TExpr) -> None:
+    def __init__(self, pred: Owner, root: ir.TExpr) -> None:
         self.p = pred
         self.schema = pred.schema
         self.tz = pred.tz

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from segql.lang.functions import FUNCTIONS
-from segql.lang.parser import KEYWORDS
+from segql.lang.tokens import KEYWORDS
 from segql.tools.repl.completion import ident
 from segql.tools.repl.prefix import lex_all
 

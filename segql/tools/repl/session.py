@@ -30,7 +30,7 @@ from segql.core.limits import DEFAULT_LIMITS
 from segql.core.types import Type
 from segql.ir.definitions import definitions
 from segql.lang.formatter import quote_name
-from segql.lang.parser import KEYWORDS
+from segql.lang.tokens import KEYWORDS
 from segql.tools.repl.catalog_edit import SaveError, append_segment
 
 if TYPE_CHECKING:

@@ -191,6 +191,8 @@ def _driver() -> Any:
         for term, (action, arg) in actions.items():
             if action.name == "Shift":
                 row[term] = (True, arg, callbacks.get(term))
+            elif _passes_through(arg):
+                row[term] = (False, 0, None, arg.origin.name)
             else:
                 row[term] = (False, len(arg.expansion), callbacks[arg], arg.origin.name)
         states[state] = row
@@ -211,6 +213,11 @@ def _driver() -> Any:
                     cb = act[2]
                     value_stack.append(token if cb is None else cb(token))
                     break
+                cb = act[2]
+                if cb is None:  # `?a: b`: the value stays, only the state changes
+                    del state_stack[-1]
+                    state_stack.append(states[state_stack[-1]][act[3]][1])
+                    continue
                 size = act[1]
                 if size:
                     args = value_stack[-size:]
@@ -218,7 +225,7 @@ def _driver() -> Any:
                     del value_stack[-size:]
                 else:
                     args = []
-                value = act[2](args)
+                value = cb(args)
                 state_stack.append(states[state_stack[-1]][act[3]][1])
                 value_stack.append(value)
         pos = last.end_pos if last is not None else len(text)
@@ -227,6 +234,12 @@ def _driver() -> Any:
             act = states[state_stack[-1]].get(END)
             if act is None:
                 raise _Unexpected(end_tok)
+            if act[2] is None:
+                del state_stack[-1]
+                state_stack.append(states[state_stack[-1]][act[3]][1])
+                if state_stack[-1] == end:
+                    return value_stack[-1]
+                continue
             size = act[1]
             args = value_stack[-size:] if size else []
             if size:
@@ -239,6 +252,11 @@ def _driver() -> Any:
                 return value_stack[-1]
 
     return run
+
+
+def _passes_through(rule: Any) -> bool:
+    """A rule ``?a: b`` of one nonterminal: its value is its child's, unchanged."""
+    return len(rule.expansion) == 1 and bool(rule.options.expand1) and not rule.expansion[0].is_term
 
 
 def _attach(d: Diagnostic, text: str) -> Diagnostic:

@@ -2,6 +2,7 @@
 renderers come from :mod:`segql.backends.sql.functions`."""
 
 import datetime as dt
+import functools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, assert_never
@@ -24,6 +25,12 @@ from segql.core.types import Type
 from segql.ir import dag, timecalc
 from segql.ir import nodes as ir
 from segql.lang.ast import ArithOp, BoolOpKind, CmpOp
+
+
+@functools.lru_cache(maxsize=4096)
+def _unsafe_name(name: str) -> str | None:
+    """:func:`unsafe_char` of a name; a compile asks about the same few names often."""
+    return unsafe_char(name)
 
 
 class ExpressionCompiler:
@@ -75,7 +82,7 @@ class ExpressionCompiler:
 
     # --- helpers ----------------------------------------------------------------------
     def ident(self, name: str) -> Any:
-        bad = unsafe_char(name)
+        bad = _unsafe_name(name)
         if bad is not None:
             raise refuse(
                 "invalid-character",
@@ -84,7 +91,7 @@ class ExpressionCompiler:
                 NO_SPAN,
                 "rename the table or column in the schema",
             )
-        return self.exp.to_identifier(name, quoted=True)
+        return self.exp.Identifier(this=name, quoted=True)
 
     def col(self, name: str, table: str) -> Any:
         return self.exp.Column(this=self.ident(name), table=self.ident(table))

@@ -1,7 +1,8 @@
-"""Checker cases in the style of mypy's test data: tests/fixtures/check/*.test.
+"""Checker cases in the style of mypy's test data: tests/fixtures/check/*.test (the
+format of tests/fixture_cases.py).
 
-Each case is ``[case]``, the expression, ``[out]`` and the expected diagnostics, one per
-line as ``line:col-end_line:end_col severity code: message`` followed by ``  hint: …``.
+Each case is ``[case NAME]``, the expression, ``[out]`` and the expected diagnostics, one
+per line as ``line:col-end_line:end_col severity code: message`` followed by ``  hint: …``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fixture_cases import load
 from shop_schema import shop_schema
 
 from segql.checker import check
@@ -20,11 +22,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "check"
 def _cases() -> list[tuple[str, str, list[str]]]:
     out = []
     for path in sorted(FIXTURES.glob("*.test")):
-        blocks = path.read_text(encoding="utf-8").split("[case]\n")[1:]
-        for i, block in enumerate(blocks):
-            source, _, expected = block.partition("[out]\n")
-            lines = [ln for ln in expected.splitlines() if ln.strip()]
-            out.append((f"{path.stem}-{i + 1}", source.rstrip("\n"), lines))
+        for case in load(f"check/{path.name}"):
+            lines = [ln for ln in case.sections.get("out", "").splitlines() if ln.strip()]
+            out.append((f"{path.stem}-{case.name}", case.raw, lines))
     return out
 
 

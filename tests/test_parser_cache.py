@@ -17,17 +17,14 @@ import pytest
 HERE = Path(__file__).parent
 SCRIPT = r"""
 import json, sys
-from pathlib import Path
+sys.path.insert(0, sys.argv[1])
 import segql
+from fixture_cases import load
 from segql.lang.parser import _cache_file
 out = {"cache": _cache_file(), "results": []}
-for name in ("valid.txt", "invalid.txt"):
-    text = Path(sys.argv[1], name).read_text(encoding="utf-8")
-    for case in text.split("\n----\n"):
-        lines = [x for x in case.splitlines() if not x.startswith("%%")]
-        source = "\n".join(lines).split("\n==>")[0]
-        if "{{" in source:
-            continue
+for name in ("syntax/valid.test", "syntax/invalid.test"):
+    for case in load(name, sections=("out", "tree")):
+        source = case.source
         try:
             out["results"].append(["ok", segql.format(segql.parse(source))])
         except segql.SegqlError as e:
@@ -44,7 +41,7 @@ def _run(cache_dir: str) -> tuple[dict[str, object], str]:
     if not cache_dir:
         env["SEGQL_NO_CACHE"] = "1"
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(HERE / "fixtures" / "syntax")],
+        [sys.executable, "-c", SCRIPT, str(HERE)],
         capture_output=True,
         text=True,
         env=env,

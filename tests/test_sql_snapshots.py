@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlglot
+from fixture_cases import load
 from shop_schema import shop_schema
 
 import segql
@@ -26,12 +27,7 @@ SCHEMA = shop_schema()
 
 
 def _segments() -> list[tuple[str, str]]:
-    out = []
-    for line in (HERE / "segments.txt").read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, _, expr = line.partition(":")
-            out.append((name.strip(), expr.strip()))
-    return out
+    return [(case.name, case.raw.strip()) for case in load("sql/segments.test", sections=())]
 
 
 SEGMENTS = _segments()

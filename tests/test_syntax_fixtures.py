@@ -1,22 +1,13 @@
-"""Data-driven tests of the language core: tests/fixtures/syntax/{valid,invalid}.txt.
+"""Data-driven tests of the language core: tests/fixtures/syntax/{valid,invalid}.test
+(the format of tests/fixture_cases.py). In an input, ``{{'text' * N}}`` stands for
+``text`` repeated N times, which is how NUL, CRLF, lone surrogates and 10,000-character
+inputs are written.
 
-Both files are lists of cases separated by lines holding only ``----``. Lines starting
-with ``%%`` are fixture comments. In an input, ``{{'text' * N}}`` stands for ``text``
-repeated N times (any Python string literal; ``* N`` is optional), which is how NUL,
-CRLF, lone surrogates and 10,000-character inputs are written.
+valid.test: the input, ``[out]`` its canonical formatting, optionally ``[tree]`` the tree
+as an s-expression (independent of the formatter).
 
-valid.txt::
+invalid.test: the input, then ``[out]``::
 
-    <input, one or more lines>
-    ==>
-    <its canonical formatting>
-    ::                           (optional)
-    <the tree as an s-expression, independent of the formatter>
-
-invalid.txt::
-
-    <input>
-    ==>
     <code> <line>:<column>-<end line>:<end column>
     <the message, exactly>
     hint: <a substring of one of the hints>     (zero or more)
@@ -25,76 +16,25 @@ invalid.txt::
 
 from __future__ import annotations
 
-import ast as pyast
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fixture_cases import Case, load
 
 import segql
 from segql.core.diagnostics import render
 from segql.lang import ast as a
 from segql.lang.tokens import needs_quotes
 
-HERE = Path(__file__).parent / "fixtures" / "syntax"
 # Lark's vocabulary must never reach a user.
 LARK_WORDS = re.compile(
     r"RPAR|LPAR|LSQB|RSQB|_AND\b|_OR\b|__ANON|\$END|\bNAME\b|QUOTED_NAME|Token\(|Tree\("
     r"|\bINT\b|\bSTRING\b|\bDURATION\b|UnexpectedToken|UnexpectedCharacters"
 )
-_MACRO = re.compile(
-    r"\{\{\s*((?:'(?:[^'\\]|\\.)*')|(?:\"(?:[^\"\\]|\\.)*\"))\s*(?:\*\s*(\d+))?\s*\}\}"
-)
-
-
-def expand(text: str) -> str:
-    """Replace ``{{'s' * N}}`` macros by their value."""
-    return _MACRO.sub(lambda m: pyast.literal_eval(m.group(1)) * int(m.group(2) or 1), text)
-
-
-@dataclass(frozen=True)
-class Case:
-    line: int  # where the case starts in its file
-    source: str  # the input, macros expanded
-    raw: str  # the input as written in the file
-    sections: tuple[str, ...]  # what follows `==>`, split at `::`
-
-    @property
-    def id(self) -> str:
-        short = re.sub(r"\s+", " ", self.raw)[:48]
-        return f"L{self.line}:{short}"
-
-
-def load(name: str) -> list[Case]:
-    lines = (HERE / name).read_text(encoding="utf-8").split("\n")
-    cases: list[Case] = []
-    block: list[str] = []
-    start = 1
-    for number, line in enumerate([*lines, "----"], start=1):
-        if line.startswith("%%"):
-            continue
-        if line != "----":
-            if not block:
-                start = number
-            block.append(line)
-            continue
-        if not block:
-            continue
-        while block[-1] == "":  # blank lines after the expected section
-            block.pop()
-        assert "==>" in block, f"{name}:{start}: a case without `==>`"
-        cut = block.index("==>")
-        raw = "\n".join(block[:cut])
-        sections = "\n".join(block[cut + 1 :]).split("\n::\n")
-        cases.append(Case(start, expand(raw), raw, tuple(sections)))
-        block = []
-    return cases
-
-
-VALID = load("valid.txt")
-INVALID = load("invalid.txt")
+VALID = load("syntax/valid.test", sections=("out", "tree"))
+INVALID = load("syntax/invalid.test")
 
 
 # --- an s-expression view of a tree, independent of the formatter ----------------------
@@ -179,9 +119,9 @@ def test_fixture_files_are_big_enough() -> None:
     assert len({c.source for c in INVALID}) == len(INVALID), "duplicate invalid inputs"
 
 
-@pytest.mark.parametrize("case", VALID, ids=[c.id for c in VALID])
+@pytest.mark.parametrize("case", VALID, ids=[c.name for c in VALID])
 def test_valid(case: Case) -> None:
-    expected = case.sections[0]
+    expected = case.sections["out"]
     tree = segql.parse(case.source)
     assert segql.format(tree) == expected
     # The canonical text is a fixed point and means the same tree (equality ignores spans).
@@ -189,13 +129,13 @@ def test_valid(case: Case) -> None:
     assert again == tree
     assert segql.format(again) == expected
     assert segql.format(expected) == expected
-    if len(case.sections) > 1:
-        assert sexpr(tree) == case.sections[1].strip()
+    if "tree" in case.sections:
+        assert sexpr(tree) == case.sections["tree"].strip()
 
 
-@pytest.mark.parametrize("case", INVALID, ids=[c.id for c in INVALID])
+@pytest.mark.parametrize("case", INVALID, ids=[c.name for c in INVALID])
 def test_invalid(case: Case) -> None:
-    head, message, *rest = case.sections[0].split("\n")
+    head, message, *rest = case.sections["out"].split("\n")
     code, _, where = head.partition(" ")
     with pytest.raises(segql.SegqlError) as info:
         segql.parse(case.source)
@@ -219,3 +159,23 @@ def test_invalid(case: Case) -> None:
         assert "^" in text.split("\n")[2]
     assert isinstance(info.value, segql.SyntaxErrorDiagnostic)
     assert isinstance(info.value, segql.LimitError) == (code == "limit-exceeded")
+
+
+def test_the_fixture_loader_refuses_mistakes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fixture_cases
+
+    monkeypatch.setattr(fixture_cases, "FIXTURES", tmp_path)
+    (tmp_path / "a.test").write_text("[case x]\n1\n[out]\n1\n[case x]\n2\n[out]\n2\n")
+    with pytest.raises(ValueError, match="a second case named `x`"):
+        load("a.test")
+    (tmp_path / "b.test").write_text("[case y]\n1\n[tree]\n1\n")
+    with pytest.raises(ValueError, match="unknown section"):
+        load("b.test")
+    (tmp_path / "c.test").write_text("[case Has Spaces]\n1\n")
+    with pytest.raises(ValueError, match="lower case"):
+        load("c.test")
+    (tmp_path / "d.test").write_text("about\n[case z]\na\n\n[out]\nb\n\n")
+    (case,) = load("d.test")
+    assert (case.name, case.line, case.raw, case.sections) == ("z", 2, "a", {"out": "b"})

@@ -109,7 +109,7 @@ def _unify(
     other_e, other = next(
         (s, t) for s, t in pairs if t.type is not Type.NULL and t.type is not first.type
     )
-    hints = _mismatch_hints(first, other_e, other) or _mismatch_hints(other, first_e, first)
+    hints = _mismatch_hints(first, other_e) or _mismatch_hints(other, first_e)
     message = (
         f"cannot compare {_describe(first_e)} ({first.type}) with {_describe(other_e)} "
         f"({other.type})"
@@ -126,7 +126,7 @@ def _unify(
     return None
 
 
-def _mismatch_hints(target: ir.TExpr, e: a.Expr, got: ir.TExpr) -> tuple[str, ...]:
+def _mismatch_hints(target: ir.TExpr, e: a.Expr) -> tuple[str, ...]:
     if target.type.is_temporal and isinstance(e, a.IntLit):
         return (
             f"did you mean `{e.value}d`? (a duration compares the age: less than "

@@ -106,7 +106,7 @@ class ExpressionCompiler:
             node = exp.Table(this=self.ident(src.table))
         elif src.file is not None and self.p.caps.reads_files:
             reader = "read_csv_auto" if src.file.suffix.lower() == ".csv" else "read_parquet"
-            path = self.lit(str(src.file), Type.STRING, NO_SPAN)
+            path = self.lit(str(src.file), NO_SPAN)
             node = exp.Anonymous(this=reader, expressions=[path])
         else:
             assert src.file is not None
@@ -136,7 +136,7 @@ class ExpressionCompiler:
     def ts(self, value: dt.datetime) -> Any:
         return self.p.timestamp_literal(value)
 
-    def lit(self, value: object, t: Type, span: Span) -> Any:
+    def lit(self, value: object, span: Span) -> Any:
         exp = self.exp
         if value is None:
             return exp.null()
@@ -185,8 +185,8 @@ class ExpressionCompiler:
                 self.scope.derived.add(hit[0])
                 return self.col(hit[1], hit[0])
         match node:
-            case ir.Lit(value=v, type=t):
-                return self.lit(v, t, node.span)
+            case ir.Lit(value=v):
+                return self.lit(v, node.span)
             case ir.Field(column=c, type=t):
                 return self.typed_col(c, ENTITY, t, node.span)
             case ir.EventField(column=c, type=t):

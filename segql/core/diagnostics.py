@@ -13,8 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from segql.core.codes import CODES
-
 __all__ = [
     "CheckError",
     "Diagnostic",
@@ -120,6 +118,8 @@ class Diagnostic:
     source: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        from segql.core.codes import CODES  # loaded with the first diagnostic, not at import
+
         if self.code not in CODES:  # a programming error: register it in segql/core/codes.py
             raise ValueError(f"unregistered diagnostic code {self.code!r}")
 

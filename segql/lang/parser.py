@@ -20,8 +20,6 @@ from segql.core.diagnostics import Diagnostic, LimitError, SyntaxErrorDiagnostic
 from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.lang import ast as a
 from segql.lang.builder import Builder, Fail
-from segql.lang.explain import explain_token
-from segql.lang.explain_chars import explain_chars
 from segql.lang.tokens import END, LexFail, grammar_text
 
 __all__ = ["Prefix", "build_parser", "lex", "measure", "parse", "tokens_before"]
@@ -186,15 +184,21 @@ def _driver() -> Any:
     callbacks = conf.callbacks
     lexer = _lexer()
     states: dict[Any, dict[str, tuple[Any, ...]]] = {}
+    reduce: dict[Any, tuple[Any, ...]] = {}  # by rule: one tuple, shared by every state
     for state, actions in conf.states.items():
         row: dict[str, tuple[Any, ...]] = {}
         for term, (action, arg) in actions.items():
             if action.name == "Shift":
                 row[term] = (True, arg, callbacks.get(term))
-            elif _passes_through(arg):
-                row[term] = (False, 0, None, arg.origin.name)
-            else:
-                row[term] = (False, len(arg.expansion), callbacks[arg], arg.origin.name)
+                continue
+            act = reduce.get(arg)
+            if act is None:
+                if _passes_through(arg):
+                    act = (False, 0, None, arg.origin.name)
+                else:
+                    act = (False, len(arg.expansion), callbacks[arg], arg.origin.name)
+                reduce[arg] = act
+            row[term] = act
         states[state] = row
     start, end = conf.start_state, conf.end_state
 
@@ -323,8 +327,12 @@ def parse(text: str, *, limits: Limits = DEFAULT_LIMITS) -> a.Expr:
     except Fail as f:
         raise SyntaxErrorDiagnostic(_attach(f.diag, text)) from None
     except LexFail as e:
+        from segql.lang.explain_chars import explain_chars  # only for mistakes
+
         raise SyntaxErrorDiagnostic(_attach(explain_chars(text, e.pos), text)) from None
     except _Unexpected as e:
+        from segql.lang.explain import explain_token
+
         before = tokens_before(text, e.token.start_pos if e.token.type != END else len(text))
         expected = Prefix.of(before)
         accepted = expected.accepts() if expected is not None else frozenset()

@@ -319,3 +319,22 @@ def test_compiled_once_and_cached() -> None:
     for _ in range(5):
         m("age > 1 and purchases > 0")
     assert len(pipeline._PREDICATES.entries) == before
+
+
+def test_the_predicate_cache_is_safe_under_threads() -> None:
+    """Many threads, more distinct segments than the cache holds: every answer is right
+    and the cache stays bounded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from segql import pipeline
+
+    def work(i: int) -> bool:
+        k = i % 400  # more than the 256 entries, so entries are evicted meanwhile
+        return segql.matches(
+            f"age > {k}", S, contact={"id": 1, "age": 200}, as_of=dt.date(2026, 1, 1)
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(work, range(4000)))
+    assert got == [i % 400 < 200 for i in range(4000)]
+    assert len(pipeline._PREDICATES.entries) <= pipeline._PREDICATES.size

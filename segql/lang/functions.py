@@ -172,8 +172,17 @@ def lookup(name: str) -> FunctionDef | None:
     return FUNCTIONS.get(name.lower())
 
 
-def markdown() -> str:
-    """The function table of docs/language.md (a test keeps the two equal)."""
+def markdown(kind: FunctionKind | None = None) -> str:
+    """A table of docs/language.md (a test keeps them equal): the aggregates for
+    ``FunctionKind.AGGREGATE``, else the other functions."""
+    if kind is FunctionKind.AGGREGATE:
+        rows = ["| aggregate | value | with no events | example |", "| --- | --- | --- | --- |"]
+        for f in _TABLE:
+            if f.kind is FunctionKind.AGGREGATE:
+                example = f"`{f.examples[0]}`" if f.examples else ""
+                empty = "0" if f.empty is Empty.ZERO else "null"
+                rows.append(f"| `{f.signature}` | {f.summary} | {empty} | {example} |")
+        return "\n".join(rows) + "\n"
     rows = ["| function | meaning | example |", "| --- | --- | --- |"]
     for f in _TABLE:
         if f.kind is not FunctionKind.AGGREGATE:

@@ -49,6 +49,15 @@ class SourcesReader(Reader):
             return Source()
         if table is not None:
             name = self.string(table[1], f"the `table` of {owner}")
+            parts = name.split(".") if name is not None else []
+            if name is not None and (len(parts) > 3 or any(not p.strip() for p in parts)):
+                self.report(
+                    "schema-bad-value",
+                    f"`{name}` is not a table name for {owner}",
+                    table[1],
+                    "write `table`, `schema.table` or `catalog.schema.table`",
+                )
+                return Source()
             return Source(table=name) if name is not None else Source()
         assert file is not None
         text = self.string(file[1], f"the `file` of {owner}")

@@ -60,9 +60,35 @@ def check_files(schema: Schema, roots: list[Path]) -> None:
 
 
 def _relations(run: Run) -> dict[str, str]:
-    """Tables and views of the database (registered frames included), by name."""
-    rows = run("SELECT table_name, table_type FROM information_schema.tables", [])
-    return {r[0]: r[1] for r in rows}
+    """Tables and views of the database (registered frames included), by the names a
+    schema may give them: ``name`` in the current schema, ``schema.name`` and
+    ``catalog.schema.name`` everywhere."""
+    rows = run(
+        "SELECT table_catalog, table_schema, table_name, table_type, "
+        "table_schema = current_schema() "
+        "FROM information_schema.tables",
+        [],
+    )
+    out: dict[str, str] = {}
+    for catalog, schema, name, kind, current in rows:
+        out[f"{catalog}.{schema}.{name}"] = kind
+        out.setdefault(f"{schema}.{name}", kind)
+        if current:  # (registered frames live in the `temp` catalog)
+            out.setdefault(name, kind)
+    return out
+
+
+def table_sql(name: str) -> str:
+    """``name`` (``a``, ``s.a`` or ``c.s.a``) as DuckDB SQL, each part quoted."""
+    from sqlglot import exp
+
+    parts = [exp.to_identifier(p, quoted=True) for p in name.split(".")]
+    kw: dict[str, Any] = {"this": parts[-1]}
+    if len(parts) >= 2:
+        kw["db"] = parts[-2]
+    if len(parts) == 3:
+        kw["catalog"] = parts[0]
+    return str(exp.Table(**kw).sql(dialect="duckdb"))
 
 
 def _columns(run: Run, src: Source, relations: Mapping[str, str]) -> dict[str, str] | None:
@@ -77,10 +103,7 @@ def _columns(run: Run, src: Source, relations: Mapping[str, str]) -> dict[str, s
         # name (a replacement scan).
         if src.table not in relations:
             return None
-        from sqlglot import exp
-
-        ident = exp.to_identifier(src.table, quoted=True).sql(dialect="duckdb")
-        query = f"DESCRIBE SELECT * FROM {ident}"
+        query = f"DESCRIBE SELECT * FROM {table_sql(src.table)}"
         params = []
     try:
         rows = run(query, params)
@@ -140,13 +163,22 @@ def validate(schema: Schema, run: Run) -> None:
         raise EngineError(diags)
 
 
+# Suffixes that make a `table:` look like a file name (a schema may still name `s.t`).
+_FILE_TYPES = frozenset(
+    ["csv", "tsv", "txt", "parquet", "pq", "json", "jsonl", "ndjson", "xlsx", "xls", "gz", "zst"]
+)
+
+
 def _missing(what: str, src: Source, where: Located, relations: Mapping[str, str]) -> Diagnostic:
     if src.file is not None:
         return diag("missing-table", f"file `{src.file}` of {what} does not exist", where)
     tables = sorted(relations)
-    hints = [f"did you mean `{h}`?" for h in difflib.get_close_matches(src.label, tables, n=1)]
+    near = difflib.get_close_matches(src.label, tables, n=1)
+    if not near and "." not in src.label:  # `customers` for `crm.customers`
+        near = [t for t in tables if t.count(".") == 1 and t.endswith("." + src.label)][:1]
+    hints = [f"did you mean `{h}`?" for h in near]
     if not tables:
         hints.append("the database has no tables; is --db the right file?")
-    if "/" in src.label or "." in src.label:
+    if "/" in src.label or src.label.lower().rsplit(".", 1)[-1] in _FILE_TYPES:
         hints.append("`table:` names a table or view; use `file:` for a file")
     return diag("missing-table", f"table `{src.label}` of {what} does not exist", where, *hints)

@@ -103,7 +103,7 @@ class ExpressionCompiler:
         elif src.file is not None and str(src.file) in self.options.sources:
             node = self.options.sources[str(src.file)].copy()
         elif src.table is not None:
-            node = exp.Table(this=self.ident(src.table))
+            node = self.qualified(src.table)
         elif src.file is not None and self.p.caps.reads_files:
             reader = "read_csv_auto" if src.file.suffix.lower() == ".csv" else "read_parquet"
             path = self.lit(str(src.file), NO_SPAN)
@@ -115,6 +115,17 @@ class ExpressionCompiler:
             node = exp.Table(this=node)
         node.set("alias", exp.TableAlias(this=self.ident(alias)))
         return node
+
+    def qualified(self, name: str) -> Any:
+        """A table by name: ``crm.customers`` is table ``customers`` in schema ``crm`` (and
+        ``a.b.c`` adds a catalog), each part quoted."""
+        parts = name.split(".")
+        kw: dict[str, Any] = {"this": self.ident(parts[-1])}
+        if len(parts) >= 2:
+            kw["db"] = self.ident(parts[-2])
+        if len(parts) == 3:
+            kw["catalog"] = self.ident(parts[0])
+        return self.exp.Table(**kw)
 
     def _file_table(self, path: Path) -> str:
         """The table a ``file:`` source stands for in a database: the file's name without

@@ -43,6 +43,7 @@ __all__ = [
     "Span",
     "SyntaxErrorDiagnostic",
     "check",
+    "connect",
     "format",
     "load_schema",
     "matches",
@@ -113,3 +114,12 @@ def matches(
     return _matches(
         source, schema, contact=contact, events=events, as_of=as_of, limits=limits or DEFAULT_LIMITS
     )
+
+
+def connect(url: Any = None, *, timeout: float | None = None, limits: Limits | None = None) -> Any:
+    """A database to run segments on: a DuckDB file path (None: in memory),
+    ``duckdb:///path``, ``postgresql://…``, ``sqlite:///path``, ``spark:local[2]``,
+    ``sc://host:port``, ``chdb:`` or a ``SparkSession`` (CONTRACT §7; docs/engines.md)."""
+    from segql.engines import connect as _connect
+
+    return _connect(url, timeout=timeout, limits=limits)

@@ -243,7 +243,9 @@ def _resolve(base: Path, text: str) -> Path:
 
 def _db(base: Path, text: str) -> str:
     """A database: a path relative to the project, or a URL kept as written."""
-    if "://" in text or text.endswith(":"):
+    from segql.engines.url import is_path
+
+    if not is_path(text):  # postgresql://…, sqlite:///…, spark:local[2], chdb:, …
         return text
     return str(_resolve(base, text))
 

@@ -138,9 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
         if db:
             sp.add_argument(
                 "--db",
-                type=Path,
                 default=None,
-                help="DuckDB database file (not needed when the schema uses file: sources)",
+                metavar="DB",
+                help="a DuckDB file (not needed for file: sources), or a URL: duckdb:///path, "
+                "postgresql://…, sqlite:///path, spark:local[2], sc://host:port, chdb:",
             )
             sp.add_argument(
                 "--allow-files",

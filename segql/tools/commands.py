@@ -153,11 +153,16 @@ def _expr(text: str, schema: Schema, limits: Limits) -> Any:
 
 
 def _database(args: argparse.Namespace, settings: Settings, schema: Schema) -> Any:
-    from segql.engine import Database
+    from segql.engines import connect
+    from segql.engines.url import is_path
 
     db = args.db
     if db is None and settings.project is not None and settings.project.db is not None:
-        db = Path(settings.project.db)
+        db = str(settings.project.db)
+    if db is not None and not is_path(db):  # a URL: PostgreSQL, SQLite, Spark, ClickHouse
+        return connect(db, timeout=args.timeout, limits=settings.limits)
+    from segql.engine import Database
+
     roots = [*args.allow_files, *(settings.project.allow_files if settings.project else ())]
     if roots:
         base = [schema.path.parent] if schema.path is not None else []
@@ -166,7 +171,12 @@ def _database(args: argparse.Namespace, settings: Settings, schema: Schema) -> A
         roots = base + roots
     elif settings.project is not None and schema.path is not None:
         roots = [schema.path.parent, settings.project.folder]
-    return Database(db, file_roots=roots or None, timeout=args.timeout, limits=settings.limits)
+    return Database(
+        Path(db) if db is not None else None,
+        file_roots=roots or None,
+        timeout=args.timeout,
+        limits=settings.limits,
+    )
 
 
 # ---------------------------------------------------------------------------------------

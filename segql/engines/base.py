@@ -1,0 +1,556 @@
+"""Running segments on a SQL engine other than the embedded DuckDB (CONTRACT §7).
+
+An :class:`Adapter` knows one engine: how to connect, run a query, list tables and their
+columns, stream rows and cancel. :class:`EngineDatabase` does the rest the same way on
+every engine — compile through the pipeline, validate the schema against the real tables,
+count, list members, return Arrow, export files — so that every engine answers alike.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import datetime as dt
+import decimal
+import difflib
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any, TypeVar, cast
+
+from segql.backends.duckdb.export import ExportFormat
+from segql.backends.sql.dialects import Profile, profile_for
+from segql.backends.sql.plan import SqlOptions
+from segql.backends.sql.query import build_query, render
+from segql.core.diagnostics import Diagnostic, EngineError, Interrupted, SegqlError, with_source
+from segql.core.limits import DEFAULT_LIMITS, Limits
+from segql.core.schema import Located, Schema, Source
+from segql.core.types import Type
+from segql.ir import nodes as ir
+from segql.ir.definitions import definitions
+
+__all__ = ["Adapter", "EngineDatabase", "select_values"]
+
+T = TypeVar("T")
+BATCH = 50_000  # rows per fetch when streaming an export
+
+
+class Adapter(abc.ABC):
+    """One engine: the few things that differ between them."""
+
+    title: str  # in messages, e.g. "PostgreSQL"
+    dialect: str  # the SQL dialect segql writes for it
+
+    @abc.abstractmethod
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """All rows of a query."""
+
+    def batches(self, sql: str, size: int = BATCH) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of a query in batches (engines that can stream override this)."""
+        rows = self.rows(sql)
+        for i in range(0, len(rows), size):
+            yield rows[i : i + size]
+
+    @abc.abstractmethod
+    def relations(self) -> set[str]:
+        """Names a schema may give the engine's tables and views (``t``, ``s.t``, …)."""
+
+    @abc.abstractmethod
+    def columns(self, table: str) -> dict[str, str] | None:
+        """Column name -> engine type of a table (None if it does not exist)."""
+
+    def interrupt(self) -> None:  # noqa: B027 - engines that cannot cancel do nothing
+        """Cancel the running query (from another thread)."""
+
+    def close(self) -> None:  # noqa: B027
+        pass
+
+    def failure(self, e: BaseException) -> EngineError | None:
+        """The engine's own error as a diagnostic, or None if ``e`` is not one."""
+        return None
+
+
+def select_values(schema: Schema, fields: Sequence[str]) -> list[tuple[str, ir.TExpr]]:
+    """Profile fields and traits to return beside the key, by name."""
+    out: list[tuple[str, ir.TExpr]] = []
+    diags: list[Diagnostic] = []
+    seen: set[str] = set()
+    known = [*schema.entity.fields, *schema.traits]
+    traits = definitions(schema).traits
+    for name in fields:
+        if name in seen:
+            diags.append(Diagnostic(code="bad-fields", message=f"`{name}` is asked for twice"))
+            continue
+        seen.add(name)
+        fd = schema.entity.fields.get(name)
+        if fd is not None:
+            out.append((name, ir.Field(name=name, column=fd.column, type=fd.type)))
+        elif name in traits:
+            out.append((name, traits[name]))
+        elif name == schema.entity.key:
+            continue  # the key is always the first column
+        else:
+            near = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean `{near[0]}`?" if near else None
+            listing = "profile fields and traits: " + ", ".join(sorted(known)[:30])
+            diags.append(
+                Diagnostic(
+                    code="unknown-name",
+                    message=f"unknown field `{name}`",
+                    hints=tuple(h for h in (hint, listing) if h),
+                )
+            )
+    if diags:
+        raise EngineError(diags)
+    return out
+
+
+class EngineDatabase:
+    """Segments on one engine through its :class:`Adapter`; the same operations as
+    :class:`segql.engine.Database`."""
+
+    def __init__(
+        self, adapter: Adapter, *, timeout: float | None = None, limits: Limits | None = None
+    ) -> None:
+        self.adapter = adapter
+        self.timeout = timeout
+        self.limits = limits or DEFAULT_LIMITS
+        profile = profile_for(adapter.dialect)
+        assert profile is not None
+        self.profile: Profile = profile
+        self._checked: dict[int, Schema] = {}
+        self._lock = threading.Lock()
+
+    # --- life ---------------------------------------------------------------------------
+    def close(self) -> None:
+        self.adapter.close()
+
+    def __enter__(self) -> EngineDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def interrupt(self) -> None:
+        self.adapter.interrupt()
+
+    # --- queries ------------------------------------------------------------------------
+    def _query(
+        self,
+        source: str | ir.TExpr,
+        schema: Schema,
+        as_of: dt.datetime | dt.date | None,
+        fields: Sequence[str],
+    ) -> Any:
+        from segql.pipeline import compile
+
+        texpr = compile(source, schema, limits=self.limits)
+        values = select_values(schema, fields)
+        self.validate(schema)
+        try:
+            return build_query(
+                texpr,
+                schema,
+                profile=self.profile,
+                as_of=as_of,
+                options=SqlOptions(select=tuple(values)),
+            )
+        except SegqlError as e:
+            if not isinstance(source, str):
+                raise
+            raise type(e)(with_source(e.diagnostics, source)) from None
+
+    def _text(self, query: Any) -> str:
+        return render(query, self.profile, pretty=False)
+
+    def sql(
+        self,
+        source: str | ir.TExpr,
+        schema: Schema,
+        *,
+        as_of: dt.datetime | dt.date | None = None,
+        fields: Iterable[str] = (),
+    ) -> str:
+        """The SQL this database would run."""
+        return render(self._query(source, schema, as_of, tuple(fields)), self.profile)
+
+    def count(
+        self,
+        source: str | ir.TExpr,
+        schema: Schema,
+        *,
+        as_of: dt.datetime | dt.date | None = None,
+        timeout: float | None = None,
+    ) -> int:
+        from sqlglot import exp
+
+        inner = self._query(source, schema, as_of, ())
+        query = exp.select(exp.Count(this=exp.Star())).from_(inner.subquery("m"))
+        text = self._text(query)
+        rows = self._call(lambda: self.adapter.rows(text), timeout)
+        return int(rows[0][0]) if rows else 0
+
+    def member_ids(
+        self,
+        source: str | ir.TExpr,
+        schema: Schema,
+        *,
+        as_of: dt.datetime | dt.date | None = None,
+        timeout: float | None = None,
+    ) -> list[Any]:
+        text = self._text(self._query(source, schema, as_of, ()))
+        key = _key_type(schema)
+        rows = self._call(lambda: self.adapter.rows(text), timeout)
+        return [normalize(r[0], key) for r in rows]
+
+    def members(
+        self,
+        source: str | ir.TExpr,
+        schema: Schema,
+        *,
+        as_of: dt.datetime | dt.date | None = None,
+        fields: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> Any:
+        """Members with the chosen profile fields and traits, as a pyarrow Table."""
+        import pyarrow as pa
+
+        names = tuple(fields)
+        text = self._text(self._query(source, schema, as_of, names))
+        columns, types = _columns(schema, names)
+        rows = self._call(lambda: self.adapter.rows(text), timeout)
+        arrays = [
+            pa.array([normalize(r[i], t) for r in rows], type=arrow_type(t))
+            for i, t in enumerate(types)
+        ]
+        return pa.Table.from_arrays(arrays, names=columns)
+
+    def export(
+        self,
+        source: str | ir.TExpr,
+        schema: Schema,
+        target: str | Path | IO[bytes],
+        *,
+        format: ExportFormat | str,
+        as_of: dt.datetime | dt.date | None = None,
+        fields: Iterable[str] = (),
+        timeout: float | None = None,
+    ) -> int:
+        """Write the members (key, then ``fields``) in the forms of
+        :meth:`segql.engine.Database.export`, streamed in batches; a file appears complete
+        or not at all."""
+        fmt = ExportFormat(format)
+        names = tuple(fields)
+        text = self._text(self._query(source, schema, as_of, names))
+        columns, types = _columns(schema, names)
+
+        def write(out: IO[bytes]) -> int:
+            return self._call(
+                lambda: _write(self.adapter.batches(text), out, fmt, columns, types), timeout
+            )
+
+        if isinstance(target, str | Path):
+            from segql.core.fsutil import atomic_path
+
+            try:
+                with atomic_path(Path(target)) as tmp, open(tmp, "wb") as f:
+                    return write(f)
+            except OSError as e:
+                raise EngineError(
+                    Diagnostic(
+                        code="bad-output", message=f"cannot write `{target}`: {e.strerror or e}"
+                    )
+                ) from None
+        return write(target)
+
+    # --- running ------------------------------------------------------------------------
+    def _call(self, work: Callable[[], T], timeout: float | None = None) -> T:
+        """Run ``work`` on a worker thread, so that the timeout and Ctrl-C can cancel the
+        engine's query; the engine's errors become diagnostics."""
+        limit = self.timeout if timeout is None else timeout
+        box: list[tuple[bool, Any]] = []
+
+        def run() -> None:
+            try:
+                box.append((True, work()))
+            except BaseException as e:  # handed to the waiting thread
+                box.append((False, e))
+
+        worker = threading.Thread(target=run, name="segql-query", daemon=True)
+        worker.start()
+        expired = interrupted = False
+        try:
+            worker.join(limit)
+            if worker.is_alive():
+                expired = True
+                self.adapter.interrupt()
+                worker.join()
+        except KeyboardInterrupt:
+            interrupted = True
+            self.adapter.interrupt()
+            worker.join()
+        if interrupted:
+            raise Interrupted(Diagnostic(code="interrupted", message="the query was interrupted"))
+        ok, value = box.pop()
+        if ok:
+            return cast(T, value)
+        if expired:
+            raise EngineError(
+                Diagnostic(
+                    code="timeout",
+                    message=f"the query ran longer than the timeout ({limit:g} s) and was stopped",
+                    hints=("raise the timeout (--timeout SECONDS) or narrow the segment",),
+                )
+            ) from None
+        if isinstance(value, SegqlError):
+            raise value
+        known = self.adapter.failure(value)
+        if known is not None:
+            raise known from None
+        raise value
+
+    # --- schema validation --------------------------------------------------------------
+    def validate(self, schema: Schema) -> None:
+        """Compare the schema with the real tables; raise with every mismatch found."""
+        if self._checked.get(id(schema)) is schema:
+            return
+        relations = self._call(self.adapter.relations)
+        diags: list[Diagnostic] = []
+        groups: list[tuple[str, Source, Located, list[tuple[str, Located | None]]]] = []
+        ent = schema.entity
+        cols: list[tuple[str, Located | None]] = [(ent.key, ent.where)]
+        cols += [(f.column, f.where) for f in ent.fields.values()]
+        groups.append(("the entity", ent.source, ent.where, cols))
+        for s in schema.streams.values():
+            scols: list[tuple[str, Located | None]] = [(s.key, s.where), (s.time, s.where)]
+            scols += [(f.column, f.where) for f in s.fields.values()]
+            groups.append((f"stream `{s.name}`", s.source, s.where, scols))
+        from segql.backends.duckdb.validation import diag
+
+        for what, src, where, wanted in groups:
+            if src.table is None:
+                diags.append(
+                    diag(
+                        "file-source",
+                        f"{what} reads a file; on {self.adapter.title} every source is a `table:`",
+                        where,
+                        "load the file into a table, or run on DuckDB (the default)",
+                    )
+                )
+                continue
+            have = (
+                self._call(lambda t=src.table: self.adapter.columns(t))  # type: ignore[misc]
+                if src.table in relations
+                else None
+            )
+            if have is None:
+                near = difflib.get_close_matches(src.table, sorted(relations), n=1)
+                if not near and "." not in src.table:
+                    near = [t for t in sorted(relations) if t.endswith("." + src.table)][:1]
+                diags.append(
+                    diag(
+                        "missing-table",
+                        f"table `{src.table}` of {what} does not exist",
+                        where,
+                        *(f"did you mean `{n}`?" for n in near),
+                    )
+                )
+                continue
+            for col, loc in wanted:
+                if col in have:
+                    continue
+                near_col = difflib.get_close_matches(col, have, n=1)
+                diags.append(
+                    diag(
+                        "missing-column",
+                        f"table `{src.table}` has no column `{col}`",
+                        loc,
+                        *((f"did you mean `{near_col[0]}`?",) if near_col else ()),
+                        "columns: " + ", ".join(sorted(have)[:20]),
+                    )
+                )
+        if diags:
+            raise EngineError(diags)
+        with self._lock:
+            self._checked = {k: v for k, v in self._checked.items() if v is not schema}
+            self._checked[id(schema)] = schema
+
+
+# --- values -----------------------------------------------------------------------------
+
+
+def _key_type(schema: Schema) -> Type:
+    fd = schema.entity.fields.get(schema.entity.key)
+    return fd.type if fd is not None else Type.INTEGER
+
+
+def _columns(schema: Schema, names: Sequence[str]) -> tuple[list[str], list[Type]]:
+    values = select_values(schema, names)
+    columns = [schema.entity.key, *(n for n, _ in values)]
+    return columns, [_key_type(schema), *(v.type for _, v in values)]
+
+
+def arrow_type(t: Type) -> Any:
+    import pyarrow as pa
+
+    return {
+        Type.STRING: pa.string(),
+        Type.INTEGER: pa.int64(),
+        Type.FLOAT: pa.float64(),
+        Type.DECIMAL: None,  # inferred from the values' scale
+        Type.BOOLEAN: pa.bool_(),
+        Type.DATE: pa.date32(),
+        Type.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+        Type.LIST_STRING: pa.list_(pa.string()),
+        Type.LIST_INTEGER: pa.list_(pa.int64()),
+        Type.NULL: pa.null(),
+    }.get(t)
+
+
+def normalize(v: Any, t: Type) -> Any:
+    """An engine's value as segql's Python value of type ``t`` (SQLite's text times and
+    0/1 booleans, floats for decimals, naive UTC timestamps, JSON-text lists)."""
+    if v is None:
+        return None
+    match t:
+        case Type.TIMESTAMP:
+            if isinstance(v, str):
+                v = dt.datetime.fromisoformat(v)
+            if isinstance(v, dt.datetime):
+                return v.replace(tzinfo=dt.UTC) if v.tzinfo is None else v.astimezone(dt.UTC)
+            return v
+        case Type.DATE:
+            if isinstance(v, str):
+                return dt.date.fromisoformat(v[:10])
+            if isinstance(v, dt.datetime):
+                return v.date()
+            return v
+        case Type.BOOLEAN:
+            return bool(v)
+        case Type.DECIMAL:
+            return decimal.Decimal(str(v)) if not isinstance(v, decimal.Decimal) else v
+        case Type.INTEGER:
+            return int(v)
+        case Type.FLOAT:
+            return float(v)
+        case Type.LIST_STRING | Type.LIST_INTEGER:
+            return json.loads(v) if isinstance(v, str) else list(v)
+        case _:
+            return v
+
+
+def _text_value(v: Any, t: Type) -> Any:
+    """A value in the export forms of segql.engine.Database.export."""
+    v = normalize(v, t)
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, dt.datetime):
+        v = v.astimezone(dt.UTC)
+        spec = "seconds" if v.microsecond == 0 else "microseconds"
+        return v.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return v
+
+
+def _write(
+    batches: Iterator[list[tuple[Any, ...]]],
+    out: IO[bytes],
+    fmt: ExportFormat,
+    columns: list[str],
+    types: list[Type],
+) -> int:
+    import io
+
+    n = 0
+    if fmt is ExportFormat.PARQUET:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        writer: Any = None
+        try:
+            for rows in batches:
+                arrays = [
+                    pa.array([normalize(r[i], t) for r in rows], type=arrow_type(t))
+                    for i, t in enumerate(types)
+                ]
+                table = pa.Table.from_arrays(arrays, names=columns)
+                if writer is None:
+                    writer = pq.ParquetWriter(out, table.schema)
+                writer.write_table(table)
+                n += len(rows)
+            if writer is None:
+                empty = pa.Table.from_arrays(
+                    [pa.array([], type=arrow_type(t) or pa.string()) for t in types],
+                    names=columns,
+                )
+                pq.write_table(empty, out)
+        finally:
+            if writer is not None:
+                writer.close()
+        return n
+    import csv
+
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    try:
+        if fmt is ExportFormat.CSV:
+            w = csv.writer(text, lineterminator="\n")
+            w.writerow(columns)
+            for rows in batches:
+                for r in rows:
+                    w.writerow(
+                        [_csv_cell(_text_value(v, t)) for v, t in zip(r, types, strict=True)]
+                    )
+                n += len(rows)
+        else:
+            for rows in batches:
+                for r in rows:
+                    rec = {c: _text_value(v, t) for c, v, t in zip(columns, r, types, strict=True)}
+                    text.write(json.dumps(rec, default=_json_number, ensure_ascii=False) + "\n")
+                n += len(rows)
+        text.flush()
+    finally:
+        with contextlib.suppress(Exception):
+            text.detach()
+    return n
+
+
+def _csv_cell(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return json.dumps(v, ensure_ascii=False)
+    return v
+
+
+def _json_number(v: Any) -> Any:
+    if isinstance(v, decimal.Decimal):  # a JSON number, as DuckDB's export writes it
+        return int(v) if v == v.to_integral_value() and v.as_tuple().exponent == 0 else float(v)
+    raise TypeError(f"cannot write {type(v).__name__} as JSON")
+
+
+def mapping_relations(rows: Iterable[tuple[str, str, bool]]) -> set[str]:
+    """``schema.table`` for every row, and the bare ``table`` for those in the current
+    schema (search path)."""
+    out: set[str] = set()
+    for schema, table, current in rows:
+        out.add(f"{schema}.{table}")
+        if current:
+            out.add(table)
+    return out
+
+
+def first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+def engine_error(title: str, e: BaseException) -> EngineError:
+    return EngineError(
+        Diagnostic(code="engine", message=f"{title} could not run the segment: {first_line(e)}")
+    )

@@ -1,0 +1,63 @@
+"""ClickHouse in-process through chdb (``chdb:`` in memory, ``chdb:///path`` a folder;
+``pip install 'segql[clickhouse]'``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from segql.core.diagnostics import EngineError
+from segql.engines.base import Adapter, engine_error
+
+
+class Chdb(Adapter):
+    title = "ClickHouse"
+    dialect = "clickhouse"
+
+    def __init__(self, path: str | None = None, *, session: Any = None) -> None:
+        if session is None:
+            from segql.engines.url import need
+
+            need("chdb", "clickhouse")
+            from chdb import session as chs
+
+            make: Any = chs.Session
+            session = make(path) if path else make()
+        self.session = session
+
+    def _table(self, sql: str) -> Any:
+        return self.session.query(sql + " SETTINGS session_timezone = 'UTC'", "ArrowTable")
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        table = self._table(sql)
+        cols = [c.to_pylist() for c in table.columns]
+        return list(zip(*cols, strict=True)) if cols else []
+
+    def relations(self) -> set[str]:
+        rows = self.rows(
+            "SELECT database, name, database = currentDatabase() FROM system.tables "
+            "WHERE database NOT IN ('system', 'INFORMATION_SCHEMA', 'information_schema')"
+        )
+        out: set[str] = set()
+        for db, name, current in rows:
+            out.add(f"{db}.{name}")
+            if current:
+                out.add(name)
+        return out
+
+    def columns(self, table: str) -> dict[str, str] | None:
+        parts = table.split(".")
+        db = "currentDatabase()" if len(parts) == 1 else _lit(parts[-2])
+        rows = self.rows(
+            f"SELECT name, type FROM system.columns WHERE database = {db} "
+            f"AND table = {_lit(parts[-1])}"
+        )
+        return {r[0]: r[1] for r in rows} or None
+
+    def failure(self, e: BaseException) -> EngineError | None:
+        if isinstance(e, RuntimeError) or type(e).__module__.startswith("chdb"):
+            return engine_error(self.title, e)
+        return None
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -1,0 +1,82 @@
+"""PostgreSQL through psycopg 3 (``pip install 'segql[postgres]'``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from segql.core.diagnostics import EngineError
+from segql.engines.base import BATCH, Adapter, engine_error, mapping_relations
+
+
+class Postgres(Adapter):
+    title = "PostgreSQL"
+    dialect = "postgres"
+
+    def __init__(self, url: str | None = None, *, connection: Any = None) -> None:
+        if connection is None:
+            from segql.engines.url import need
+
+            psycopg = need("psycopg", "postgres")
+            try:
+                connection = psycopg.connect(url, autocommit=True)
+            except psycopg.Error as e:
+                raise engine_error("PostgreSQL", e) from None
+        self.con = connection
+        # segql only reads; times are UTC (CONTRACT §3.5).
+        self.con.execute("SET TimeZone TO 'UTC'")
+        self.con.execute("SET default_transaction_read_only TO on")
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        with self.con.cursor() as cur:
+            cur.execute(sql.encode())
+            return list(cur.fetchall())
+
+    def batches(self, sql: str, size: int = BATCH) -> Iterator[list[tuple[Any, ...]]]:
+        # A server-side cursor: rows arrive `size` at a time, never all at once.
+        with self.con.transaction(), self.con.cursor(name="segql_export") as cur:
+            cur.itersize = size
+            cur.execute(sql.encode())
+            while rows := cur.fetchmany(size):
+                yield list(rows)
+
+    def relations(self) -> set[str]:
+        rows = self.rows(
+            "SELECT table_schema, table_name, table_schema = ANY(current_schemas(false)) "
+            "FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        )
+        return mapping_relations(rows)
+
+    def columns(self, table: str) -> dict[str, str] | None:
+        parts = table.split(".")
+        if len(parts) == 1:
+            where = "table_schema = ANY(current_schemas(false)) AND table_name = %s"
+            params: tuple[str, ...] = (parts[0],)
+        else:
+            where = "table_schema = %s AND table_name = %s"
+            params = (parts[-2], parts[-1])
+        with self.con.cursor() as cur:
+            cur.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE " + where,
+                params,
+            )
+            found = {r[0]: r[1] for r in cur.fetchall()}
+        return found or None
+
+    def interrupt(self) -> None:
+        self.con.cancel()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def failure(self, e: BaseException) -> EngineError | None:
+        import psycopg
+
+        if isinstance(e, psycopg.errors.QueryCanceled):
+            from segql.core.diagnostics import Diagnostic, Interrupted
+
+            return Interrupted(Diagnostic(code="interrupted", message="the query was interrupted"))
+        if isinstance(e, psycopg.Error):
+            return engine_error(self.title, e)
+        return None

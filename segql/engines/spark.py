@@ -1,0 +1,84 @@
+"""Apache Spark: a local session (``spark:local[2]``), Spark Connect (``sc://host:port``)
+or a ``SparkSession`` passed in (``pip install 'segql[spark]'``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from segql.core.diagnostics import EngineError
+from segql.engines.base import BATCH, Adapter, engine_error
+
+
+class Spark(Adapter):
+    title = "Spark"
+    dialect = "spark"
+
+    def __init__(self, master: str | None = None, *, session: Any = None) -> None:
+        if session is None:
+            from segql.engines.url import need
+
+            need("pyspark", "spark")
+            from pyspark.sql import SparkSession
+
+            builder = SparkSession.builder
+            if master is not None and master.startswith("sc://"):
+                builder = builder.remote(master)
+            else:
+                builder = (
+                    builder.master(master or "local[2]")
+                    .config("spark.ui.enabled", "false")
+                    .config("spark.sql.shuffle.partitions", "4")
+                )
+            session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
+        else:
+            session.conf.set("spark.sql.session.timeZone", "UTC")
+        self.spark = session
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.spark.sql(sql).collect()]
+
+    def batches(self, sql: str, size: int = BATCH) -> Iterator[list[tuple[Any, ...]]]:
+        batch: list[tuple[Any, ...]] = []
+        for r in self.spark.sql(sql).toLocalIterator():
+            batch.append(tuple(r))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def relations(self) -> set[str]:
+        current = self.spark.catalog.currentDatabase()
+        out: set[str] = set()
+        for db in self.spark.catalog.listDatabases():
+            for t in self.spark.catalog.listTables(db.name):
+                out.add(f"{db.name}.{t.name}")
+                if db.name == current:
+                    out.add(t.name)
+        for t in self.spark.catalog.listTables():
+            if t.isTemporary:
+                out.add(t.name)
+        return out
+
+    def columns(self, table: str) -> dict[str, str] | None:
+        try:
+            fields = self.spark.table(table).schema.fields
+        except Exception:  # no such table
+            return None
+        return {f.name: f.dataType.simpleString() for f in fields}
+
+    def interrupt(self) -> None:
+        try:
+            self.spark.sparkContext.cancelAllJobs()
+        except Exception:  # Spark Connect has no SparkContext
+            self.spark.interruptAll()
+
+    def close(self) -> None:
+        pass  # the session may be shared: the caller stops it
+
+    def failure(self, e: BaseException) -> EngineError | None:
+        name = type(e).__module__
+        if name.startswith(("pyspark", "py4j")):
+            return engine_error(self.title, e)
+        return None

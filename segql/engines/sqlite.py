@@ -1,0 +1,65 @@
+"""SQLite through the standard library, opened read-only."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from segql.core.diagnostics import Diagnostic, EngineError, Interrupted
+from segql.engines.base import BATCH, Adapter, engine_error
+
+
+class SQLite(Adapter):
+    title = "SQLite"
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path | None = None, *, connection: Any = None) -> None:
+        if connection is None:
+            file = Path(path or "")
+            if not file.is_file():
+                raise EngineError(
+                    Diagnostic(
+                        code="missing-database",
+                        message=f"database file `{file}` does not exist",
+                        hints=("give the path of a SQLite file: sqlite:///path/to/file.db",),
+                    )
+                )
+            uri = file.resolve().as_uri().replace("file://", "file:", 1) + "?mode=ro"
+            connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self.con = connection
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return list(self.con.execute(sql).fetchall())
+
+    def batches(self, sql: str, size: int = BATCH) -> Iterator[list[tuple[Any, ...]]]:
+        cur = self.con.execute(sql)
+        while rows := cur.fetchmany(size):
+            yield list(rows)
+
+    def relations(self) -> set[str]:
+        names = {
+            r[0]
+            for r in self.rows("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+        }
+        return names | {f"main.{n}" for n in names}
+
+    def columns(self, table: str) -> dict[str, str] | None:
+        name = table.split(".")[-1]
+        quoted = '"' + name.replace('"', '""') + '"'
+        found = {r[1]: str(r[2]) for r in self.rows(f"PRAGMA table_info({quoted})")}
+        return found or None
+
+    def interrupt(self) -> None:
+        self.con.interrupt()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def failure(self, e: BaseException) -> EngineError | None:
+        if isinstance(e, sqlite3.OperationalError) and "interrupt" in str(e):
+            return Interrupted(Diagnostic(code="interrupted", message="the query was interrupted"))
+        if isinstance(e, sqlite3.Error):
+            return engine_error(self.title, e)
+        return None

@@ -221,6 +221,8 @@ def assert_engines_agree(
     *,
     as_of: dt.datetime,
     pg: bool,
+    spark: bool = False,
+    clickhouse: bool = False,
 ) -> None:
     """Every expression's members on DuckDB, SQLite (where it compiles) and, with ``pg``,
     PostgreSQL equal ``expected(expr)``."""
@@ -232,12 +234,14 @@ def assert_engines_agree(
             return to_sql(expr, data.schema, dialect=dialect, as_of=as_of)
         except segql.CheckError as e:
             assert e.code == "unsupported-construct", e
-            assert dialect == "sqlite"
+            assert dialect in ("sqlite", "clickhouse")  # no (nullable) lists there
             return None
 
     duck = load_duckdb(data)
     lite = load_sqlite(data)
     pgdb = PgDatabase(data) if pg else None
+    sparkdb = SparkData(data, views=True) if spark else None
+    chdb = ChdbData(data) if clickhouse else None
     try:
         for expr in exprs:
             want = expected(expr)
@@ -249,8 +253,181 @@ def assert_engines_agree(
                 sql = compiled(expr, "postgres")
                 assert sql is not None
                 assert set(pgdb.run(sql)) == want, ("postgres", expr)
+            if sparkdb is not None:
+                sql = compiled(expr, "spark")
+                assert sql is not None
+                assert set(sparkdb.run(sql)) == want, ("spark", expr)
+            if chdb is not None:
+                sql = compiled(expr, "clickhouse")
+                if sql is not None:
+                    assert set(chdb.run(sql)) == want, ("clickhouse", expr)
     finally:
         duck.close()
         lite.close()
         if pgdb is not None:
             pgdb.close()
+        if sparkdb is not None:
+            sparkdb.close()
+        if chdb is not None:
+            chdb.close()
+
+
+# --- Spark and ClickHouse (chdb) ----------------------------------------------------------
+
+_spark_session: Any = None
+
+
+def require(module: str) -> Any:
+    """An engine's client; in CI a missing one fails instead of skipping."""
+    try:
+        return __import__(module)
+    except ImportError:
+        if IN_CI:
+            pytest.fail(f"CI=true but `{module}` is not installed: .ci/run must install it")
+        pytest.skip(f"`{module}` is not installed (pip install -e '.[test,engines]')")
+
+
+def spark_session() -> Any:
+    """One local Spark session for the whole test run (starting one takes seconds)."""
+    global _spark_session
+    if _spark_session is None:
+        require("pyspark")
+        from pyspark.sql import SparkSession
+
+        _spark_session = (
+            SparkSession.builder.master("local[2]")
+            .appName("segql-tests")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.default.parallelism", "2")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+            .getOrCreate()
+        )
+        _spark_session.sparkContext.setLogLevel("ERROR")
+    return _spark_session
+
+
+_spark_counter = itertools.count()
+
+
+def _spark_type(t: Type) -> Any:
+    from pyspark.sql import types as st
+
+    return {
+        Type.STRING: st.StringType(),
+        Type.INTEGER: st.LongType(),
+        Type.DECIMAL: st.DecimalType(18, 4),
+        Type.FLOAT: st.DoubleType(),
+        Type.BOOLEAN: st.BooleanType(),
+        Type.DATE: st.DateType(),
+        Type.TIMESTAMP: st.TimestampType(),
+        Type.LIST_STRING: st.ArrayType(st.StringType()),
+        Type.LIST_INTEGER: st.ArrayType(st.LongType()),
+    }[t]
+
+
+class SparkData:
+    """A data set as tables of a fresh Spark database (made current)."""
+
+    def __init__(self, data: Dataset, *, views: bool = False) -> None:
+        """``views``: temporary views (fast, for many small data sets) instead of tables."""
+        from pyspark.sql import types as st
+
+        self.spark = spark_session()
+        self.views = views
+        self.db = f"segql_t{os.getpid()}_{next(_spark_counter)}"
+        self.names = list(data.tables)
+        if not views:
+            self.spark.sql(f"CREATE DATABASE {self.db}")
+            self.spark.catalog.setCurrentDatabase(self.db)
+        for name, table in data.tables.items():
+            schema = st.StructType(
+                [st.StructField(c, _spark_type(t), True) for c, t in table.columns]
+            )
+            rows = [
+                tuple(
+                    v.astimezone(dt.UTC) if isinstance(v, dt.datetime) and v.tzinfo else v
+                    for v in r
+                )
+                for r in table.rows
+            ]
+            df = self.spark.createDataFrame(rows, schema)
+            if views:
+                df.createOrReplaceTempView(name)
+            else:
+                df.write.mode("overwrite").saveAsTable(f"{self.db}.{name}")
+
+    def run(self, sql: str) -> list[Any]:
+        if not self.views:
+            self.spark.catalog.setCurrentDatabase(self.db)
+        return [r[0] for r in self.spark.sql(sql).collect()]
+
+    def close(self) -> None:
+        if self.views:
+            for name in self.names:
+                self.spark.catalog.dropTempView(name)
+            return
+        self.spark.catalog.setCurrentDatabase("default")
+        self.spark.sql(f"DROP DATABASE IF EXISTS {self.db} CASCADE")
+
+
+_CH = {
+    Type.STRING: "Nullable(String)",
+    Type.INTEGER: "Nullable(Int64)",
+    Type.DECIMAL: "Nullable(Decimal(18, 4))",
+    Type.FLOAT: "Nullable(Float64)",
+    Type.BOOLEAN: "Nullable(Bool)",
+    Type.DATE: "Nullable(Date32)",
+    Type.TIMESTAMP: "Nullable(DateTime64(6, 'UTC'))",
+}
+_chdb_counter = itertools.count()
+
+
+def _ch_literal(v: Any, t: Type) -> str:
+    if v is None:
+        return "NULL"
+    if t is Type.TIMESTAMP:
+        return "'" + _naive_utc(v).isoformat(sep=" ", timespec="microseconds") + "'"
+    if t is Type.DATE:
+        return f"'{v.isoformat()}'"
+    if t is Type.BOOLEAN:
+        return "true" if v else "false"
+    if t is Type.STRING:
+        return "'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return str(v)
+
+
+class ChdbData:
+    """A data set as Memory tables of a fresh database in one chdb session. ClickHouse
+    arrays cannot be null, so list columns are left out (segql refuses lists there)."""
+
+    def __init__(self, data: Dataset) -> None:
+        require("chdb")
+        from chdb import session
+
+        self.session = session.Session()
+        self.db = f"segql_t{os.getpid()}_{next(_chdb_counter)}"
+        self.session.query(f"CREATE DATABASE {self.db}")
+        self.session.query(f"USE {self.db}")
+        self.session.query("SET join_use_nulls = 1")  # as segql's adapter does
+        self.session.query("SET session_timezone = 'UTC'")
+        for name, table in data.tables.items():
+            keep = [i for i, (_, t) in enumerate(table.columns) if not t.is_list]
+            cols = ", ".join(f"{_q(table.columns[i][0])} {_CH[table.columns[i][1]]}" for i in keep)
+            self.session.query(f"CREATE TABLE {_q(name)} ({cols}) ENGINE = Memory")
+            if table.rows:
+                values = ", ".join(
+                    "(" + ", ".join(_ch_literal(r[i], table.columns[i][1]) for i in keep) + ")"
+                    for r in table.rows
+                )
+                self.session.query(f"INSERT INTO {_q(name)} VALUES {values}")
+
+    def run(self, sql: str) -> list[Any]:
+        res = self.session.query(sql, "ArrowTable")
+        return res.column(0).to_pylist() if res.num_columns else []
+
+    def close(self) -> None:
+        self.session.query(f"DROP DATABASE IF EXISTS {self.db}")
+        self.session.close()

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 from corpus_data import AS_OF, CASES, corpus_dataset
-from engines import PgDatabase, load_duckdb, load_sqlite, require_pg, run_rows
+from engines import (
+    ChdbData,
+    PgDatabase,
+    SparkData,
+    load_duckdb,
+    load_sqlite,
+    require_pg,
+    run_rows,
+)
 
 import segql
 from segql.checker import typed
@@ -60,6 +68,41 @@ def test_sqlite(lite: Any, expr: str, expected: set[int], unsupported: set[str])
 @pytest.mark.parametrize(("expr", "expected", "unsupported"), CASES, ids=IDS)
 def test_postgres(pg: PgDatabase, expr: str, expected: set[int], unsupported: set[str]) -> None:
     assert set(pg.run(_sql(expr, "postgres"))) == expected
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[SparkData]:
+    db = SparkData(DATA)
+    yield db
+    db.close()
+
+
+@pytest.fixture(scope="module")
+def clickhouse() -> Iterator[ChdbData]:
+    db = ChdbData(DATA)
+    yield db
+    db.close()
+
+
+@pytest.mark.parametrize(("expr", "expected", "unsupported"), CASES, ids=IDS)
+def test_spark(spark: SparkData, expr: str, expected: set[int], unsupported: set[str]) -> None:
+    assert set(spark.run(_sql(expr, "spark"))) == expected
+
+
+# ClickHouse arrays cannot be null, so list fields are refused there.
+LISTS = {"tags", "lucky_numbers"}
+
+
+@pytest.mark.parametrize(("expr", "expected", "unsupported"), CASES, ids=IDS)
+def test_clickhouse(
+    clickhouse: ChdbData, expr: str, expected: set[int], unsupported: set[str]
+) -> None:
+    if any(name in expr for name in LISTS):
+        with pytest.raises(segql.CheckError) as info:
+            _sql(expr, "clickhouse")
+        assert info.value.code == "unsupported-construct"
+        return
+    assert set(clickhouse.run(_sql(expr, "clickhouse"))) == expected
 
 
 @pytest.mark.parametrize(("expr", "expected", "unsupported"), CASES, ids=IDS)

@@ -1,12 +1,13 @@
 """Differential tests: random data with nulls and random well-typed segments; the members
-from the in-process evaluator, DuckDB, SQLite and PostgreSQL must be identical."""
+from the in-process evaluator, DuckDB, SQLite, PostgreSQL, Spark and ClickHouse must be
+identical."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from engines import Dataset, assert_engines_agree, require_pg
+from engines import Dataset, assert_engines_agree, require, require_pg
 from gen import AS_OF, datasets, expressions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,3 +41,30 @@ def test_evaluator_duckdb_sqlite_agree(data: Dataset, exprs: list[str]) -> None:
 def test_postgres_agrees_too(data: Dataset, exprs: list[str]) -> None:
     require_pg()
     assert_engines_agree(data, exprs, lambda e: _evaluate(data, e), as_of=AS_OF, pg=True)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=datasets(), exprs=st.lists(expressions, min_size=1, max_size=6))
+def test_clickhouse_agrees_too(data: Dataset, exprs: list[str]) -> None:
+    require("chdb")
+    assert_engines_agree(
+        data, exprs, lambda e: _evaluate(data, e), as_of=AS_OF, pg=False, clickhouse=True
+    )
+
+
+# Spark runs each query as jobs on a local cluster (~0.1 s even for tiny data): fewer examples.
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=datasets(), exprs=st.lists(expressions, min_size=1, max_size=6))
+def test_spark_agrees_too(data: Dataset, exprs: list[str]) -> None:
+    require("pyspark")
+    assert_engines_agree(
+        data, exprs, lambda e: _evaluate(data, e), as_of=AS_OF, pg=False, spark=True
+    )

@@ -23,9 +23,12 @@ class Chdb(Adapter):
             make: Any = chs.Session
             session = make(path) if path else make()
         self.session = session
+        # A contact without events joins as NULL, not as zeros; times are UTC.
+        self.session.query("SET join_use_nulls = 1")
+        self.session.query("SET session_timezone = 'UTC'")
 
     def _table(self, sql: str) -> Any:
-        return self.session.query(sql + " SETTINGS session_timezone = 'UTC'", "ArrowTable")
+        return self.session.query(sql, "ArrowTable")
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         table = self._table(sql)

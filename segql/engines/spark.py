@@ -28,6 +28,7 @@ class Spark(Adapter):
                 builder = (
                     builder.master(master or "local[2]")
                     .config("spark.ui.enabled", "false")
+                    .config("spark.ui.showConsoleProgress", "false")
                     .config("spark.sql.shuffle.partitions", "4")
                 )
             session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()

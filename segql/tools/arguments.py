@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 if TYPE_CHECKING:
     pass
 
-SUPPORTED = "duckdb, postgres, sqlite"
+SUPPORTED = "duckdb, postgres, sqlite, spark, clickhouse"
 EXPERIMENTAL_NOTE = (
     "supported (executed by segql's tests): duckdb (default), postgres, sqlite. Any other "
     "sqlglot dialect (bigquery, snowflake, trino, spark, clickhouse, redshift, mysql, …) is "

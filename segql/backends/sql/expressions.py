@@ -181,9 +181,10 @@ class ExpressionCompiler:
         if t.is_list and not self.p.caps.lists:
             raise refuse(
                 "unsupported-construct",
-                f"list fields cannot be used with {self.p.name}: it has no list type",
+                f"list fields cannot be used with {self.p.title}: it has no list type that "
+                "can be null",
                 span,
-                "use duckdb or postgres, or model the list as an event stream",
+                "use duckdb, postgres or spark, or model the list as an event stream",
             )
         return c
 
@@ -245,9 +246,8 @@ class ExpressionCompiler:
             case ir.InList(operand=o, items=items, negated=neg):
                 if not items:
                     return self.p.true() if neg else self.p.false()
-                inx = exp.In(
-                    this=self.operand(o, stream),
-                    expressions=[self.operand(i, stream) for i in items],
+                inx = self.p.in_list(
+                    self.operand(o, stream), [self.operand(i, stream) for i in items]
                 )
                 return exp.Not(this=inx) if neg else inx
             case ir.IsNull(operand=o, negated=neg):

@@ -30,7 +30,9 @@ def to_sql(
             Diagnostic(
                 code="unknown-dialect",
                 message=f"unknown SQL dialect `{dialect}`",
-                hints=("supported: duckdb, postgres, sqlite; others are experimental",),
+                hints=(
+                    "supported: duckdb, postgres, sqlite, spark, clickhouse (others: experimental)",
+                ),
             )
         )
     compiler = make_compiler(schema, profile, as_of, None)
@@ -73,7 +75,7 @@ def render(query: Any, profile: Profile, *, pretty: bool = True) -> str:
                 code="unsupported-construct",
                 message=f"this segment cannot be written in {profile.name} SQL: "
                 f"{str(e).splitlines()[0]}",
-                hints=("supported dialects: duckdb, postgres, sqlite",),
+                hints=("supported dialects: duckdb, postgres, sqlite, spark, clickhouse",),
             )
         ) from None
     # Names and strings are refused where they enter (checker, `ident`, `lit`); this is

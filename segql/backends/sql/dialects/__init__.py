@@ -11,9 +11,11 @@ generic profile.
 from __future__ import annotations
 
 from segql.backends.sql.dialects.base import Capabilities, Profile, dtype
+from segql.backends.sql.dialects.clickhouse import ClickHouse
 from segql.backends.sql.dialects.duckdb import DuckDB
 from segql.backends.sql.dialects.generic import Generic
 from segql.backends.sql.dialects.postgres import Postgres
+from segql.backends.sql.dialects.spark import Spark
 from segql.backends.sql.dialects.sqlite import SQLite
 
 __all__ = [
@@ -26,9 +28,15 @@ __all__ = [
     "profile_for",
 ]
 
-SUPPORTED = ("duckdb", "postgres", "sqlite")
+SUPPORTED = ("duckdb", "postgres", "sqlite", "spark", "clickhouse")
 
-_PROFILES: dict[str, Profile] = {"duckdb": DuckDB(), "postgres": Postgres(), "sqlite": SQLite()}
+_PROFILES: dict[str, Profile] = {
+    "duckdb": DuckDB(),
+    "postgres": Postgres(),
+    "sqlite": SQLite(),
+    "spark": Spark(),
+    "clickhouse": ClickHouse(),
+}
 _ALIASES = {"postgresql": "postgres", "pg": "postgres", "sqlite3": "sqlite"}
 
 

@@ -59,10 +59,14 @@ class Profile:
     title = "DuckDB"  # in messages
     caps = Capabilities()
 
+    def timestamp_type(self) -> Any:
+        """The type of a naive UTC timestamp with microseconds."""
+        return dtype("TIMESTAMP")
+
     # --- literals ---------------------------------------------------------------------
     def timestamp_literal(self, value: dt.datetime) -> Any:
         exp = _exp()
-        return exp.cast(exp.Literal.string(ts_text(value)), dtype("TIMESTAMP"), copy=False)
+        return exp.cast(exp.Literal.string(ts_text(value)), self.timestamp_type(), copy=False)
 
     def date_literal(self, value: dt.date) -> Any:
         exp = _exp()
@@ -89,7 +93,7 @@ class Profile:
     def date_to_timestamp(self, d: Any, zone: str) -> Any:
         """Midnight of date ``d`` in ``zone`` as a naive UTC timestamp."""
         exp = _exp()
-        ts = exp.cast(d, dtype("TIMESTAMP"), copy=False)
+        ts = exp.cast(d, self.timestamp_type(), copy=False)
         if zone == "UTC":
             return ts
         return self._utc_of_local(ts, zone)
@@ -140,6 +144,10 @@ class Profile:
         """``round(x, digits)``, halves away from zero; ``digits`` is in -18..18."""
         exp = _exp()
         return exp.Round(this=x, decimals=exp.Literal.number(digits) if digits else None)
+
+    def in_list(self, x: Any, items: list[Any]) -> Any:
+        """``x IN (items)`` with SQL's null semantics."""
+        return _exp().In(this=x, expressions=items)
 
     # --- lists ------------------------------------------------------------------------
     def list_contains(self, lst: Any, item: Any) -> Any:

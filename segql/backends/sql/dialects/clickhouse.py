@@ -1,0 +1,40 @@
+"""ClickHouse: microsecond epochs by name, SQL's null semantics for `in`, and no lists
+(a ClickHouse array cannot be null, so segql's null lists have no home there).
+
+Run with the session settings the engine adapter sets (`join_use_nulls = 1`: a contact
+without events joins as NULL, not as zeros; times in UTC)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from segql.backends.sql.dialects.base import Capabilities, Profile, _exp, dtype
+
+
+class ClickHouse(Profile):
+    name = "clickhouse"
+    sqlglot_name = "clickhouse"
+    title = "ClickHouse"  # in messages
+    caps = Capabilities(lists=False, materialized_ctes=False)
+
+    def timestamp_type(self) -> Any:
+        # DateTime is 32-bit seconds from 1970: a 1969 birthday would wrap around.
+        return dtype("Nullable(DateTime64(6))", "clickhouse")
+
+    def days_between(self, as_of: dt.datetime, ts: Any) -> Any:
+        exp = _exp()
+        as_of_us = int(as_of.timestamp()) * 1_000_000 + as_of.microsecond
+        micros = exp.Anonymous(
+            this="toUnixTimestamp64Micro",
+            expressions=[exp.cast(ts, "Nullable(DateTime64(6, 'UTC'))", dialect="clickhouse")],
+        )
+        diff = exp.Sub(this=exp.Literal.number(as_of_us), expression=micros)
+        return self._floor_div(diff, 86_400_000_000)
+
+    def in_list(self, x: Any, items: list[Any]) -> Any:
+        # ClickHouse's IN ignores a NULL in the list (`2 IN (1, NULL)` is false, not
+        # unknown); equalities joined by OR keep SQL's three-valued answer.
+        exp = _exp()
+        eqs = [exp.EQ(this=x.copy(), expression=i) for i in items]
+        return exp.Paren(this=exp.or_(*eqs, copy=False))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import difflib
 import functools
 import importlib.util
 import os
@@ -39,7 +38,6 @@ from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.core.schema import Schema
 from segql.core.types import Type
 from segql.ir import nodes as ir
-from segql.ir.definitions import definitions
 
 __all__ = ["Database", "ExportFormat"]
 
@@ -92,7 +90,8 @@ class Database:
             if connection is not None
             else connection_mod.open_connection(db, read_only=read_only)
         )
-        self.con.execute("SET TimeZone = 'UTC'")
+        if not (self._own and connection_mod.is_locked(self.con)):  # (already UTC then)
+            self.con.execute("SET TimeZone = 'UTC'")
         for name, frame in (frames or {}).items():
             self.con.register(name, frame)
 
@@ -125,7 +124,12 @@ class Database:
             return
         self._roots = self._allowed_roots(schema)
         self._export_dir = Path(tempfile.mkdtemp(prefix="segql-export-"))
-        connection_mod.lock_down(self.con, self._roots, self._export_dir)
+        if not connection_mod.lock_down(self.con, self._roots, self._export_dir):
+            # Another segql Database in this process opened the same file first: DuckDB
+            # shares one instance, already locked down by that one. Reads keep its limits;
+            # exports cannot be staged here.
+            shutil.rmtree(self._export_dir, ignore_errors=True)
+            self._export_dir = None
         self._locked = True
 
     # --- queries ----------------------------------------------------------------------
@@ -142,36 +146,9 @@ class Database:
 
     def _values(self, schema: Schema, fields: tuple[str, ...]) -> list[tuple[str, ir.TExpr]]:
         """Profile fields and traits to return beside the key, by name."""
-        out: list[tuple[str, ir.TExpr]] = []
-        diags: list[Diagnostic] = []
-        seen: set[str] = set()
-        known = [*schema.entity.fields, *schema.traits]
-        for name in fields:
-            if name in seen:
-                diags.append(Diagnostic(code="bad-fields", message=f"`{name}` is asked for twice"))
-                continue
-            seen.add(name)
-            fd = schema.entity.fields.get(name)
-            if fd is not None:
-                out.append((name, ir.Field(name=name, column=fd.column, type=fd.type)))
-            elif name in definitions(schema).traits:
-                out.append((name, definitions(schema).traits[name]))
-            elif name == schema.entity.key:
-                continue  # the key is always the first column
-            else:
-                near = difflib.get_close_matches(name, known, n=1)
-                hint = f"did you mean `{near[0]}`?" if near else None
-                listing = "profile fields and traits: " + ", ".join(sorted(known)[:30])
-                diags.append(
-                    Diagnostic(
-                        code="unknown-name",
-                        message=f"unknown field `{name}`",
-                        hints=tuple(h for h in (hint, listing) if h),
-                    )
-                )
-        if diags:
-            raise EngineError(diags)
-        return out
+        from segql.engines.base import select_values
+
+        return select_values(schema, fields)
 
     def _query(
         self,
@@ -306,6 +283,15 @@ class Database:
     def _copy(self, query: Any, fmt: ExportFormat, path: Path, timeout: float | None) -> int:
         """COPY into ``path`` (through the private export folder on a locked connection)."""
         staged = path
+        if self._locked and self._export_dir is None:
+            raise EngineError(
+                Diagnostic(
+                    code="file-not-allowed",
+                    message="this DuckDB file is open twice in this process, and the first "
+                    "connection holds its export folder",
+                    hints=("export through the first Database, or close it first",),
+                )
+            )
         if self._locked:
             assert self._export_dir is not None
             staged = self._export_dir / f"{os.getpid()}-{threading.get_ident()}.{fmt.value}"

@@ -86,7 +86,14 @@ def select_values(schema: Schema, fields: Sequence[str]) -> list[tuple[str, ir.T
         fd = schema.entity.fields.get(name)
         if fd is not None:
             out.append((name, ir.Field(name=name, column=fd.column, type=fd.type)))
-        elif name in traits:
+        elif name in schema.traits:
+            if name not in traits:  # a schema made in code, not checked yet: check it now
+                from segql.checker import check_schema
+
+                check_schema(schema)
+            if name not in traits:
+                diags.append(Diagnostic(code="broken-trait", message=f"trait `{name}` has errors"))
+                continue
             out.append((name, traits[name]))
         elif name == schema.entity.key:
             continue  # the key is always the first column

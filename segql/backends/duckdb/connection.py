@@ -65,6 +65,8 @@ def open_connection(db: str | Path | None, *, read_only: bool) -> Any:
         raise EngineError(
             Diagnostic(code="engine", message=f"cannot open the database: {first_line(e)}")
         ) from None
+    if is_locked(con):  # a second connection to a file another segql Database locked
+        return con
     # Python objects are visible to SQL only when registered by name.
     con.execute("SET python_enable_replacements = false")
     # DuckDB's own progress bar writes into the output stream; the CLI reports progress.
@@ -75,13 +77,23 @@ def open_connection(db: str | Path | None, *, read_only: bool) -> Any:
     return con
 
 
-def lock_down(con: Any, readable: Sequence[Path], export_dir: Path) -> None:
+def lock_down(con: Any, readable: Sequence[Path], export_dir: Path) -> bool:
     """Files readable only under ``readable``, writable only in ``export_dir``, and the
-    configuration locked so that no later statement can lift either."""
+    configuration locked so that no later statement can lift either. False when the
+    instance was locked already (by another connection to the same file)."""
+    if is_locked(con):
+        return False
     dirs = [str(r) + os.sep for r in readable] + [str(export_dir) + os.sep]
     con.execute("SET allowed_directories = ?", [dirs])
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
+    return True
+
+
+def is_locked(con: Any) -> bool:
+    """Whether the configuration of ``con``'s instance is locked (by segql)."""
+    rows = con.execute("SELECT current_setting('lock_configuration')").fetchall()
+    return bool(rows and rows[0][0])
 
 
 def run_cancellable(

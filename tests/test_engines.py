@@ -1,0 +1,299 @@
+"""Every engine through `segql.connect(url)` and `--db URL` (CONTRACT §7): the same counts,
+members, Arrow tables and export files as DuckDB, schemas checked against the real
+tables, qualified table names."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from corpus_data import AS_OF, corpus_dataset
+from engines import (
+    ChdbData,
+    PgDatabase,
+    SparkData,
+    _q,
+    _sqlite_value,
+    load_duckdb,
+    require,
+    require_pg,
+)
+
+import segql
+from segql.engines import connect
+from segql.engines.base import EngineDatabase
+
+DATA = corpus_dataset()
+SEGMENTS = [
+    "purchases >= 2",
+    "country in ['DE', 'FR'] or age > 60",
+    "has orders where amount > 100 within 90d",
+    "last_open < 30d and not (email_consent = false)",
+    "top 50% by total_spent",
+    "signup_at > 2025-01-01 and coalesce(score, 0) >= 0.5",
+]
+FIELDS = ["email", "age", "signup_at", "email_consent", "credit", "purchases", "last_order"]
+ENGINES = ["duckdb", "sqlite", "postgres", "spark", "clickhouse"]
+
+
+def _sqlite_file(path: Path) -> Path:
+    con = sqlite3.connect(path)
+    for name, table in DATA.tables.items():
+        cols = ", ".join(_q(c) for c, _ in table.columns)
+        con.execute(f"CREATE TABLE {_q(name)} ({cols})")
+        marks = ", ".join("?" for _ in table.columns)
+        con.executemany(
+            f"INSERT INTO {_q(name)} VALUES ({marks})",
+            [
+                tuple(
+                    None if t.is_list else _sqlite_value(v, t)
+                    for v, (_, t) in zip(r, table.columns, strict=True)
+                )
+                for r in table.rows
+            ],
+        )
+    con.commit()
+    con.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def duck_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import duckdb
+
+    path = tmp_path_factory.mktemp("engines") / "shop.duckdb"
+    con = duckdb.connect(str(path))
+    load_duckdb(DATA, con)
+    con.execute("CREATE SCHEMA crm")
+    con.execute("CREATE TABLE crm.customers AS SELECT * FROM contacts")
+    con.close()
+    return path
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def db(
+    request: pytest.FixtureRequest, reference: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    kind = request.param
+    if kind == "duckdb":
+        # (a second DuckDB connection to the same file shares the locked-down instance)
+        yield reference
+    elif kind == "sqlite":
+        path = _sqlite_file(tmp_path_factory.mktemp("engines") / "shop.sqlite")
+        with connect(f"sqlite:///{path}") as d:
+            yield d
+    elif kind == "postgres":
+        require_pg()
+        pg = PgDatabase(DATA)
+        url = f"{require_pg()}?options=-csearch_path%3D{pg.schema}"
+        try:
+            with connect(url) as d:
+                yield d
+        finally:
+            pg.close()
+    elif kind == "spark":
+        data = SparkData(DATA)
+        from segql.engines.spark import Spark
+
+        try:
+            yield EngineDatabase(Spark(session=data.spark))
+        finally:
+            data.close()
+    else:
+        data = ChdbData(DATA)
+        from segql.engines.clickhouse import Chdb
+
+        try:
+            yield EngineDatabase(Chdb(session=data.session))
+        finally:
+            data.close()
+
+
+def _schema(drop_lists: bool) -> Any:
+    """The corpus schema (without list fields for ClickHouse, which refuses them)."""
+    import dataclasses
+
+    schema = DATA.schema
+    if not drop_lists:
+        return schema
+    fields = {n: f for n, f in schema.entity.fields.items() if not f.type.is_list}
+    return dataclasses.replace(schema, entity=dataclasses.replace(schema.entity, fields=fields))
+
+
+@pytest.fixture(scope="module")
+def reference(duck_file: Path) -> Iterator[Any]:
+    with connect(str(duck_file)) as d:
+        yield d
+
+
+def _is_clickhouse(db: Any) -> bool:
+    return getattr(getattr(db, "adapter", None), "dialect", "") == "clickhouse"
+
+
+@pytest.mark.parametrize("expr", SEGMENTS)
+def test_count_and_members_equal_duckdb(db: Any, reference: Any, expr: str) -> None:
+    schema = _schema(_is_clickhouse(db))
+    want = sorted(reference.member_ids(expr, DATA.schema, as_of=AS_OF))
+    assert db.count(expr, schema, as_of=AS_OF) == len(want)
+    assert sorted(db.member_ids(expr, schema, as_of=AS_OF)) == want
+
+
+def test_members_with_fields_equal_duckdb(db: Any, reference: Any) -> None:
+    schema = _schema(_is_clickhouse(db))
+    got = db.members("true", schema, as_of=AS_OF, fields=FIELDS).to_pylist()
+    want = reference.members("true", DATA.schema, as_of=AS_OF, fields=FIELDS).to_pylist()
+    key = lambda r: r["id"]  # noqa: E731
+    assert [_plain(r) for r in sorted(got, key=key)] == [_plain(r) for r in sorted(want, key=key)]
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """Values compared across engines: instants in UTC, decimals as numbers."""
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, dt.datetime):
+            v = v.astimezone(dt.UTC) if v.tzinfo else v.replace(tzinfo=dt.UTC)
+        elif v is not None and k in ("credit",):
+            v = float(v)
+        out[k] = v
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_exports_equal_duckdb(db: Any, reference: Any, fmt: str, tmp_path: Path) -> None:
+    schema = _schema(_is_clickhouse(db))
+    fields = ["email", "age", "signup_at", "email_consent"]
+    ours, theirs = tmp_path / f"a.{fmt}", tmp_path / f"b.{fmt}"
+    n = db.export("purchases >= 1", schema, ours, format=fmt, as_of=AS_OF, fields=fields)
+    m = reference.export(
+        "purchases >= 1", DATA.schema, theirs, format=fmt, as_of=AS_OF, fields=fields
+    )
+    assert n == m > 0
+    assert _rows(ours, fmt) == _rows(theirs, fmt)
+
+
+def _rows(path: Path, fmt: str) -> list[Any]:
+    if fmt == "csv":
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [lines[0], *sorted(lines[1:])]
+    if fmt == "jsonl":
+        return sorted(
+            (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()),
+            key=lambda r: r["id"],
+        )
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(path).to_pylist()
+    return sorted((_plain(r) for r in rows), key=lambda r: r["id"])
+
+
+def test_schema_mismatches_are_positioned_diagnostics(db: Any) -> None:
+    import dataclasses
+
+    schema = _schema(_is_clickhouse(db))
+    from segql.core.schema import Source
+
+    wrong = dataclasses.replace(
+        schema, entity=dataclasses.replace(schema.entity, source=Source(table="contact"))
+    )
+    with pytest.raises(segql.EngineError) as info:
+        db.count("true", wrong, as_of=AS_OF)
+    assert info.value.code == "missing-table"
+    assert any("contacts" in h for h in info.value.diagnostic.hints)
+
+
+def test_qualified_table_names_on_duckdb(duck_file: Path, tmp_path: Path) -> None:
+    import dataclasses
+    import shutil
+
+    copy = tmp_path / "copy.duckdb"  # its own DuckDB instance
+    shutil.copy(duck_file, copy)
+    from segql.core.schema import Source
+
+    schema = dataclasses.replace(
+        DATA.schema,
+        entity=dataclasses.replace(DATA.schema.entity, source=Source(table="crm.customers")),
+    )
+    missing = dataclasses.replace(
+        DATA.schema,
+        entity=dataclasses.replace(DATA.schema.entity, source=Source(table="customers")),
+    )
+    with connect(f"duckdb:///{copy}") as d:
+        assert d.count("age > 30", schema, as_of=AS_OF) == 3
+        with pytest.raises(segql.EngineError) as info:
+            d.count("true", missing, as_of=AS_OF)
+    assert "did you mean `crm.customers`?" in info.value.diagnostic.hints
+
+
+def test_qualified_table_names_are_quoted_per_part() -> None:
+    import dataclasses
+
+    from segql.core.schema import Source
+
+    schema = dataclasses.replace(
+        DATA.schema,
+        entity=dataclasses.replace(DATA.schema.entity, source=Source(table="crm.Customers")),
+    )
+    for dialect, text in [
+        ("duckdb", '"crm"."Customers"'),
+        ("postgres", '"crm"."Customers"'),
+        ("spark", "`crm`.`Customers`"),
+        ("clickhouse", '"crm"."Customers"'),
+    ]:
+        assert text in segql.to_sql("age > 1", schema, dialect=dialect), dialect
+
+
+def test_unknown_urls_and_missing_files_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(segql.EngineError) as info:
+        connect("mysql://localhost/db")
+    assert info.value.code == "unknown-engine"
+    with pytest.raises(segql.EngineError) as info:
+        connect(f"sqlite:///{tmp_path}/nope.db")
+    assert info.value.code == "missing-database"
+
+
+def test_a_missing_client_names_its_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from segql.engines.url import need
+
+    monkeypatch.setitem(sys.modules, "no_such_client_xyz", None)
+    with pytest.raises(segql.EngineError) as info:
+        need("no_such_client_xyz", "spark")
+    assert info.value.code == "missing-extra"
+    assert "pip install 'segql[spark]'" in info.value.diagnostic.hints
+
+
+def test_cli_count_on_every_url(duck_file: Path, tmp_path: Path) -> None:
+    from test_cli import CATALOG, SCHEMA, run
+
+    sqlite = _sqlite_file(tmp_path / "shop.sqlite")
+    args = ["--schema", str(SCHEMA), "--catalog", str(CATALOG), "--as-of", "2026-06-01T12:00:00"]
+    want = run("count", "@buyers", *args, "--db", str(duck_file))
+    assert want.returncode == 0, want.stderr
+    for url in (f"duckdb:///{duck_file}", f"sqlite:///{sqlite}"):
+        got = run("count", "@buyers", *args, "--db", url)
+        assert (got.returncode, got.stdout) == (0, want.stdout), (url, got.stderr)
+    require("chdb")  # a chdb: database holds no tables until loaded: a clear error
+    got = run("count", "@buyers", *args, "--db", "chdb:")
+    assert got.returncode == 1 and "does not exist" in got.stderr and "Traceback" not in got.stderr
+
+
+def test_a_duckdb_file_opened_twice_in_one_process(duck_file: Path, tmp_path: Path) -> None:
+    """DuckDB shares one instance per file: the second Database reads under the first's
+    lock-down and refuses to export clearly, instead of failing on the locked settings."""
+    import shutil
+
+    copy = tmp_path / "twice.duckdb"
+    shutil.copy(duck_file, copy)
+    with connect(str(copy)) as first, connect(str(copy)) as second:
+        assert first.count("age > 30", DATA.schema, as_of=AS_OF) == 3
+        assert second.count("age > 30", DATA.schema, as_of=AS_OF) == 3
+        with pytest.raises(segql.EngineError) as info:
+            second.export("true", DATA.schema, tmp_path / "m.csv", format="csv", as_of=AS_OF)
+        assert info.value.code == "file-not-allowed"
+        assert first.export("true", DATA.schema, tmp_path / "m.csv", format="csv", as_of=AS_OF)

@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "backends": 5,
     "pipeline": 6,
     "engine": 7,
+    "engines": 7,
     "config": 8,
     "": 9,  # segql/__init__.py: the public API, which the tools use too
     "tools": 10,

@@ -363,7 +363,8 @@ def test_file_sources_outside_the_allowed_folders_are_refused(tmp_path: Path) ->
 
 
 def test_every_runtime_import_is_a_core_dependency() -> None:
-    """What `pip install segql` brings is enough for every command (pyarrow included)."""
+    """What `pip install segql` brings is enough for every command (pyarrow included);
+    an engine's client comes with its extra, imported only in that engine's module."""
     import re
     import tomllib
 
@@ -371,6 +372,10 @@ def test_every_runtime_import_is_a_core_dependency() -> None:
     deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
     names = {re.split(r"[<>=\[ ]", d)[0].lower().replace("-", "_") for d in deps}
     modules = {"prompt_toolkit": "prompt_toolkit", "yaml": "pyyaml"}
+    extras = {"psycopg": "postgres", "pyspark": "spark", "py4j": "spark", "chdb": "clickhouse"}
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    for module, extra in extras.items():
+        assert extra in declared["optional-dependencies"], extra
     imported: set[str] = set()
     for path in (root / "segql").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -378,9 +383,15 @@ def test_every_runtime_import_is_a_core_dependency() -> None:
                 imported |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module.split(".")[0])
-    stdlib = set(sys.stdlib_module_names) | {"segql", "numpy"}  # numpy: used when present
+    # numpy: used when present; engine clients: their extras (and only segql/engines)
+    stdlib = set(sys.stdlib_module_names) | {"segql", "numpy", *extras}
     third = {modules.get(m, m) for m in imported - stdlib}
     assert third <= names, third - names
+    for path in (root / "segql").rglob("*.py"):
+        if "engines" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert not any(f"import {m}" in text for m in extras), path
 
 
 # --- the demo and file sources on other dialects --------------------------------------------

@@ -297,3 +297,25 @@ def test_a_duckdb_file_opened_twice_in_one_process(duck_file: Path, tmp_path: Pa
             second.export("true", DATA.schema, tmp_path / "m.csv", format="csv", as_of=AS_OF)
         assert info.value.code == "file-not-allowed"
         assert first.export("true", DATA.schema, tmp_path / "m.csv", format="csv", as_of=AS_OF)
+
+
+def test_a_slow_query_is_stopped_at_the_timeout(db: Any) -> None:
+    """The engine's own query is cancelled (SQLite interrupt, PostgreSQL cancel, Spark
+    cancelAllJobs); chdb cannot cancel, so it is left out."""
+    slow = {
+        "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+        "SELECT count(*) FROM c",
+        "postgres": "SELECT pg_sleep(30)",
+        "spark": "SELECT count(*) FROM range(0, 100000000000)",
+    }
+    adapter = getattr(db, "adapter", None)
+    if adapter is None or adapter.dialect not in slow:
+        pytest.skip("DuckDB's timeout is tested in test_everyday.py; chdb cannot cancel")
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(segql.EngineError) as info:
+        db._call(lambda: adapter.rows(slow[adapter.dialect]), timeout=0.5)
+    assert info.value.code == "timeout"
+    assert time.monotonic() - start < 20
+    assert db.count("true", _schema(False), as_of=AS_OF) == len(DATA.contacts())

@@ -374,7 +374,7 @@ def test_every_runtime_import_is_a_core_dependency() -> None:
     modules = {"prompt_toolkit": "prompt_toolkit", "yaml": "pyyaml"}
     extras = {"psycopg": "postgres", "pyspark": "spark", "py4j": "spark", "chdb": "clickhouse"}
     declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]
-    for module, extra in extras.items():
+    for extra in extras.values():
         assert extra in declared["optional-dependencies"], extra
     imported: set[str] = set()
     for path in (root / "segql").rglob("*.py"):

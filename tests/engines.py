@@ -381,11 +381,18 @@ _CH = {
     Type.BOOLEAN: "Nullable(Bool)",
     Type.DATE: "Nullable(Date32)",
     Type.TIMESTAMP: "Nullable(DateTime64(6, 'UTC'))",
+    # ClickHouse arrays cannot be null: a null list is stored as [] (segql refuses list
+    # fields on ClickHouse, so these columns are only there, never read).
+    Type.LIST_STRING: "Array(Nullable(String))",
+    Type.LIST_INTEGER: "Array(Nullable(Int64))",
 }
 _chdb_counter = itertools.count()
 
 
 def _ch_literal(v: Any, t: Type) -> str:
+    if t.is_list:
+        inner = Type.STRING if t is Type.LIST_STRING else Type.INTEGER
+        return "[" + ", ".join(_ch_literal(x, inner) for x in (v or [])) + "]"
     if v is None:
         return "NULL"
     if t is Type.TIMESTAMP:
@@ -400,23 +407,25 @@ def _ch_literal(v: Any, t: Type) -> str:
 
 
 class ChdbData:
-    """A data set as Memory tables of a fresh database in one chdb session. ClickHouse
-    arrays cannot be null, so list columns are left out (segql refuses lists there)."""
+    """A data set as Memory tables of a fresh database in one chdb session."""
 
-    def __init__(self, data: Dataset) -> None:
+    def __init__(self, data: Dataset, *, path: str | None = None) -> None:
+        """``path``: a folder that keeps the tables (MergeTree) for another process."""
         require("chdb")
         from chdb import session
 
-        self.session = session.Session()
-        self.db = f"segql_t{os.getpid()}_{next(_chdb_counter)}"
-        self.session.query(f"CREATE DATABASE {self.db}")
+        self.session = session.Session(path) if path else session.Session()
+        self.db = "default" if path else f"segql_t{os.getpid()}_{next(_chdb_counter)}"
+        if not path:
+            self.session.query(f"CREATE DATABASE {self.db}")
         self.session.query(f"USE {self.db}")
+        kind = "MergeTree ORDER BY tuple()" if path else "Memory"
         self.session.query("SET join_use_nulls = 1")  # as segql's adapter does
         self.session.query("SET session_timezone = 'UTC'")
         for name, table in data.tables.items():
-            keep = [i for i, (_, t) in enumerate(table.columns) if not t.is_list]
+            keep = list(range(len(table.columns)))
             cols = ", ".join(f"{_q(table.columns[i][0])} {_CH[table.columns[i][1]]}" for i in keep)
-            self.session.query(f"CREATE TABLE {_q(name)} ({cols}) ENGINE = Memory")
+            self.session.query(f"CREATE TABLE {_q(name)} ({cols}) ENGINE = {kind}")
             if table.rows:
                 values = ", ".join(
                     "(" + ", ".join(_ch_literal(r[i], table.columns[i][1]) for i in keep) + ")"

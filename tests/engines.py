@@ -11,6 +11,7 @@ import datetime as dt
 import itertools
 import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -303,6 +304,7 @@ def spark_session() -> Any:
             .config("spark.default.parallelism", "2")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+            .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="segql-spark-"))
             .getOrCreate()
         )
         _spark_session.sparkContext.setLogLevel("ERROR")

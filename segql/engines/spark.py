@@ -25,8 +25,13 @@ class Spark(Adapter):
             if master is not None and master.startswith("sc://"):
                 builder = builder.remote(master)
             else:
+                import tempfile
+
+                # A local session keeps its (empty) warehouse out of the current folder.
+                warehouse = tempfile.mkdtemp(prefix="segql-spark-")
                 builder = (
                     builder.master(master or "local[2]")
+                    .config("spark.sql.warehouse.dir", warehouse)
                     .config("spark.ui.enabled", "false")
                     .config("spark.ui.showConsoleProgress", "false")
                     .config("spark.sql.shuffle.partitions", "4")

@@ -372,3 +372,16 @@ def test_a_slow_query_is_stopped_at_the_timeout(db: Any) -> None:
     assert info.value.code == "timeout"
     assert time.monotonic() - start < 20
     assert db.count("true", _schema(False), as_of=AS_OF) == len(DATA.contacts())
+
+
+def test_cli_starts_a_local_spark_session(tmp_path: Path) -> None:
+    """`--db spark:local[2]` starts a session of its own (with an empty catalog here): the
+    schema's tables are missing, said as diagnostics, not a traceback."""
+    from test_cli import run
+
+    require("pyspark")
+    got = run("count", "@buyers", *_cli_args(), "--db", "spark:local[2]", cwd=tmp_path)
+    assert got.returncode == 1, got.stderr
+    assert "table `contacts` of the entity does not exist" in got.stderr
+    assert "Traceback" not in got.stderr
+    assert not (tmp_path / "spark-warehouse").exists()

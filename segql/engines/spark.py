@@ -36,7 +36,13 @@ class Spark(Adapter):
                     .config("spark.ui.showConsoleProgress", "false")
                     .config("spark.sql.shuffle.partitions", "4")
                 )
-            session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
+            import warnings
+
+            with warnings.catch_warnings():  # pyspark's note on pandas 3, which segql does not use
+                warnings.simplefilter("ignore", FutureWarning)
+                session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
+            if not (master or "").startswith("sc://"):
+                session.sparkContext.setLogLevel("ERROR")
         else:
             session.conf.set("spark.sql.session.timeZone", "UTC")
         self.spark = session

@@ -385,3 +385,19 @@ def test_cli_starts_a_local_spark_session(tmp_path: Path) -> None:
     assert "table `contacts` of the entity does not exist" in got.stderr
     assert "Traceback" not in got.stderr
     assert not (tmp_path / "spark-warehouse").exists()
+
+
+def test_the_repl_runs_on_any_engine(tmp_path: Path) -> None:
+    import io
+
+    from segql.tools.repl.session import Session
+
+    path = _sqlite_file(tmp_path / "repl.sqlite")
+    with connect(f"sqlite:///{path}") as db:
+        out = io.StringIO()
+        s = Session(DATA.schema, db, as_of=AS_OF, out=out)
+        assert s.handle("purchases >= 1")
+        assert s.handle(":sql")  # in the engine's dialect
+        text = out.getvalue()
+    assert "4 members (66.7% of 6 contacts)" in text
+    assert "STRFTIME" in text  # SQLite's spelling of a timestamp

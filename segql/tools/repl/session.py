@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 # name: (arguments, what it does)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "sql": ("[dialect]", "the SQL of the last expression (default duckdb)"),
+    "sql": ("[dialect]", "the SQL of the last expression (default: the engine's)"),
     "schema": ("", "fields, traits and event streams"),
     "segments": ("", "catalog segments with member counts"),
     "as-of": ("[T]", "show or set the evaluation time (ISO date or timestamp, UTC)"),
@@ -263,7 +263,9 @@ class Session:
             case "as-of":
                 return self.set_as_of(arg)
             case "sql":
-                return self.show_sql(arg or "duckdb")
+                # default: the dialect of the engine the session runs on
+                engine = getattr(getattr(self.db, "adapter", None), "dialect", "duckdb")
+                return self.show_sql(arg or engine)
             case "save":
                 name, _, description = arg.partition(" ")
                 return self.save(name, description.strip() or None)

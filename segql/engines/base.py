@@ -289,18 +289,18 @@ class EngineDatabase:
         expired = interrupted = False
         try:
             worker.join(limit)
-            if worker.is_alive():
-                expired = True
-                self.adapter.interrupt()
-                worker.join()
+            expired = worker.is_alive()
         except KeyboardInterrupt:
             interrupted = True
+        # Cancel until the worker ends: an engine cancels only what is running, and a job
+        # may start after the first request (Spark plans before it submits).
+        while worker.is_alive() and (expired or interrupted):
             self.adapter.interrupt()
-            worker.join()
+            worker.join(0.25)
         if interrupted:
             raise Interrupted(Diagnostic(code="interrupted", message="the query was interrupted"))
         ok, value = box.pop()
-        if ok:
+        if ok and not expired:
             return cast(T, value)
         if expired:
             raise EngineError(

@@ -5,7 +5,6 @@ tables, qualified table names."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,11 +179,8 @@ def _rows(path: Path, fmt: str) -> list[Any]:
     if fmt == "csv":
         lines = path.read_text(encoding="utf-8").splitlines()
         return [lines[0], *sorted(lines[1:])]
-    if fmt == "jsonl":
-        return sorted(
-            (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()),
-            key=lambda r: r["id"],
-        )
+    if fmt == "jsonl":  # the same bytes as DuckDB's writer, line by line
+        return sorted(path.read_text(encoding="utf-8").splitlines())
     import pyarrow.parquet as pq
 
     rows = pq.read_table(path).to_pylist()
@@ -392,3 +388,18 @@ def test_the_repl_runs_on_any_engine(tmp_path: Path) -> None:
         text = out.getvalue()
     assert "4 members (66.7% of 6 contacts)" in text
     assert "STRFTIME" in text  # SQLite's spelling of a timestamp
+
+
+def test_csv_fields_are_written_as_duckdb_writes_them() -> None:
+    from segql.engines.base import _csv_cell
+
+    assert [_csv_cell(v) for v in ("", None, "a,b", 'q"x', " sp ", "\ntwo", True, [1, None])] == [
+        '""',
+        "",
+        '"a,b"',
+        '"q""x"',
+        " sp ",
+        '"\ntwo"',
+        "true",
+        '"[1,null]"',
+    ]

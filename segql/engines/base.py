@@ -499,24 +499,22 @@ def _write(
             if writer is not None:
                 writer.close()
         return n
-    import csv
-
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     try:
         if fmt is ExportFormat.CSV:
-            w = csv.writer(text, lineterminator="\n")
-            w.writerow(columns)
+            text.write(",".join(_csv_field(c) for c in columns) + "\n")
             for rows in batches:
                 for r in rows:
-                    w.writerow(
-                        [_csv_cell(_text_value(v, t)) for v, t in zip(r, types, strict=True)]
-                    )
+                    cells = zip(r, types, strict=True)
+                    text.write(",".join(_csv_cell(_text_value(v, t)) for v, t in cells) + "\n")
                 n += len(rows)
         else:
+            names = [json.dumps(c, ensure_ascii=False) + ":" for c in columns]
             for rows in batches:
                 for r in rows:
-                    rec = {c: _text_value(v, t) for c, v, t in zip(columns, r, types, strict=True)}
-                    text.write(json.dumps(rec, default=_json_number, ensure_ascii=False) + "\n")
+                    fields = zip(names, r, types, strict=True)
+                    text.write("{" + ",".join(k + _json(_text_value(v, t)) for k, v, t in fields))
+                    text.write("}\n")
                 n += len(rows)
         text.flush()
     finally:
@@ -525,20 +523,30 @@ def _write(
     return n
 
 
-def _csv_cell(v: Any) -> Any:
+def _csv_cell(v: Any) -> str:
+    """One CSV field as DuckDB's COPY writes it: null is empty, an empty string is `""`."""
     if v is None:
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list):
-        return json.dumps(v, ensure_ascii=False)
-    return v
+        return _csv_field(json.dumps(v, ensure_ascii=False, separators=(",", ":")))
+    if isinstance(v, str):
+        return _csv_field(v)
+    return str(v)
 
 
-def _json_number(v: Any) -> Any:
-    if isinstance(v, decimal.Decimal):  # a JSON number, as DuckDB's export writes it
-        return int(v) if v == v.to_integral_value() and v.as_tuple().exponent == 0 else float(v)
-    raise TypeError(f"cannot write {type(v).__name__} as JSON")
+def _csv_field(text: str) -> str:
+    if text == "" or any(c in text for c in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _json(v: Any) -> str:
+    """A value as DuckDB's JSON export writes it: compact, decimals with their scale."""
+    if isinstance(v, decimal.Decimal):
+        return str(v)
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
 
 
 def mapping_relations(rows: Iterable[tuple[str, str, bool]]) -> set[str]:

@@ -403,3 +403,26 @@ def test_csv_fields_are_written_as_duckdb_writes_them() -> None:
         "true",
         '"[1,null]"',
     ]
+
+
+def test_postgres_csv_exports_go_through_copy(tmp_path: Path, reference: Any) -> None:
+    """PostgreSQL writes the CSV itself (COPY … TO STDOUT), in DuckDB's forms."""
+    pg = PgDatabase(DATA)
+    try:
+        with connect(f"{require_pg()}?options=-csearch_path%3D{pg.schema}") as db:
+
+            def no_rows(*args: Any, **kw: Any) -> Any:
+                raise AssertionError("CSV rows fetched into Python instead of COPY")
+
+            db.adapter.batches = no_rows
+            fields = ["email", "signup_at", "email_consent", "tags"]
+            n = db.export(
+                "true", DATA.schema, tmp_path / "a.csv", format="csv", as_of=AS_OF, fields=fields
+            )
+            m = reference.export(
+                "true", DATA.schema, tmp_path / "b.csv", format="csv", as_of=AS_OF, fields=fields
+            )
+            assert n == m == len(DATA.contacts())
+            assert _rows(tmp_path / "a.csv", "csv") == _rows(tmp_path / "b.csv", "csv")
+    finally:
+        pg.close()

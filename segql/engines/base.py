@@ -70,6 +70,13 @@ class Adapter(abc.ABC):
         """The engine's own error as a diagnostic, or None if ``e`` is not one."""
         return None
 
+    def copy_csv(
+        self, query: Any, columns: list[str], types: list[Type], out: IO[bytes]
+    ) -> int | None:
+        """Write the members as CSV through the engine's own bulk path, in DuckDB's value
+        forms; None when the engine has none (segql then writes the rows itself)."""
+        return None
+
 
 def select_values(schema: Schema, fields: Sequence[str]) -> list[tuple[str, ir.TExpr]]:
     """Profile fields and traits to return beside the key, by name."""
@@ -252,10 +259,17 @@ class EngineDatabase:
         text = self._text(self._query(source, schema, as_of, names))
         columns, types = _columns(schema, names)
 
+        query = self._query(source, schema, as_of, names)
+
         def write(out: IO[bytes]) -> int:
-            return self._call(
-                lambda: _write(self.adapter.batches(text), out, fmt, columns, types), timeout
-            )
+            def work() -> int:
+                if fmt is ExportFormat.CSV:
+                    n = self.adapter.copy_csv(query, columns, types, out)
+                    if n is not None:
+                        return n
+                return _write(self.adapter.batches(text), out, fmt, columns, types)
+
+            return self._call(work, timeout)
 
         if isinstance(target, str | Path):
             from segql.core.fsutil import atomic_path

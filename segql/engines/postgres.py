@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 from segql.core.diagnostics import EngineError
+from segql.core.types import Type
 from segql.engines.base import BATCH, Adapter, engine_error, mapping_relations
 
 
@@ -63,6 +64,55 @@ class Postgres(Adapter):
             )
             found = {r[0]: r[1] for r in cur.fetchall()}
         return found or None
+
+    def copy_csv(
+        self, query: Any, columns: list[str], types: list[Type], out: IO[bytes]
+    ) -> int | None:
+        """``COPY (…) TO STDOUT`` with each value in DuckDB's export form, streamed."""
+        from sqlglot import exp
+
+        def form(name: str, t: Type) -> Any:
+            col = exp.Column(this=exp.to_identifier(name, quoted=True))
+            if t is Type.TIMESTAMP:
+                micros = exp.Anonymous(
+                    this="date_part", expressions=[exp.Literal.string("microseconds"), col]
+                )
+                whole = exp.EQ(
+                    this=exp.Mod(
+                        this=exp.cast(micros, "BIGINT"), expression=exp.Literal.number(1_000_000)
+                    ),
+                    expression=exp.Literal.number(0),
+                )
+
+                def text(pattern: str) -> Any:
+                    return exp.Anonymous(
+                        this="to_char", expressions=[col.copy(), exp.Literal.string(pattern)]
+                    )
+
+                return exp.Case(
+                    ifs=[exp.If(this=whole, true=text('YYYY-MM-DD"T"HH24:MI:SS"Z"'))],
+                    default=text('YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                )
+            if t is Type.BOOLEAN:
+                return exp.Case(
+                    ifs=[
+                        exp.If(this=col, true=exp.Literal.string("true")),
+                        exp.If(this=exp.Not(this=col.copy()), true=exp.Literal.string("false")),
+                    ]
+                )
+            if t.is_list:
+                return exp.cast(exp.Anonymous(this="array_to_json", expressions=[col]), "TEXT")
+            return col
+
+        select = exp.select(
+            *(exp.alias_(form(n, t), n, quoted=True) for n, t in zip(columns, types, strict=True))
+        ).from_(query.subquery("m"))
+        sql = select.sql(dialect="postgres")
+        with self.con.cursor() as cur:
+            with cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
+                for chunk in copy:
+                    out.write(chunk)
+            return int(cur.rowcount)
 
     def interrupt(self) -> None:
         self.con.cancel()

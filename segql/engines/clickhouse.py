@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from segql.core.diagnostics import EngineError
-from segql.engines.base import Adapter, engine_error
+from segql.engines.base import BATCH, Adapter, engine_error
 
 
 class Chdb(Adapter):
@@ -27,13 +28,29 @@ class Chdb(Adapter):
         self.session.query("SET join_use_nulls = 1")
         self.session.query("SET session_timezone = 'UTC'")
 
-    def _table(self, sql: str) -> Any:
-        return self.session.query(sql, "ArrowTable")
+        self._running: Any = None  # the streaming result being read, for interrupt()
+
+    def _stream(self, sql: str, size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of a query in Arrow record batches, read as they come."""
+        result = self.session.send_query(sql, "Arrow")
+        self._running = result
+        try:
+            for batch in result.record_batch(rows_per_batch=size):
+                cols = [c.to_pylist() for c in batch.columns]
+                yield list(zip(*cols, strict=True)) if cols else []
+        finally:
+            self._running = None
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        table = self._table(sql)
-        cols = [c.to_pylist() for c in table.columns]
-        return list(zip(*cols, strict=True)) if cols else []
+        return [r for rows in self._stream(sql, BATCH) for r in rows]
+
+    def batches(self, sql: str, size: int = BATCH) -> Iterator[list[tuple[Any, ...]]]:
+        return self._stream(sql, size)
+
+    def interrupt(self) -> None:
+        running = self._running
+        if running is not None:
+            running.cancel()
 
     def relations(self) -> set[str]:
         rows = self.rows(

@@ -271,7 +271,13 @@ class ExpressionCompiler:
                     return exp.Coalesce(this=column, expressions=[exp.Literal.number(0)])
                 return column
             case ir.Exists():
-                return self._exists(node)
+                if self.p.caps.exists_subqueries:
+                    return self._exists(node)
+                # Counted in the stream's pass (one grouped scan, hash-joined): engines
+                # whose planners run a correlated (NOT) EXISTS as a per-contact loop.
+                zero = exp.Literal.number(0)
+                count = exp.Coalesce(this=self._register_agg(node), expressions=[zero])
+                return exp.GT(this=count, expression=zero.copy())
             case ir.IsTrue(operand=o):
                 return exp.Coalesce(
                     this=exp.Paren(this=self.expr(o, stream)), expressions=[self.p.false()]

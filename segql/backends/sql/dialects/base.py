@@ -26,6 +26,8 @@ class Capabilities:
     # when it is `MATERIALIZED` (SQLite 3.35+, PostgreSQL 12+).
     materialized_ctes: bool = True
     reads_files: bool = False  # table functions reading Parquet/CSV files in place
+    # `has` as a correlated EXISTS (a semi/anti join), else counted in the stream's pass
+    exists_subqueries: bool = True
 
 
 def _exp() -> Any:

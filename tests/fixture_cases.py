@@ -2,6 +2,7 @@
 mypy's test data:
 
     any text before the first case (a description of the file)
+    -- a comment line, anywhere (also between and inside cases)
     [case a-unique-name]
     the input, any number of lines
     [out]
@@ -11,7 +12,9 @@ mypy's test data:
 
 A case ends where the next begins. Blank lines at the end of the input and of each
 section are dropped. `{{'s' * N}}` in an input is a Python string literal repeated N times
-(for inputs too long to write out). See tests/fixtures/README.md.
+(for inputs too long to write out). The loader refuses, with the file and line, a case
+name given twice, a section the test does not know, a section given twice and a case
+without a required section. See tests/fixtures/README.md.
 """
 
 from __future__ import annotations
@@ -54,8 +57,16 @@ def _strip(lines: list[str]) -> str:
     return "\n".join(lines)
 
 
-def load(relative: str, *, sections: tuple[str, ...] = ("out",)) -> list[Case]:
-    """The cases of ``tests/fixtures/<relative>``; ``sections`` are the names allowed."""
+def load(
+    relative: str,
+    *,
+    sections: tuple[str, ...] = ("out",),
+    required: tuple[str, ...] | None = None,
+) -> list[Case]:
+    """The cases of ``tests/fixtures/<relative>``: ``sections`` are the names allowed,
+    ``required`` those every case must have (by default the first of ``sections``)."""
+    if required is None:
+        required = sections[:1]
     path = FIXTURES / relative
     cases: list[Case] = []
     names: set[str] = set()
@@ -69,9 +80,14 @@ def load(relative: str, *, sections: tuple[str, ...] = ("out",)) -> list[Case]:
         name, line = current
         body = {k: _strip(v) for k, v in parts.items()}
         raw = body.pop("")  # may be empty: the parser's "nothing to parse" cases
+        missing = [f"[{s}]" for s in required if s not in body]
+        if missing:
+            raise ValueError(f"{relative}:{line}: `{name}` has no {', '.join(missing)}")
         cases.append(Case(name=name, file=relative, line=line, raw=raw, sections=body))
 
     for number, text in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        if text.startswith("--"):
+            continue  # a comment (no input or output line of segql's starts with `--`)
         head = _CASE.match(text)
         if head is not None or text.startswith("[case"):
             if head is None:

@@ -1,8 +1,9 @@
 """Checker cases in the style of mypy's test data: tests/fixtures/check/*.test (the
 format of tests/fixture_cases.py).
 
-Each case is ``[case NAME]``, the expression, ``[out]`` and the expected diagnostics, one
-per line as ``line:col-end_line:end_col severity code: message`` followed by ``  hint: …``.
+Each case is ``[case NAME]`` (the test id, unique across the files), the expression,
+``[out]`` and the expected diagnostics, one per line as
+``line:col-end_line:end_col severity code: message`` followed by ``  hint: …``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ def _cases() -> list[tuple[str, str, list[str]]]:
     for path in sorted(FIXTURES.glob("*.test")):
         for case in load(f"check/{path.name}"):
             lines = [ln for ln in case.sections.get("out", "").splitlines() if ln.strip()]
-            out.append((f"{path.stem}-{case.name}", case.raw, lines))
+            out.append((case.name, case.raw, lines))
+    names = [name for name, _, _ in out]
+    assert len(set(names)) == len(names), "a case name used in two files"
     return out
 
 

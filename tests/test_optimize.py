@@ -20,13 +20,11 @@ from segql.pipeline import to_sql
 SCHEMA = shop_schema()
 
 # (segment, what the optimizer must turn it into; None = unchanged)
-PAIRS = [
-    (case.raw, None if case.sections["out"] == "unchanged" else case.sections["out"])
-    for case in load("optimize/count_as_exists.test")
-]
+CASES = load("optimize/count_as_exists.test")
+PAIRS = [(c.raw, None if c.sections["out"] == "unchanged" else c.sections["out"]) for c in CASES]
 
 
-@pytest.mark.parametrize(("source", "expected"), PAIRS, ids=[p[0] for p in PAIRS])
+@pytest.mark.parametrize(("source", "expected"), PAIRS, ids=[c.name for c in CASES])
 def test_pairs(source: str, expected: str | None) -> None:
     before = typed(source, SCHEMA)
     after = optimize(before)

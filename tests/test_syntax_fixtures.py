@@ -176,6 +176,14 @@ def test_the_fixture_loader_refuses_mistakes(
     (tmp_path / "c.test").write_text("[case Has Spaces]\n1\n")
     with pytest.raises(ValueError, match="lower case"):
         load("c.test")
-    (tmp_path / "d.test").write_text("about\n[case z]\na\n\n[out]\nb\n\n")
+    (tmp_path / "d.test").write_text("about\n[case z]\na\n\n[out]\nb\n\n-- a comment\n")
     (case,) = load("d.test")
     assert (case.name, case.line, case.raw, case.sections) == ("z", 2, "a", {"out": "b"})
+    (tmp_path / "e.test").write_text("[case w]\n1\n[out]\n1\n[out]\n2\n")
+    with pytest.raises(ValueError, match=r"a second \[out\] in `w`"):
+        load("e.test")
+    (tmp_path / "f.test").write_text("[case v]\n1\n[tree]\n(1)\n")
+    with pytest.raises(ValueError, match=r"f.test:1: `v` has no \[out\]"):
+        load("f.test", sections=("out", "tree"))
+    (case,) = load("f.test", sections=("out", "tree"), required=())
+    assert case.sections == {"tree": "(1)"}

@@ -134,9 +134,10 @@ class ExpressionCompiler:
         shown = self.ident(name).sql(dialect=self.p.sqlglot_name)
         other = self.file_tables.get(shown)
         if other is not None and other != path.name:
+            first, second = sorted((other, path.name))  # the same words whatever the plan
             raise refuse(
                 "file-source",
-                f"two file sources, `{other}` and `{path.name}`, would both be table `{name}` "
+                f"two file sources, `{first}` and `{second}`, would both be table `{name}` "
                 f"in {self.p.name} SQL",
                 Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1),
                 "give one of them a `table:` naming its table in the database",

@@ -25,7 +25,7 @@ from segql.backends.sql.plan import SqlOptions
 from segql.backends.sql.query import build_query, render
 from segql.core.diagnostics import Diagnostic, EngineError, Interrupted, SegqlError, with_source
 from segql.core.limits import DEFAULT_LIMITS, Limits
-from segql.core.schema import Located, Schema, Source
+from segql.core.schema import Schema
 from segql.core.types import Type
 from segql.ir import nodes as ir
 from segql.ir.definitions import definitions
@@ -337,18 +337,10 @@ class EngineDatabase:
         if self._checked.get(id(schema)) is schema:
             return
         relations = self._call(self.adapter.relations)
-        diags: list[Diagnostic] = []
-        groups: list[tuple[str, Source, Located, list[tuple[str, Located | None]]]] = []
-        ent = schema.entity
-        cols: list[tuple[str, Located | None]] = [(ent.key, ent.where)]
-        cols += [(f.column, f.where) for f in ent.fields.values()]
-        groups.append(("the entity", ent.source, ent.where, cols))
-        for s in schema.streams.values():
-            scols: list[tuple[str, Located | None]] = [(s.key, s.where), (s.time, s.where)]
-            scols += [(f.column, f.where) for f in s.fields.values()]
-            groups.append((f"stream `{s.name}`", s.source, s.where, scols))
-        from segql.backends.duckdb.validation import diag
+        from segql.backends.duckdb.validation import diag, missing_columns, wanted_columns
 
+        diags: list[Diagnostic] = []
+        groups = wanted_columns(schema)
         for what, src, where, wanted in groups:
             if src.table is None:
                 diags.append(
@@ -378,19 +370,7 @@ class EngineDatabase:
                     )
                 )
                 continue
-            for col, loc in wanted:
-                if col in have:
-                    continue
-                near_col = difflib.get_close_matches(col, have, n=1)
-                diags.append(
-                    diag(
-                        "missing-column",
-                        f"table `{src.table}` has no column `{col}`",
-                        loc,
-                        *((f"did you mean `{near_col[0]}`?",) if near_col else ()),
-                        "columns: " + ", ".join(sorted(have)[:20]),
-                    )
-                )
+            diags += missing_columns(src.table, have, wanted)
         if diags:
             raise EngineError(diags)
         with self._lock:

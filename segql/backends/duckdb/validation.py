@@ -120,20 +120,20 @@ def _field_columns(fields: Mapping[str, FieldDef]) -> list[tuple[str, Located | 
     return [(f.column, f.where) for f in fields.values()]
 
 
-def validate(schema: Schema, run: Run) -> None:
-    """Compare the schema with the real tables; raise with every mismatch found."""
-    relations = _relations(run)
-    diags: list[Diagnostic] = []
+Wanted = list[tuple[str, Source, Located, list[tuple[str, Located | None]]]]
+
+
+def wanted_columns(schema: Schema) -> Wanted:
+    """(what, source, where, [(column, where)]) for the entity and each stream."""
     entity = schema.entity
-    groups: list[tuple[str, Source, Located, list[tuple[str, Located | None]]]] = []
-    groups.append(
+    groups: Wanted = [
         (
             "the entity",
             entity.source,
             entity.where,
             [(entity.key, entity.where), *_field_columns(entity.fields)],
         )
-    )
+    ]
     for stream in schema.streams.values():
         cols: list[tuple[str, Located | None]] = [
             (stream.key, stream.where),
@@ -141,24 +141,40 @@ def validate(schema: Schema, run: Run) -> None:
         ]
         cols += _field_columns(stream.fields)
         groups.append((f"stream `{stream.name}`", stream.source, stream.where, cols))
-    for what, src, where, cols in groups:
+    return groups
+
+
+def missing_columns(
+    label: str, have: Mapping[str, str], cols: list[tuple[str, Located | None]]
+) -> list[Diagnostic]:
+    """A `missing-column` diagnostic, with a suggestion, for each column not in ``have``."""
+    out = []
+    for col, loc in cols:
+        if col in have:
+            continue
+        near = difflib.get_close_matches(col, have, n=1)
+        out.append(
+            diag(
+                "missing-column",
+                f"table `{label}` has no column `{col}`",
+                loc,
+                *((f"did you mean `{near[0]}`?",) if near else ()),
+                "columns: " + ", ".join(sorted(have)[:20]),
+            )
+        )
+    return out
+
+
+def validate(schema: Schema, run: Run) -> None:
+    """Compare the schema with the real tables; raise with every mismatch found."""
+    relations = _relations(run)
+    diags: list[Diagnostic] = []
+    for what, src, where, cols in wanted_columns(schema):
         have = _columns(run, src, relations)
         if have is None:
             diags.append(_missing(what, src, where, relations))
             continue
-        for col, loc in cols:
-            if col in have:
-                continue
-            near = difflib.get_close_matches(col, have, n=1)
-            diags.append(
-                diag(
-                    "missing-column",
-                    f"table `{src.label}` has no column `{col}`",
-                    loc,
-                    *((f"did you mean `{near[0]}`?",) if near else ()),
-                    "columns: " + ", ".join(sorted(have)[:20]),
-                )
-            )
+        diags += missing_columns(src.label, have, cols)
     if diags:
         raise EngineError(diags)
 

@@ -46,6 +46,11 @@ class Adapter(abc.ABC):
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """All rows of a query."""
 
+    def first_column(self, sql: str) -> list[Any]:
+        """The first column of a query's rows (engines with columnar results override this:
+        member ids without a tuple per row)."""
+        return [r[0] for r in self.rows(sql)]
+
     def batches(self, sql: str, size: int = BATCH) -> Iterator[list[tuple[Any, ...]]]:
         """The rows of a query in batches (engines that can stream override this)."""
         rows = self.rows(sql)
@@ -214,9 +219,8 @@ class EngineDatabase:
         timeout: float | None = None,
     ) -> list[Any]:
         text = self._text(self._query(source, schema, as_of, ()))
-        key = _key_type(schema)
-        rows = self._call(lambda: self.adapter.rows(text), timeout)
-        return [normalize(r[0], key) for r in rows]
+        ids = self._call(lambda: self.adapter.first_column(text), timeout)
+        return normalize_all(ids, _key_type(schema))
 
     def members(
         self,
@@ -439,6 +443,16 @@ def normalize(v: Any, t: Type) -> Any:
             return json.loads(v) if isinstance(v, str) else list(v)
         case _:
             return v
+
+
+def normalize_all(values: list[Any], t: Type) -> list[Any]:
+    """:func:`normalize` over a column, skipping the per-value call where the engine's
+    values are already segql's (text, and integers from a typed driver)."""
+    if t is Type.STRING:
+        return values
+    if t is Type.INTEGER and all(type(v) is int for v in values):
+        return values
+    return [normalize(v, t) for v in values]
 
 
 def _text_value(v: Any, t: Type) -> Any:

@@ -44,6 +44,17 @@ class Chdb(Adapter):
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return [r for rows in self._stream(sql, BATCH) for r in rows]
 
+    def first_column(self, sql: str) -> list[Any]:
+        result = self.session.send_query(sql, "Arrow")
+        self._running = result
+        try:
+            out: list[Any] = []
+            for batch in result.record_batch(rows_per_batch=BATCH):
+                out.extend(batch.column(0).to_pylist())
+            return out
+        finally:
+            self._running = None
+
     def batches(self, sql: str, size: int = BATCH) -> Iterator[list[tuple[Any, ...]]]:
         return self._stream(sql, size)
 

@@ -25,7 +25,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from segql.backends.sql.dialects import Profile
+from segql.backends.sql.dialects import HasPlan, Profile
 from segql.backends.sql.expressions import ExpressionCompiler
 from segql.backends.sql.functions import AGGREGATES
 from segql.backends.sql.plan import (
@@ -49,6 +49,7 @@ from segql.core.types import Type
 from segql.ir import dag, timecalc
 from segql.ir import nodes as ir
 from segql.ir.definitions import definitions
+from segql.lang.ast import BoolOpKind
 
 
 class Compiler(ExpressionCompiler):
@@ -99,9 +100,12 @@ class Compiler(ExpressionCompiler):
         )
         for name, value in values:
             select = select.select(exp.alias_(value, name, quoted=True, copy=False), copy=False)
-        reduce = None if self.derived or self.levels else entity_only_conjuncts(texpr)
-        ctes = self._agg_ctes(reduce)
-        select = self._join_aggs(select, inner=required_streams(texpr), only=main.streams)
+        alone = not (self.derived or self.levels)
+        reduce = entity_only_conjuncts(texpr) if alone else None
+        inner = required_streams(texpr, counted_has=self.p.caps.has_plan is HasPlan.COUNTED)
+        having = self._having(texpr, inner) if alone and self.p.caps.filtered_passes else {}
+        ctes = self._agg_ctes(reduce, having)
+        select = self._join_aggs(select, inner=inner, only=main.streams)
         select = self._join_derived(select, main)
         self._fits(select)
         for level in self.levels.values():
@@ -202,9 +206,40 @@ class Compiler(ExpressionCompiler):
         select.append("joins", join)
         return select
 
-    def _agg_ctes(self, reduce: list[ir.TExpr] | None = None) -> list[tuple[str, Any]]:
+    def _having(self, texpr: ir.TExpr, inner: frozenset[str]) -> dict[str, list[Any]]:
+        """Top-level conjuncts that read only one inner-joined stream's aggregates, by
+        stream: repeated as the pass's HAVING, so the join meets only contacts that can
+        still be members (the WHERE keeps them, so the answer cannot change)."""
+        parts = (
+            texpr.operands
+            if isinstance(texpr, ir.BoolOp) and texpr.op is BoolOpKind.AND
+            else (texpr,)
+        )
+        out: dict[str, list[Any]] = {}
+        for c in parts:
+            nodes = ir.walk(c)
+            if any(isinstance(n, ir.Percentile | ir.TopPercent) for n in nodes):
+                continue
+            if self.p.caps.has_plan is not HasPlan.COUNTED and any(
+                isinstance(n, ir.Exists) for n in nodes
+            ):
+                continue
+            streams = {n.stream for n in nodes if isinstance(n, ir.Agg | ir.Exists)}
+            if len(streams) != 1 or not streams <= inner:
+                continue
+            (name,) = streams
+            sql = self.expr(c, None)
+            tables = {col.table for col in sql.find_all(self.exp.Column)}
+            if tables == {self.streams[name].alias()}:
+                out.setdefault(name, []).append(sql)
+        return out
+
+    def _agg_ctes(
+        self, reduce: list[ir.TExpr] | None = None, having: dict[str, list[Any]] | None = None
+    ) -> list[tuple[str, Any]]:
         """One grouped pass per stream. ``reduce``: profile-only conditions every member
-        meets; the passes then skip other contacts' events (a semi-join reduction)."""
+        meets; the passes then skip other contacts' events (a semi-join reduction).
+        ``having``: conditions on a pass's own aggregates that every member meets."""
         exp = self.exp
         out = []
         keep = None
@@ -264,24 +299,41 @@ class Compiler(ExpressionCompiler):
             q = q.where(exp.and_(*conds, copy=False), copy=False).group_by(
                 self.col(stream.key, EVENT), copy=False
             )
+            filters = (having or {}).get(s.name)
+            if filters:
+                by_alias = {a.alias: self._agg_sql(a, shared) for a in aggs}
+
+                def own(node: Any, by_alias: dict[str, Any] = by_alias) -> Any:
+                    if isinstance(node, exp.Column) and node.name in by_alias:
+                        return by_alias[node.name].copy()
+                    return node
+
+                q = q.having(
+                    exp.and_(*(exp.Paren(this=f.transform(own)) for f in filters), copy=False),
+                    copy=False,
+                )
             out.append((s.alias(), q))
         return out
 
     def _exists(self, node: ir.Exists) -> Any:
-        """`has E where C within D` as a correlated EXISTS: engines plan it as a semi (or,
-        under `not`, anti) join, measured faster than counting in the stream's pass."""
+        """`has E where C within D` as a correlated EXISTS, which engines plan as a semi
+        (or, under `not`, anti) join, or (HasPlan.IN_SET) as the contact's key in the set
+        of the stream's keys: both measured faster than counting in the stream's pass."""
         exp = self.exp
         stream = self.schema.streams[node.stream]
         alias = f"h{self._exists_count}"
         self._exists_count += 1
         time = self.p.timestamp_column(self.col(stream.time, alias))
-        conds = [
-            exp.EQ(
-                this=self.col(stream.key, alias),
-                expression=self.col(self.schema.entity.key, ENTITY),
-            ),
-            exp.LTE(this=time, expression=self.ts(self.as_of)),
-        ]
+        in_set = self.p.caps.has_plan is HasPlan.IN_SET
+        conds = [exp.LTE(this=time, expression=self.ts(self.as_of))]
+        if not in_set:
+            conds.insert(
+                0,
+                exp.EQ(
+                    this=self.col(stream.key, alias),
+                    expression=self.col(self.schema.entity.key, ENTITY),
+                ),
+            )
         filt = definitions(self.schema).filters.get(node.stream)
         with self._event_alias(alias):
             if filt is not None:
@@ -290,11 +342,18 @@ class Compiler(ExpressionCompiler):
                 conds.append(exp.Paren(this=self.expr(node.where, node.stream)))
         if node.within is not None:
             conds.append(exp.GTE(this=time.copy(), expression=self.ts(self._ago(node.within))))
+        picked = self.col(stream.key, alias) if in_set else exp.Literal.number(1)
         sub = (
-            exp.select(exp.Literal.number(1), copy=False)
+            exp.select(picked, copy=False)
             .from_(self.table(stream.source, alias), copy=False)
             .where(exp.and_(*conds, copy=False), copy=False)
         )
+        if in_set:
+            # A null key is in no set (the engine's IN skips nulls: EXISTS's answer).
+            member = exp.In(
+                this=self.col(self.schema.entity.key, ENTITY), query=exp.Subquery(this=sub)
+            )
+            return exp.Coalesce(this=exp.Paren(this=member), expressions=[self.p.false()])
         return exp.Exists(this=sub)
 
     @contextlib.contextmanager

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, assert_never
 
-from segql.backends.sql.dialects import Profile
+from segql.backends.sql.dialects import HasPlan, Profile
 from segql.backends.sql.functions import FUNCTIONS
 from segql.backends.sql.plan import (
     ENTITY,
@@ -272,7 +272,7 @@ class ExpressionCompiler:
                     return exp.Coalesce(this=column, expressions=[exp.Literal.number(0)])
                 return column
             case ir.Exists():
-                if self.p.caps.exists_subqueries:
+                if self.p.caps.has_plan is not HasPlan.COUNTED:
                     return self._exists(node)
                 # Counted in the stream's pass (one grouped scan, hash-joined): engines
                 # whose planners run a correlated (NOT) EXISTS as a per-contact loop.

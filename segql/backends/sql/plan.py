@@ -67,12 +67,13 @@ _CMP = COMPARE
 _FLIP = FLIPPED
 
 
-def required_streams(texpr: ir.TExpr) -> frozenset[str]:
+def required_streams(texpr: ir.TExpr, counted_has: bool = False) -> frozenset[str]:
     """Streams without whose events the whole condition cannot be true.
 
     A top-level conjunct that is false or unknown when a stream's aggregates take their
-    empty values (count and sum 0, the others null, ``has`` false) makes that stream
-    required, so its pass can be inner-joined."""
+    empty values (count and sum 0, the others null) makes that stream required, so its
+    pass can be inner-joined; so does a top-level ``has`` when it is counted in the pass
+    (``counted_has``; as an EXISTS subquery its events need not be in the pass)."""
     parts = (
         texpr.operands if isinstance(texpr, ir.BoolOp) and texpr.op is BoolOpKind.AND else (texpr,)
     )
@@ -105,6 +106,8 @@ def required_streams(texpr: ir.TExpr) -> frozenset[str]:
                 found = null_when_empty(x)
                 if found is not None:
                     out.add(found)
+            case ir.Exists(stream=s) if counted_has:
+                out.add(s)
     return frozenset(out)
 
 

@@ -10,7 +10,7 @@ generic profile.
 
 from __future__ import annotations
 
-from segql.backends.sql.dialects.base import Capabilities, Profile, dtype
+from segql.backends.sql.dialects.base import Capabilities, HasPlan, Profile, dtype
 from segql.backends.sql.dialects.clickhouse import ClickHouse
 from segql.backends.sql.dialects.duckdb import DuckDB
 from segql.backends.sql.dialects.generic import Generic
@@ -21,6 +21,7 @@ from segql.backends.sql.dialects.sqlite import SQLite
 __all__ = [
     "SUPPORTED",
     "Capabilities",
+    "HasPlan",
     "Profile",
     "dialect_names",
     "dtype",

@@ -4,11 +4,20 @@ an engine can do (instead of testing dialect names)."""
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import functools
 from dataclasses import dataclass
 from typing import Any
 
 from segql.core.types import Type
+
+
+class HasPlan(enum.Enum):
+    """How `has E where C within D` is written, the plan each engine runs fastest."""
+
+    EXISTS = "exists"  # a correlated EXISTS: planned as a semi (under `not`, anti) join
+    COUNTED = "counted"  # counted in the stream's grouped pass, which is hash-joined
+    IN_SET = "in_set"  # `key IN (SELECT key …)`: one hashed set of the stream's keys
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,8 +35,10 @@ class Capabilities:
     # when it is `MATERIALIZED` (SQLite 3.35+, PostgreSQL 12+).
     materialized_ctes: bool = True
     reads_files: bool = False  # table functions reading Parquet/CSV files in place
-    # `has` as a correlated EXISTS (a semi/anti join), else counted in the stream's pass
-    exists_subqueries: bool = True
+    has_plan: HasPlan = HasPlan.EXISTS
+    # A condition on one required stream's aggregates repeated as its pass's HAVING, for
+    # planners that would otherwise hash-join every contact's aggregates first
+    filtered_passes: bool = False
 
 
 def _exp() -> Any:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from segql.backends.sql.dialects.base import Capabilities, Profile, _exp, dtype
+from segql.backends.sql.dialects.base import Capabilities, HasPlan, Profile, _exp, dtype
 
 
 class ClickHouse(Profile):
     name = "clickhouse"
     sqlglot_name = "clickhouse"
     title = "ClickHouse"  # in messages
-    caps = Capabilities(lists=False, materialized_ctes=False)
+    caps = Capabilities(
+        lists=False, materialized_ctes=False, has_plan=HasPlan.IN_SET, filtered_passes=True
+    )
 
     def timestamp_type(self) -> Any:
         # DateTime is 32-bit seconds from 1970: a 1969 birthday would wrap around.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from segql.backends.sql.dialects.base import Capabilities, Profile, _exp, dtype
+from segql.backends.sql.dialects.base import Capabilities, HasPlan, Profile, _exp, dtype
 from segql.core.types import Type
 
 
@@ -15,7 +15,7 @@ class Postgres(Profile):
     title = "PostgreSQL"  # in messages
     # PostgreSQL runs a correlated NOT EXISTS as an index loop per contact (8x slower than
     # a grouped pass on the engines benchmark): `has` is counted in the stream's pass.
-    caps = Capabilities(exists_subqueries=False)
+    caps = Capabilities(has_plan=HasPlan.COUNTED)
 
     def to_double(self, e: Any) -> Any:
         exp = _exp()

@@ -312,6 +312,61 @@ def spark_session() -> Any:
 
 
 _spark_counter = itertools.count()
+_connect_server: Any = None
+
+
+def spark_connect_url() -> str:
+    """A Spark Connect server (pyspark's own, `local[1]`) for the whole test run, on a
+    free loopback port: ``sc://127.0.0.1:PORT``."""
+    global _connect_server
+    require("pyspark")
+    require("grpc")  # the Spark Connect client's transport (pyspark[connect])
+    if _connect_server is None:
+        import atexit
+        import socket
+        import subprocess
+        import time
+        from pathlib import Path
+
+        import pyspark
+
+        home = Path(pyspark.__file__).parent
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        conf = {
+            "spark.connect.grpc.binding.port": port,
+            "spark.connect.grpc.binding.address": "127.0.0.1",
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": 1,
+            "spark.sql.session.timeZone": "UTC",
+            "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+            "spark.sql.warehouse.dir": tempfile.mkdtemp(prefix="segql-sc-"),
+        }
+        server = "org.apache.spark.sql.connect.service.SparkConnectServer"
+        args = [str(home / "bin" / "spark-submit"), "--class", server, "--master", "local[1]"]
+        for k, v in conf.items():
+            args += ["--conf", f"{k}={v}"]
+        proc = subprocess.Popen(
+            args,
+            env={**os.environ, "SPARK_HOME": str(home)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        atexit.register(proc.kill)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    pytest.fail("the Spark Connect server did not start")
+                time.sleep(0.5)
+        _connect_server = (proc, f"sc://127.0.0.1:{port}")
+    url: str = _connect_server[1]
+    return url
 
 
 def _spark_type(t: Type) -> Any:
@@ -333,11 +388,12 @@ def _spark_type(t: Type) -> Any:
 class SparkData:
     """A data set as tables of a fresh Spark database (made current)."""
 
-    def __init__(self, data: Dataset, *, views: bool = False) -> None:
-        """``views``: temporary views (fast, for many small data sets) instead of tables."""
+    def __init__(self, data: Dataset, *, views: bool = False, session: Any = None) -> None:
+        """``views``: temporary views (fast, for many small data sets) instead of tables;
+        ``session``: another session than the shared local one (a Spark Connect client)."""
         from pyspark.sql import types as st
 
-        self.spark = spark_session()
+        self.spark = session if session is not None else spark_session()
         self.views = views
         self.db = f"segql_t{os.getpid()}_{next(_spark_counter)}"
         self.names = list(data.tables)
@@ -442,3 +498,70 @@ class ChdbData:
     def close(self) -> None:
         self.session.query(f"DROP DATABASE IF EXISTS {self.db}")
         self.session.close()
+
+
+class ClickHouseHttp:
+    """A chdb session served over ClickHouse's HTTP interface on loopback: the subset
+    clickhouse-connect speaks (query in the URL and body, settings and `database` as URL
+    parameters, the result in the format the query names). The engine answering is real
+    ClickHouse; only the transport is this small server, as no ClickHouse server of a
+    current version can be installed here (Debian ships 18.16)."""
+
+    _TRANSPORT = frozenset(
+        {"query", "database", "default_format", "session_id", "query_id", "user",
+         "password", "compress", "decompress", "wait_end_of_query", "session_timeout",
+         "send_progress_in_http_headers", "http_headers_progress_interval_ms",
+         "enable_http_compression", "session_check", "client_protocol_version",
+         "cancel_http_readonly_queries_on_client_close"}
+    )  # fmt: skip
+
+    def __init__(self, session: Any) -> None:
+        import threading
+        import urllib.parse
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        lock = threading.Lock()
+        transport = self._TRANSPORT
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, body: bytes) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                params = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+                sql = "\n".join(p for p in (params.get("query", ""), body.decode()) if p)
+                status, data = 200, b""
+                try:
+                    with lock:
+                        if params.get("database"):
+                            session.query(f"USE {_q(params['database'])}")
+                        for k, v in params.items():
+                            if k not in transport:
+                                value = (
+                                    v if v.lstrip("-").isdigit() else _ch_literal(v, Type.STRING)
+                                )
+                                session.query(f"SET {k} = {value}")
+                        if sql.strip():
+                            data = session.query(sql, "TabSeparated").bytes()
+                except Exception as e:  # the engine's message, as a server sends it
+                    status, data = 500, str(e).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._answer(b"")
+
+            def do_POST(self) -> None:
+                self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

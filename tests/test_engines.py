@@ -14,6 +14,7 @@ import pytest
 from corpus_data import AS_OF, corpus_dataset
 from engines import (
     ChdbData,
+    ClickHouseHttp,
     PgDatabase,
     SparkData,
     _q,
@@ -21,6 +22,7 @@ from engines import (
     load_duckdb,
     require,
     require_pg,
+    spark_connect_url,
 )
 
 import segql
@@ -37,7 +39,9 @@ SEGMENTS = [
     "signup_at > 2025-01-01 and coalesce(score, 0) >= 0.5",
 ]
 FIELDS = ["email", "age", "signup_at", "email_consent", "credit", "purchases", "last_order"]
-ENGINES = ["duckdb", "sqlite", "postgres", "spark", "clickhouse"]
+ENGINES = [
+    "duckdb", "sqlite", "postgres", "spark", "spark-connect", "clickhouse", "clickhouse-server"
+]  # fmt: skip
 
 
 def _sqlite_file(path: Path) -> Path:
@@ -95,6 +99,14 @@ def db(
                 yield d
         finally:
             pg.close()
+    elif kind == "spark-connect":
+        # through the URL, as a user would: a client session of a separate server
+        with connect(spark_connect_url()) as d:
+            data = SparkData(DATA, session=d.adapter.spark)
+            try:
+                yield d
+            finally:
+                data.close()
     elif kind == "spark":
         data = SparkData(DATA)
         from segql.engines.spark import Spark
@@ -102,6 +114,16 @@ def db(
         try:
             yield EngineDatabase(Spark(session=data.spark))
         finally:
+            data.close()
+    elif kind == "clickhouse-server":
+        require("clickhouse_connect")
+        data = ChdbData(DATA)
+        http = ClickHouseHttp(data.session)
+        try:
+            with connect(f"clickhouse://127.0.0.1:{http.port}/{data.db}") as d:
+                yield d
+        finally:
+            http.close()
             data.close()
     else:
         data = ChdbData(DATA)
@@ -250,6 +272,39 @@ def test_unknown_urls_and_missing_files_are_clear_errors(tmp_path: Path) -> None
     with pytest.raises(segql.EngineError) as info:
         connect(f"sqlite:///{tmp_path}/nope.db")
     assert info.value.code == "missing-database"
+
+
+def test_clickhouse_urls_name_the_server_and_its_login() -> None:
+    from segql.engines.clickhouse import _options
+
+    assert _options("clickhouse://ana%40crm:p%2Fw@ch.example:9440/analytics?secure=1") == {
+        "host": "ch.example",
+        "port": 9440,
+        "username": "ana@crm",
+        "password": "p/w",
+        "secure": True,
+        "database": "analytics",
+    }
+    assert _options("clickhouse://ch.example") == {
+        "host": "ch.example",
+        "port": 8123,
+        "username": "default",
+        "password": "",
+        "secure": False,
+    }
+
+
+def test_an_unreachable_clickhouse_server_is_an_engine_error() -> None:
+    import socket
+
+    require("clickhouse_connect")
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(segql.EngineError) as info:
+        connect(f"clickhouse://127.0.0.1:{port}/db")
+    assert info.value.code == "engine"
+    assert "ClickHouse" in info.value.diagnostic.message
 
 
 def test_a_missing_client_names_its_extra(monkeypatch: pytest.MonkeyPatch) -> None:

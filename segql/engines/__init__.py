@@ -27,8 +27,8 @@ def connect(
 ) -> Any:
     """A database for segments: ``url`` is a DuckDB file path (or None: in memory),
     ``duckdb:///path``, ``postgresql://…``, ``sqlite:///path``, ``spark:local[2]``,
-    ``sc://host:port`` (Spark Connect), ``chdb:`` / ``chdb:///path``, or a
-    ``SparkSession`` object."""
+    ``sc://host:port`` (Spark Connect), ``chdb:`` / ``chdb:///path``,
+    ``clickhouse://host:port/db``, or a ``SparkSession`` object."""
     from segql.engines.base import EngineDatabase
 
     if url is not None and not isinstance(url, str | Path):
@@ -59,6 +59,10 @@ def connect(
         from segql.engines.spark import Spark
 
         adapter = Spark(target or None)
+    elif kind == "clickhouse":
+        from segql.engines.clickhouse import ClickHouseServer
+
+        adapter = ClickHouseServer(target)
     else:
         from segql.engines.clickhouse import Chdb
 

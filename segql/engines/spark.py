@@ -23,6 +23,7 @@ class Spark(Adapter):
 
             builder = SparkSession.builder
             if master is not None and master.startswith("sc://"):
+                need("grpc", "spark")  # Spark Connect's client transport
                 builder = builder.remote(master)
             else:
                 import tempfile

@@ -7,7 +7,12 @@ from typing import Any
 
 from segql.core.diagnostics import Diagnostic, EngineError
 
-EXTRAS = {"psycopg": "postgres", "pyspark": "spark", "chdb": "clickhouse"}
+EXTRAS = {
+    "psycopg": "postgres",
+    "pyspark": "spark",
+    "chdb": "clickhouse",
+    "clickhouse_connect": "clickhouse",
+}
 
 
 def need(module: str, extra: str) -> Any:
@@ -24,7 +29,7 @@ def need(module: str, extra: str) -> Any:
         ) from None
 
 
-KINDS = ("duckdb", "postgresql", "sqlite", "spark", "chdb")
+KINDS = ("duckdb", "postgresql", "sqlite", "spark", "chdb", "clickhouse")
 
 
 def kind_of(url: str) -> tuple[str, str]:
@@ -43,13 +48,7 @@ def kind_of(url: str) -> tuple[str, str]:
     if low.startswith("chdb:"):
         return "chdb", _path(url[len("chdb:") :])
     if low.startswith("clickhouse://"):
-        raise EngineError(
-            Diagnostic(
-                code="unknown-engine",
-                message="ClickHouse servers (clickhouse://) are not supported yet",
-                hints=("run in-process with chdb: (see docs/engines.md)",),
-            )
-        )
+        return "clickhouse", url
     if "://" in url:
         scheme = url.split("://", 1)[0]
         raise EngineError(
@@ -58,7 +57,7 @@ def kind_of(url: str) -> tuple[str, str]:
                 message=f"unknown database URL scheme `{scheme}://`",
                 hints=(
                     "a DuckDB file path, duckdb:///path, postgresql://…, sqlite:///path, "
-                    "spark:local[2], sc://host:port or chdb:",
+                    "spark:local[2], sc://host:port, chdb: or clickhouse://host:port/db",
                 ),
             )
         )

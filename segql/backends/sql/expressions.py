@@ -257,7 +257,17 @@ class ExpressionCompiler:
             case ir.StrMatch():
                 return self._str_match(node, stream)
             case ir.ListContains(list=lst, item=item):
-                return self.p.list_contains(self.expr(lst, stream), self.operand(item, stream))
+                # A null item is unknown, as any comparison with null (DuckDB's
+                # list_contains answers false for an empty list, null otherwise).
+                if isinstance(item, ir.Lit):
+                    if item.value is None:
+                        return exp.cast(exp.Null(), "BOOLEAN")
+                    return self.p.list_contains(self.expr(lst, stream), self.operand(item, stream))
+                value = self.operand(item, stream)
+                return exp.Case(
+                    ifs=[exp.If(this=exp.Is(this=value, expression=exp.Null()), true=exp.Null())],
+                    default=self.p.list_contains(self.expr(lst, stream), value.copy()),
+                )
             case ir.Within(operand=o, duration=d):
                 return exp.Between(
                     this=self.operand(o, stream),

@@ -232,7 +232,11 @@ def predicate(draw: Any, depth: int = 0) -> str:
         return f"in segment {draw(st.sampled_from(['vip', 'lapsed_vip', 'buyers']))}"
     if kind == 13:
         f, v = draw(st.sampled_from([("tags", "'vip'"), ("tags", "'a'"), ("lucky_numbers", "2")]))
-        return f"{f} {draw(st.sampled_from(['contains', 'not contains']))} {v}"
+        if draw(st.booleans()):
+            return f"{f} {draw(st.sampled_from(['contains', 'not contains']))} {v}"
+        pool = ["'vip'", "'a'", "'b'", "null"] if f == "tags" else ["0", "2", "3", "null"]
+        items = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3))
+        return f"{f} contains {draw(st.sampled_from(['any', 'all']))} [{', '.join(items)}]"
     sub = [draw(predicate(depth + 1)) for _ in range(draw(st.integers(2, 3)))]
     if kind in (14, 15):
         return "(" + f" {draw(st.sampled_from(['and', 'or']))} ".join(sub) + ")"

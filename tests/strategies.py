@@ -114,6 +114,9 @@ leaves = st.one_of(
 # --- compound nodes --------------------------------------------------------------------
 
 
+QUANTIFIED = frozenset({a.MatchOp.CONTAINS_ANY, a.MatchOp.CONTAINS_ALL})  # right: a list
+
+
 def _flatten(kind: a.BoolOpKind, operands: list[a.Expr]) -> a.BoolOp:
     flat: list[a.Expr] = []
     for o in operands:
@@ -164,7 +167,18 @@ def _extend(children: st.SearchStrategy[a.Expr]) -> st.SearchStrategy[a.Expr]:
             negated=st.booleans(),
         ),
         st.builds(a.IsNull, operand=children, negated=st.booleans()),
-        st.builds(a.Match, op=st.sampled_from(list(a.MatchOp)), left=children, right=children),
+        st.builds(
+            a.Match,
+            op=st.sampled_from([o for o in a.MatchOp if o not in QUANTIFIED]),
+            left=children,
+            right=children,
+        ),
+        st.builds(
+            a.Match,
+            op=st.sampled_from(sorted(QUANTIFIED, key=str)),
+            left=children,
+            right=st.builds(a.ListLit, items=st.lists(children, max_size=3).map(tuple)),
+        ),
         st.builds(a.Within, operand=children, duration=durations),
         st.builds(a.ListLit, items=st.lists(children, max_size=3).map(tuple)),
         calls(children),

@@ -507,6 +507,7 @@ def texts(text: str) -> list[str]:
         ("fir", ["first_name", "`first name`", "first_order", "first("], []),
         ("`first n", ["`first name`"], []),
         ("age i", ["in [", "is null", "is not null"], ["="]),
+        ("tags ", ["contains ", "contains any [", "contains all ["], ["starts with ", "="]),
         ("age > 3 o", ["or "], ["and "]),
         # meta-commands
         (":", [":sql", ":schema", ":segments", ":as-of", ":save", ":help", ":quit"], []),

@@ -110,7 +110,7 @@ def _expr(ctx: _Ctx, e: a.Expr) -> ir.TExpr | None:
         case a.ListLit():
             ctx.error(
                 "misplaced-list",
-                "a list can only follow `in` or `not in`",
+                "a list can only follow `in`, `not in`, `contains any` or `contains all`",
                 e.span,
                 "e.g. `country in ['DE', 'AT']`",
             )

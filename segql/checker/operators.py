@@ -299,7 +299,43 @@ def _enum_check(ctx: _Ctx, target: ir.TExpr, e: a.Expr, lit: ir.TExpr) -> None:
     )
 
 
+def _contains_quantified(ctx: _Ctx, e: a.Match) -> ir.TExpr | None:
+    """`L contains any [a, b]` is `L contains a or L contains b`; `all`: `and`."""
+    word = e.op.value
+    x = ctx.expr(e.left)
+    if x is None:
+        return None
+    if not x.type.is_list and x.type is not Type.NULL:
+        ctx.error(
+            "type-mismatch",
+            f"`{word}` needs a list on its left, but {_describe(e.left)} is {_a(x.type)}",
+            e.left.span,
+            "for text, combine `contains` tests with `or` / `and`",
+        )
+        return None
+    assert isinstance(e.right, a.ListLit)  # the grammar's only right side
+    if not e.right.items:
+        ctx.error(
+            "wrong-arguments",
+            f"`{word} []` needs at least one item",
+            e.right.span,
+        )
+        return None
+    tests: list[ir.TExpr] = []
+    for item in e.right.items:
+        node = _match(ctx, a.Match(op=a.MatchOp.CONTAINS, left=e.left, right=item, span=e.span))
+        if node is None:
+            return None
+        tests.append(node)
+    if len(tests) == 1:
+        return tests[0]
+    kind = a.BoolOpKind.OR if e.op is a.MatchOp.CONTAINS_ANY else a.BoolOpKind.AND
+    return ir.BoolOp(op=kind, operands=tuple(tests), span=e.span)
+
+
 def _match(ctx: _Ctx, e: a.Match) -> ir.TExpr | None:
+    if e.op in (a.MatchOp.CONTAINS_ANY, a.MatchOp.CONTAINS_ALL):
+        return _contains_quantified(ctx, e)
     x = ctx.expr(e.left)
     y = ctx.expr(e.right)
     if x is None or y is None:

@@ -100,6 +100,8 @@ class BoolOpKind(enum.Enum):
 class MatchOp(enum.Enum):
     CONTAINS = "contains"
     NOT_CONTAINS = "not contains"
+    CONTAINS_ANY = "contains any"  # right: a list literal; some of its items is an element
+    CONTAINS_ALL = "contains all"  # every item is an element
     STARTS_WITH = "starts with"
     ENDS_WITH = "ends with"
 

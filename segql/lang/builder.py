@@ -214,6 +214,20 @@ class Builder:
     def not_contains(self, c: list[Any]) -> a.Expr:
         return self._match(a.MatchOp.NOT_CONTAINS, c)
 
+    def contains_quantified(self, c: list[Any]) -> a.Expr:
+        # `any` and `all` are words only here (a field may still be called `any`)
+        word = str(c[1]).lower()
+        if word not in ("any", "all"):
+            _fail(
+                "syntax",
+                f"`contains {c[1]} [...]`: after `contains`, a list needs `any` or `all`",
+                tok_span(c[1]),
+                "`contains any [...]`: some item is an element; `contains all [...]`: every "
+                "item is",
+            )
+        op = a.MatchOp.CONTAINS_ANY if word == "any" else a.MatchOp.CONTAINS_ALL
+        return self._match(op, c)
+
     def starts_with(self, c: list[Any]) -> a.Expr:
         return self._match(a.MatchOp.STARTS_WITH, c)
 

@@ -6,6 +6,7 @@ as_of is 2026-06-01 12:00 UTC. Comments on each contact say what it exercises.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal as D
 
 from engines import Dataset, Table
@@ -37,6 +38,11 @@ CONTACT_COLUMNS = [
     ("by", T.STRING),
     ("First Name", T.STRING),
 ]
+
+
+def _md5_bucket(salt: str, key: int) -> int:
+    return int(hashlib.md5(f"{salt}:{key}".encode()).hexdigest()[:8], 16) % 10000
+
 
 CONTACTS = [
     # 1: a VIP: many orders, a leap-day birthday, lists with values.
@@ -191,6 +197,13 @@ CASES: list[tuple[str, set[int], set[str]]] = [
     ("sign(score) = -1", {5}, set()),
     ("sign(credit) = 0 or sign(age - 40) = 0", {3, 5}, set()),
     ("sign(credit) is null", {2, 6}, set()),
+    # bucket against an independent md5 of `salt:key`
+    (
+        "bucket('spring') < 5000",
+        {i for i in range(1, 7) if _md5_bucket("spring", i) < 5000},
+        {"sqlite"},
+    ),
+    ("bucket('é:x') = " + str(_md5_bucket("é:x", 3)), {3}, {"sqlite"}),
     ("sign(score) + sign(credit) = 2", {1, 4}, set()),
     ("round(credit) = 100 or round(credit, 1) = 5.5", {4, 5}, set()),
     ("coalesce(age, 0) = 0", {2, 6}, set()),

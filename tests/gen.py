@@ -124,6 +124,8 @@ _NUM_FIELDS = ["age", "score", "credit"]
 NULLABLE = ["age", "email", "last_order", "avg_order", "birthday", "tags", "score"]
 _NUM_TERMS = [
     "purchases",
+    "bucket('a')",
+    "(bucket('spring-test') % 2)",
     "total_spent",
     "count(orders where gift)",
     "count(orders within 30d)",

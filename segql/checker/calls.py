@@ -60,6 +60,9 @@ def _call(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
         if kind is ArgKind.DIGITS:
             if not _digits(ctx, name, arg):
                 return None
+        elif kind is ArgKind.SALT:
+            if not _salt(ctx, name, arg):
+                return None
         elif t.type is not Type.NULL and not _fits(kind, t.type):
             ctx.error(
                 "type-mismatch",
@@ -82,7 +85,38 @@ def _call(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
             rtype = _common(targs)
         case _:
             assert_never(decl.returns)
+    if func is ir.FuncName.BUCKET:
+        if ctx.stream is not None:
+            ctx.error(
+                "wrong-scope",
+                "`bucket` places the contact, not an event: it cannot be used inside an "
+                "event condition",
+                e.span,
+            )
+            return None
+        targs.append(_key(ctx))
     return ir.Func(func=func, args=tuple(targs), type=rtype, span=e.span)
+
+
+def _key(ctx: _Ctx) -> ir.TExpr:
+    """The contact's key, as the value `bucket` hashes."""
+    entity = ctx.schema.entity
+    declared = entity.fields.get(entity.key)
+    t = declared.type if declared is not None else Type.INTEGER
+    return ir.Field(name=entity.key, column=entity.key, type=t)
+
+
+def _salt(ctx: _Ctx, name: str, arg: a.Expr) -> bool:
+    """A salt is a string written in the expression: the same text, the same buckets."""
+    if isinstance(arg, a.StringLit):
+        return True
+    ctx.error(
+        "wrong-arguments",
+        f"the salt of `{name}` must be a string written in the expression",
+        arg.span,
+        f"e.g. `{name}('spring-sale-2026') < 5000`: each salt splits the contacts anew",
+    )
+    return False
 
 
 def _fits(kind: ArgKind, t: Type) -> bool:
@@ -95,7 +129,7 @@ def _fits(kind: ArgKind, t: Type) -> bool:
             return t is Type.STRING or t.is_list
         case ArgKind.TEMPORAL:
             return t.is_temporal
-        case ArgKind.ANY | ArgKind.DIGITS:
+        case ArgKind.ANY | ArgKind.DIGITS | ArgKind.SALT:
             return True
         case _:
             assert_never(kind)

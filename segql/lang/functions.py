@@ -27,6 +27,7 @@ class ArgKind(enum.Enum):
     STRING_OR_LIST = "a string or a list"
     TEMPORAL = "a date or timestamp"
     DIGITS = "a whole number written in the expression"  # round's n: a constant
+    SALT = "a string written in the expression"  # bucket's salt: a constant
     ANY = "a value"  # coalesce: any type, unified across the arguments
 
 
@@ -141,6 +142,10 @@ _TABLE = (
     _f("days_until_anniversary", _S, "days_until_anniversary(d)",
        "0..365 days until the next occurrence of d's month and day (Feb 29 falls on "
        "Feb 28 in other years)", "days_until_anniversary(birthday) <= 7", params=_TIME),
+    _f("bucket", _S, "bucket(salt)",
+       "0..9999, fixed per contact and salt: the first 8 hex digits of md5(salt ':' key) "
+       "mod 10000, the same on every engine", "bucket('spring-test') < 5000",
+       params=(ArgKind.SALT,)),
     _f("percentile", _P, "percentile(x)",
        "100 × PERCENT_RANK() of x among all contacts with a non-null x",
        "percentile(total_spent) >= 90"),

@@ -106,6 +106,27 @@ def _coalesce(c: Call) -> Fn:
     return coalesce
 
 
+def bucket_of(salt: str, key: Any) -> int:
+    """CONTRACT §5.4: md5 of ``salt:key`` (UTF-8; an integer key in decimal), its first
+    8 hex digits as a number, modulo 10000."""
+    import hashlib
+
+    digest = hashlib.md5(f"{salt}:{key}".encode(), usedforsecurity=False).hexdigest()
+    return int(digest[:8], 16) % 10_000
+
+
+def _bucket(c: Call) -> Fn:
+    salt = c.node.args[0]
+    assert isinstance(salt, ir.Lit) and isinstance(salt.value, str)  # the checker's rule
+    text, key = salt.value, c.args[1]
+
+    def bucket(env: _Env, ev: Any) -> Any:
+        k = key(env, ev)
+        return None if k is None else bucket_of(text, k)
+
+    return bucket
+
+
 def _days_since(c: Call) -> Fn:
     g, tz, arg = c.args[0], c.tz, c.node.args[0]
     is_date = arg.type is Type.DATE
@@ -154,6 +175,7 @@ FUNCTIONS: dict[ir.FuncName, Callable[[Call], Fn]] = {
     F.WEEKDAY: lambda c: c.unary(lambda v: c.local(v).isoweekday()),
     F.DAYS_SINCE: _days_since,
     F.DAYS_UNTIL_ANNIVERSARY: _anniversary,
+    F.BUCKET: _bucket,
 }
 
 

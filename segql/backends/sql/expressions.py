@@ -261,6 +261,7 @@ class ExpressionCompiler:
                 # list_contains answers false for an empty list, null otherwise).
                 if isinstance(item, ir.Lit):
                     if item.value is None:
+                        self.expr(lst, stream)  # a dialect without lists still refuses
                         return exp.cast(exp.Null(), "BOOLEAN")
                     return self.p.list_contains(self.expr(lst, stream), self.operand(item, stream))
                 value = self.operand(item, stream)

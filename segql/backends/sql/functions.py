@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from segql.backends.sql.dialects import dtype
-from segql.backends.sql.plan import constant_int
+from segql.backends.sql.plan import constant_int, refuse
 from segql.core.types import Type
 from segql.ir import nodes as ir
 from segql.ir import timecalc
@@ -105,6 +105,30 @@ def _sign(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
     return c.exp.cast(c.exp.Sign(this=_arg(c, node, stream)), dtype("BIGINT"), copy=False)
 
 
+def _bucket(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
+    """md5(salt ':' key)'s first 8 hex digits as an integer, mod 10000 (CONTRACT §5.4);
+    the dialect turns hex into a number, or has no md5 and refuses."""
+    exp = c.exp
+    salt, key = node.args
+    assert isinstance(salt, ir.Lit) and isinstance(salt.value, str)  # the checker's rule
+    value = c.expr(key, None)
+    if key.type is not Type.STRING:
+        value = exp.cast(value, dtype("TEXT", c.p.sqlglot_name), copy=False)
+    text = exp.DPipe(this=exp.Literal.string(f"{salt.value}:"), expression=value, safe=True)
+    digits = exp.Substring(
+        this=exp.MD5(this=text), start=exp.Literal.number(1), length=exp.Literal.number(8)
+    )
+    number = c.p.hex_number(digits)
+    if number is None:
+        raise refuse(
+            "unsupported-construct",
+            f"{c.p.title} has no md5, which `bucket` needs to give the same buckets everywhere",
+            node.span,
+            "use duckdb, postgres, spark or clickhouse",
+        )
+    return exp.Mod(this=exp.Paren(this=number), expression=exp.Literal.number(10_000))
+
+
 def _unary(node_type: str) -> Renderer:
     return lambda c, node, stream: getattr(c.exp, node_type)(this=_arg(c, node, stream))
 
@@ -117,6 +141,7 @@ FUNCTIONS: dict[ir.FuncName, Renderer] = {
     F.LENGTH: _length,
     F.ABS: _unary("Abs"),
     F.SIGN: _sign,
+    F.BUCKET: _bucket,
     F.FLOOR: _unary("Floor"),
     F.CEIL: _unary("Ceil"),
     F.ROUND: _round,

@@ -163,6 +163,10 @@ class Profile:
         return _exp().In(this=x, expressions=items)
 
     # --- lists ------------------------------------------------------------------------
+    def hex_number(self, digits: Any) -> Any | None:
+        """Eight lower-case hex digits as a BIGINT; None: the dialect has no md5."""
+        return None
+
     def list_contains(self, lst: Any, item: Any) -> Any:
         return _exp().ArrayContains(this=lst, expression=item)
 

@@ -20,6 +20,14 @@ class ClickHouse(Profile):
         lists=False, materialized_ctes=False, has_plan=HasPlan.IN_SET, filtered_passes=True
     )
 
+    def hex_number(self, digits: Any) -> Any:
+        # 4 bytes, big-endian in the hex, read as a little-endian UInt32 once reversed
+        exp = _exp()
+        raw = exp.Anonymous(this="unhex", expressions=[digits])
+        rev = exp.Anonymous(this="reverse", expressions=[raw])
+        n = exp.Anonymous(this="reinterpretAsUInt32", expressions=[rev])
+        return exp.Anonymous(this="toInt64", expressions=[n])
+
     def timestamp_type(self) -> Any:
         # DateTime is 32-bit seconds from 1970: a 1969 birthday would wrap around.
         return dtype("Nullable(DateTime64(6))", "clickhouse")

@@ -17,6 +17,13 @@ class Postgres(Profile):
     # a grouped pass on the engines benchmark): `has` is counted in the stream's pass.
     caps = Capabilities(has_plan=HasPlan.COUNTED)
 
+    def hex_number(self, digits: Any) -> Any:
+        # 'x' || hex as bit(32), whose bigint is unsigned
+        exp = _exp()
+        bits = exp.DPipe(this=exp.Literal.string("x"), expression=digits, safe=True)
+        as_bits = exp.cast(bits, dtype("BIT(32)", "postgres"), copy=False)
+        return exp.cast(as_bits, dtype("BIGINT", "postgres"), copy=False)
+
     def to_double(self, e: Any) -> Any:
         exp = _exp()
         return exp.cast(e, dtype("DOUBLE PRECISION", "postgres"), copy=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from segql.backends.sql.dialects.base import Capabilities, Profile, _exp
+from segql.backends.sql.dialects.base import Capabilities, Profile, _exp, dtype
 
 
 class Spark(Profile):
@@ -14,6 +14,13 @@ class Spark(Profile):
     title = "Spark"  # in messages
     # Spark plans CTEs itself (no MATERIALIZED); it has lists and zones.
     caps = Capabilities(materialized_ctes=False)
+
+    def hex_number(self, digits: Any) -> Any:
+        exp = _exp()
+        decimal = exp.Anonymous(
+            this="CONV", expressions=[digits, exp.Literal.number(16), exp.Literal.number(10)]
+        )
+        return exp.cast(decimal, dtype("BIGINT", "spark"), copy=False)
 
     def part(self, unit: str, e: Any) -> Any:
         if unit != "isodow":

@@ -197,6 +197,17 @@ CASES: list[tuple[str, set[int], set[str]]] = [
     ("sign(score) = -1", {5}, set()),
     ("sign(credit) = 0 or sign(age - 40) = 0", {3, 5}, set()),
     ("sign(credit) is null", {2, 6}, set()),
+    # 1 degree of latitude is 111.2 km; Berlin to Paris 877.46 km
+    ("distance_km(score, 0, 0, 0) < 100", {1}, set()),
+    ("distance_km(0, score, 0, 0) between 111 and 112", {5}, set()),
+    (
+        "distance_km(52.52, 13.405, 48.8566, 2.3522) between 877.4 and 877.5",
+        {1, 2, 3, 4, 5, 6},
+        set(),
+    ),
+    ("distance_km(age, 0, age, 0) = 0", {1, 3, 4, 5}, set()),
+    ("distance_km(90, 0, -90, 0) > 20015", {1, 2, 3, 4, 5, 6}, set()),
+    ("distance_km(credit, credit, 0, 0) is null", {2, 6}, set()),
     # bucket against an independent md5 of `salt:key`
     (
         "bucket('spring') < 5000",

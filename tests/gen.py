@@ -126,6 +126,7 @@ _NUM_TERMS = [
     "purchases",
     "bucket('a')",
     "(bucket('spring-test') % 2)",
+    "round(distance_km(score, age, 10, 20))",
     "total_spent",
     "count(orders where gift)",
     "count(orders within 30d)",

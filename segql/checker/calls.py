@@ -75,6 +75,8 @@ def _call(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
             rtype = Type.STRING
         case Returns.INTEGER:
             rtype = Type.INTEGER
+        case Returns.FLOAT:
+            rtype = Type.FLOAT
         case Returns.NUMERIC_OF_FIRST:
             rtype = _num(targs[0].type)
         case Returns.COMMON:

@@ -84,6 +84,7 @@ class FuncName(enum.Enum):
     LENGTH = "length"  # strings: characters; lists: elements
     ABS = "abs"
     SIGN = "sign"  # -1, 0, 1; an integer
+    DISTANCE_KM = "distance_km"  # haversine, a float
     BUCKET = "bucket"  # args: the salt (a literal) and the contact's key (a Field)
     ROUND = "round"  # round(x) or round(x, digits); halves away from zero
     FLOOR = "floor"

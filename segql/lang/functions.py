@@ -36,6 +36,7 @@ class Returns(enum.Enum):
 
     STRING = "string"
     INTEGER = "integer"
+    FLOAT = "float"
     NUMERIC_OF_FIRST = "the numeric type of the first argument"  # integer stays integer
     COMMON = "the common type of the arguments"  # coalesce
 
@@ -142,6 +143,10 @@ _TABLE = (
     _f("days_until_anniversary", _S, "days_until_anniversary(d)",
        "0..365 days until the next occurrence of d's month and day (Feb 29 falls on "
        "Feb 28 in other years)", "days_until_anniversary(birthday) <= 7", params=_TIME),
+    _f("distance_km", _S, "distance_km(lat1, lon1, lat2, lon2)",
+       "kilometres along the earth's surface between two points given in degrees "
+       "(haversine, radius 6371.0088 km)", "distance_km(lat, lon, 52.52, 13.405) < 50",
+       params=_NUM * 4, returns=Returns.FLOAT),
     _f("bucket", _S, "bucket(salt)",
        "0..9999, fixed per contact and salt: the first 8 hex digits of md5(salt ':' key) "
        "mod 10000, the same on every engine", "bucket('spring-test') < 5000",

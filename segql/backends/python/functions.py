@@ -106,6 +106,32 @@ def _coalesce(c: Call) -> Fn:
     return coalesce
 
 
+EARTH_KM = 6371.0088  # the mean earth radius (CONTRACT §5.4)
+_RAD = math.pi / 180  # math.radians's factor, written the same way in SQL
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """The operations in the order the SQL back end writes them, so that every engine's
+    IEEE doubles give the same result (up to their sin/cos/asin)."""
+    half_dphi = math.sin((lat2 - lat1) * _RAD * 0.5)
+    half_dlam = math.sin((lon2 - lon1) * _RAD * 0.5)
+    cosines = math.cos(lat1 * _RAD) * math.cos(lat2 * _RAD)
+    h = half_dphi * half_dphi + cosines * (half_dlam * half_dlam)
+    return 2 * EARTH_KM * math.asin(math.sqrt(1.0 if h > 1 else h))
+
+
+def _distance(c: Call) -> Fn:
+    gs = c.args
+
+    def distance(env: _Env, ev: Any) -> Any:
+        vs = [g(env, ev) for g in gs]
+        if any(v is None for v in vs):
+            return None
+        return haversine_km(*(float(v) for v in vs))
+
+    return distance
+
+
 def bucket_of(salt: str, key: Any) -> int:
     """CONTRACT §5.4: md5 of ``salt:key`` (UTF-8; an integer key in decimal), its first
     8 hex digits as a number, modulo 10000."""
@@ -176,6 +202,7 @@ FUNCTIONS: dict[ir.FuncName, Callable[[Call], Fn]] = {
     F.DAYS_SINCE: _days_since,
     F.DAYS_UNTIL_ANNIVERSARY: _anniversary,
     F.BUCKET: _bucket,
+    F.DISTANCE_KM: _distance,
 }
 
 

@@ -7,6 +7,7 @@ dialect prints its own spelling; ``tests/test_functions.py`` fails when one is m
 from __future__ import annotations
 
 import calendar
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,42 @@ def _sign(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
     return c.exp.cast(c.exp.Sign(this=_arg(c, node, stream)), dtype("BIGINT"), copy=False)
 
 
+def _distance(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
+    """Haversine in doubles, the in-process evaluator's operations in its order
+    (segql.backends.python.functions.haversine_km)."""
+    exp = c.exp
+
+    def num(v: float) -> Any:
+        return c.p.to_double(exp.Literal.number(repr(v)))
+
+    lat1, lon1, lat2, lon2 = (c.p.to_double(c.operand(a, stream)) for a in node.args)
+    rad = math.pi / 180
+
+    def half_sin(x: Any, y: Any) -> Any:
+        diff = exp.Paren(this=exp.Sub(this=y, expression=x))
+        angle = exp.Mul(this=exp.Mul(this=diff, expression=num(rad)), expression=num(0.5))
+        return exp.Sin(this=angle)
+
+    def cos(x: Any) -> Any:
+        return exp.Cos(this=exp.Mul(this=x, expression=num(rad)))
+
+    dphi = half_sin(lat1, lat2)
+    dlam = half_sin(lon1, lon2)
+    cosines = exp.Mul(this=cos(lat1.copy()), expression=cos(lat2.copy()))
+    h = exp.Add(
+        this=exp.Mul(this=dphi, expression=dphi.copy()),
+        expression=exp.Mul(
+            this=cosines, expression=exp.Paren(this=exp.Mul(this=dlam, expression=dlam.copy()))
+        ),
+    )
+    # rounding may take h a hair above 1 for antipodes, where asin is undefined
+    clamped = exp.Case(
+        ifs=[exp.If(this=exp.GT(this=h, expression=num(1.0)), true=num(1.0))],
+        default=h.copy(),
+    )
+    return exp.Mul(this=num(2 * 6371.0088), expression=exp.Asin(this=exp.Sqrt(this=clamped)))
+
+
 def _bucket(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
     """md5(salt ':' key)'s first 8 hex digits as an integer, mod 10000 (CONTRACT §5.4);
     the dialect turns hex into a number, or has no md5 and refuses."""
@@ -142,6 +179,7 @@ FUNCTIONS: dict[ir.FuncName, Renderer] = {
     F.ABS: _unary("Abs"),
     F.SIGN: _sign,
     F.BUCKET: _bucket,
+    F.DISTANCE_KM: _distance,
     F.FLOOR: _unary("Floor"),
     F.CEIL: _unary("Ceil"),
     F.ROUND: _round,

@@ -372,7 +372,13 @@ def test_every_runtime_import_is_a_core_dependency() -> None:
     deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
     names = {re.split(r"[<>=\[ ]", d)[0].lower().replace("-", "_") for d in deps}
     modules = {"prompt_toolkit": "prompt_toolkit", "yaml": "pyyaml"}
-    extras = {"psycopg": "postgres", "pyspark": "spark", "py4j": "spark", "chdb": "clickhouse"}
+    extras = {
+        "psycopg": "postgres",
+        "pyspark": "spark",
+        "py4j": "spark",
+        "chdb": "clickhouse",
+        "clickhouse_connect": "clickhouse",
+    }
     declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     for extra in extras.values():
         assert extra in declared["optional-dependencies"], extra

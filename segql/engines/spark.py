@@ -24,7 +24,11 @@ class Spark(Adapter):
             builder = SparkSession.builder
             if master is not None and master.startswith("sc://"):
                 need("grpc", "spark")  # Spark Connect's client transport
-                builder = builder.remote(master)
+                # Spark Connect's own builder: a client, also in a process that already
+                # runs a local session (the generic builder refuses that)
+                from pyspark.sql.connect.session import SparkSession as RemoteSession
+
+                builder = RemoteSession.builder.remote(master)
             else:
                 import tempfile
 

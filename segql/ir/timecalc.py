@@ -47,6 +47,9 @@ _EXACT = {
     DurationUnit.WEEK: dt.timedelta(weeks=1),
 }
 _MONTHS = {DurationUnit.MONTH: 1, DurationUnit.YEAR: 12}
+# Days and weeks move the wall clock of the schema's zone (CONTRACT §5.2): a day before
+# 12:00 is 12:00 the day before, also across a daylight-saving change (23 or 25 hours).
+_CALENDAR_DAYS = {DurationUnit.DAY: 1, DurationUnit.WEEK: 7}
 _SECONDS = {unit: int(delta.total_seconds()) for unit, delta in _EXACT.items()}
 _SPAN_SECONDS = int((MAX_INSTANT - MIN_INSTANT).total_seconds())
 
@@ -119,11 +122,18 @@ def ago(
     tz: dt.tzinfo,
     span: Span = NO_SPAN,
 ) -> dt.datetime:
-    """``as_of - amount unit``. Seconds to weeks are exact (a day is 24 hours); months and
-    years are calendar units on the wall clock of ``tz``, clamped to the month's last day
-    (Aug 31 - 6mo = Feb 28, or 29). Before year 1 is an ``out-of-range`` error at ``span``."""
+    """``as_of - amount unit``. Seconds, minutes and hours are exact; days and weeks are
+    calendar days on the wall clock of ``tz`` (as PostgreSQL's interval arithmetic), and
+    months and years calendar months, clamped to the month's last day (Aug 31 - 6mo =
+    Feb 28, or 29). A wall-clock time that a daylight-saving change skips or repeats is
+    read as :func:`_localize` does. Before year 1 is an ``out-of-range`` error at
+    ``span``."""
 
     def shift() -> dt.datetime:
+        days = _CALENDAR_DAYS.get(unit)
+        if days is not None and tz is not dt.UTC:
+            local = as_of.astimezone(tz).replace(tzinfo=None)
+            return _localize(local - dt.timedelta(days=days * amount), tz).astimezone(dt.UTC)
         exact = _EXACT.get(unit)
         if exact is not None:
             return as_of - exact * amount

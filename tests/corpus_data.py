@@ -197,6 +197,12 @@ CASES: list[tuple[str, set[int], set[str]]] = [
     ("sign(score) = -1", {5}, set()),
     ("sign(credit) = 0 or sign(age - 40) = 0", {3, 5}, set()),
     ("sign(credit) is null", {2, 6}, set()),
+    # median: the middle value, or the middle two interpolated (contact 1: 100 and 250.25)
+    ("median(orders.amount) = 175.125", {1}, {"sqlite"}),
+    ("median(orders.amount) > 100", {1, 5}, {"sqlite"}),
+    ("median(orders.quantity) = 1", {1, 2, 5}, {"sqlite"}),
+    ("median(orders.amount) is null", {3, 4, 6}, {"sqlite"}),
+    ("median(orders.amount where amount < 300) = 75", {1}, {"sqlite"}),
     # 1 degree of latitude is 111.2 km; Berlin to Paris 877.46 km
     ("distance_km(score, 0, 0, 0) < 100", {1}, set()),
     ("distance_km(0, score, 0, 0) between 111 and 112", {5}, set()),

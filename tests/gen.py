@@ -127,6 +127,8 @@ _NUM_TERMS = [
     "bucket('a')",
     "(bucket('spring-test') % 2)",
     "round(distance_km(score, age, 10, 20))",
+    "median(orders.amount)",
+    "median(orders.quantity where gift within 90d)",
     "total_spent",
     "count(orders where gift)",
     "count(orders within 30d)",

@@ -34,6 +34,9 @@ def _stream_of(ctx: _Ctx, target: a.Name, func: str) -> Stream | None:
     return None
 
 
+_NUMERIC = (ir.AggFunc.SUM, ir.AggFunc.AVG, ir.AggFunc.MEDIAN)  # aggregates of numbers
+
+
 def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
     if ctx.stream is not None:
         ctx.error(
@@ -70,9 +73,7 @@ def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
     else:
         if len(parts) != 2:
             fields = [
-                f
-                for f, d in stream.fields.items()
-                if func not in (ir.AggFunc.SUM, ir.AggFunc.AVG) or d.type.is_numeric
+                f for f, d in stream.fields.items() if func not in _NUMERIC or d.type.is_numeric
             ]
             ctx.error(
                 "bad-aggregate",
@@ -97,7 +98,7 @@ def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
         else:
             column, ftype = fd.column, fd.type
         assert ftype is not None
-        if func in (ir.AggFunc.SUM, ir.AggFunc.AVG) and not ftype.is_numeric:
+        if func in _NUMERIC and not ftype.is_numeric:
             ctx.error(
                 "type-mismatch",
                 f"`{e.func}` needs a number, but `{e.target.dotted}` is {_a(ftype)}",
@@ -127,7 +128,7 @@ def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
         rtype = Type.INTEGER
     elif func in (ir.AggFunc.FIRST, ir.AggFunc.LAST):
         rtype = Type.TIMESTAMP
-    elif func is ir.AggFunc.AVG:
+    elif func in (ir.AggFunc.AVG, ir.AggFunc.MEDIAN):
         rtype = Type.FLOAT
     else:
         assert ftype is not None

@@ -71,6 +71,7 @@ class AggFunc(enum.Enum):
     COUNT_DISTINCT = "count_distinct"
     SUM = "sum"
     AVG = "avg"
+    MEDIAN = "median"
     MIN = "min"
     MAX = "max"
     FIRST = "first"

@@ -252,6 +252,25 @@ def _avg(c: AggCall) -> Fn:
     return avg
 
 
+def _median(c: AggCall) -> Fn:
+    values, node = c.values, c.node
+
+    def median(env: _Env, ev: Any) -> Any:
+        vals = sorted(float(v) for v in values(env))
+        if not vals:
+            return None
+        mid, odd = divmod(len(vals), 2)
+        if odd:
+            return vals[mid]
+        lo, hi = vals[mid - 1], vals[mid]
+        try:  # as the engines interpolate: lo + (hi - lo) * 0.5
+            return _finite(lo + (hi - lo) * 0.5)
+        except ArithmeticError:
+            raise _out_of_range(node, "`median`") from None
+
+    return median
+
+
 def _pick(pick: Callable[[list[Any]], Any]) -> Callable[[AggCall], Fn]:
     def make(c: AggCall) -> Fn:
         values = c.values
@@ -279,6 +298,7 @@ AGGREGATES: dict[ir.AggFunc, Callable[[AggCall], Fn]] = {
     A.COUNT_DISTINCT: lambda c: lambda env, ev: len(set(c.values(env))),
     A.SUM: _sum,
     A.AVG: _avg,
+    A.MEDIAN: _median,
     A.MIN: _pick(min),
     A.MAX: _pick(max),
     A.FIRST: _time_of(min),

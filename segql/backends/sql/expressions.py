@@ -278,6 +278,13 @@ class ExpressionCompiler:
             case ir.Func():
                 return FUNCTIONS[node.func](self, node, stream)
             case ir.Agg(func=f):
+                if f is ir.AggFunc.MEDIAN and not self.p.caps.median:
+                    raise refuse(
+                        "unsupported-construct",
+                        f"{self.p.title} has no median aggregate",
+                        node.span,
+                        "use duckdb, postgres, spark or clickhouse",
+                    )
                 column = self._register_agg(node)
                 if f in (ir.AggFunc.COUNT, ir.AggFunc.COUNT_DISTINCT, ir.AggFunc.SUM):
                     return exp.Coalesce(this=column, expressions=[exp.Literal.number(0)])

@@ -220,6 +220,7 @@ AGGREGATES: dict[ir.AggFunc, AggRenderer] = {
     ),
     A.SUM: _simple("Sum"),
     A.AVG: _simple("Avg", double=True),
+    A.MEDIAN: lambda c, t, cond: c.p.median(_when(c, cond, c.p.to_double(t))),
     A.MIN: _simple("Min"),
     A.MAX: _simple("Max"),
     A.FIRST: _simple("Min"),  # the earliest event time

@@ -219,7 +219,7 @@ class _Context:
                     return Type.TIMESTAMP
                 f = st.fields.get(fname) if st is not None else None
                 return f.type if f is not None else None
-            if func in (*_NUMERIC_FUNCS, "sum", "avg"):
+            if func in (*_NUMERIC_FUNCS, "sum", "avg", "median"):
                 return Type.DECIMAL
             return None
         return {
@@ -350,7 +350,7 @@ def _stream_fields(schema: Schema, func: str) -> list[Candidate]:
         if func in ("min", "max"):
             fields.append((st.time, Type.TIMESTAMP))
         for fname, t in fields:
-            if func in ("sum", "avg") and not t.is_numeric:
+            if func in ("sum", "avg", "median") and not t.is_numeric:
                 continue
             if func in ("min", "max") and (t.is_list or t is Type.BOOLEAN):
                 continue

@@ -36,6 +36,7 @@ class Capabilities:
     materialized_ctes: bool = True
     reads_files: bool = False  # table functions reading Parquet/CSV files in place
     has_plan: HasPlan = HasPlan.EXISTS
+    median: bool = True  # an exact median aggregate
     # A condition on one required stream's aggregates repeated as its pass's HAVING, for
     # planners that would otherwise hash-join every contact's aggregates first
     filtered_passes: bool = False
@@ -163,6 +164,10 @@ class Profile:
         return _exp().In(this=x, expressions=items)
 
     # --- lists ------------------------------------------------------------------------
+    def median(self, x: Any) -> Any:
+        """The exact median of the non-null doubles ``x`` (the middle two interpolated)."""
+        return _exp().Median(this=x)
+
     def hex_number(self, digits: Any) -> Any | None:
         """Eight lower-case hex digits as a BIGINT; None: the dialect has no md5."""
         return None

@@ -20,6 +20,13 @@ class ClickHouse(Profile):
         lists=False, materialized_ctes=False, has_plan=HasPlan.IN_SET, filtered_passes=True
     )
 
+    def median(self, x: Any) -> Any:
+        # ClickHouse's `median` is an estimate from a sample; this one is exact
+        exp = _exp()
+        return exp.ParameterizedAgg(
+            this="quantileExactInclusive", expressions=[exp.Literal.number(0.5)], params=[x]
+        )
+
     def hex_number(self, digits: Any) -> Any:
         # 4 bytes, big-endian in the hex, read as a little-endian UInt32 once reversed
         exp = _exp()

@@ -19,7 +19,12 @@ class SQLite(Profile):
     # No list type, no zones, integer-only `%`, at most 64 joins, and a parser with a
     # fixed stack of 100 states: about 45 levels of one expression.
     caps = Capabilities(
-        lists=False, time_zones=False, float_modulo=False, max_joins=64, max_depth=16
+        lists=False,
+        time_zones=False,
+        float_modulo=False,
+        max_joins=64,
+        max_depth=16,
+        median=False,
     )
 
     def timestamp_literal(self, value: dt.datetime) -> Any:

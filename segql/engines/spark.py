@@ -21,7 +21,7 @@ class Spark(Adapter):
             need("pyspark", "spark")
             from pyspark.sql import SparkSession
 
-            builder = SparkSession.builder
+            builder: Any = SparkSession.builder
             if master is not None and master.startswith("sc://"):
                 need("grpc", "spark")  # Spark Connect's client transport
                 # Spark Connect's own builder: a client, also in a process that already

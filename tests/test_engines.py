@@ -334,6 +334,32 @@ def test_cli_count_on_every_url(duck_file: Path, tmp_path: Path) -> None:
     assert got.returncode == 1 and "does not exist" in got.stderr and "Traceback" not in got.stderr
 
 
+def test_cli_count_on_local_spark_reads_parquet_files_in_place(tmp_path: Path) -> None:
+    """`--db spark:local[1]`: a fresh local session has no tables, so the schema's
+    `file:` sources (Parquet) are read in place, as DuckDB reads them."""
+    import duckdb
+    from test_cli import CATALOG, SCHEMA, run
+
+    require("pyspark")
+    con = duckdb.connect()
+    load_duckdb(DATA, con)
+    text = SCHEMA.read_text(encoding="utf-8")
+    for table in ("contacts", "orders", "email_events"):
+        con.execute(f"COPY {table} TO '{tmp_path / table}.parquet' (FORMAT PARQUET)")
+        text = text.replace(f"table: {table}\n", f"file: {table}.parquet\n")
+    con.close()
+    assert "table:" not in text
+    schema = tmp_path / "schema.yaml"
+    schema.write_text(text, encoding="utf-8")
+    args = ["--schema", str(schema), "--catalog", str(CATALOG), "--as-of", "2026-06-01T12:00:00"]
+    want = run("count", "@buyers", *args)  # DuckDB reading the same files
+    got = run("count", "@buyers", *args, "--db", "spark:local[1]")
+    assert want.returncode == 0, want.stderr
+    assert (got.returncode, got.stdout) == (0, want.stdout), got.stderr
+    members = run("members", "@buyers", *args, "--db", "spark:local[1]", "--fields", "email")
+    assert members.returncode == 0, members.stderr
+
+
 def _cli_args() -> list[str]:
     from test_cli import CATALOG, SCHEMA
 

@@ -35,7 +35,9 @@ def connect(
         if type(url).__name__ == "SparkSession":
             from segql.engines.spark import Spark
 
-            return EngineDatabase(Spark(session=url), timeout=timeout, limits=limits)
+            return EngineDatabase(
+                Spark(session=url), timeout=timeout, limits=limits, file_roots=file_roots
+            )
         raise TypeError(f"connect() takes a URL or a path, not {type(url).__name__}")
     from segql.engines.url import kind_of
 
@@ -67,4 +69,4 @@ def connect(
         from segql.engines.clickhouse import Chdb
 
         adapter = Chdb(target or None)
-    return EngineDatabase(adapter, timeout=timeout, limits=limits)
+    return EngineDatabase(adapter, timeout=timeout, limits=limits, file_roots=file_roots)

@@ -41,10 +41,21 @@ class Adapter(abc.ABC):
 
     title: str  # in messages, e.g. "PostgreSQL"
     dialect: str  # the SQL dialect segql writes for it
+    # what to do about a `file:` source the engine cannot read in place
+    file_hints: tuple[str, ...] = ("load the file into a table, or run on DuckDB (the default)",)
 
     @abc.abstractmethod
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         """All rows of a query."""
+
+    def file_source(self, path: Path) -> Any | None:
+        """A sqlglot node that reads a ``file:`` source in place, or None: this engine reads
+        only tables (a file must be loaded into a table named after it)."""
+        return None
+
+    def file_columns(self, path: Path) -> dict[str, str] | None:
+        """The columns of a file :meth:`file_source` reads (None: no such file)."""
+        return None
 
     def first_column(self, sql: str) -> list[Any]:
         """The first column of a query's rows (engines with columnar results override this:
@@ -130,9 +141,16 @@ class EngineDatabase:
     :class:`segql.engine.Database`."""
 
     def __init__(
-        self, adapter: Adapter, *, timeout: float | None = None, limits: Limits | None = None
+        self,
+        adapter: Adapter,
+        *,
+        timeout: float | None = None,
+        limits: Limits | None = None,
+        file_roots: Iterable[str | Path] | None = None,
     ) -> None:
         self.adapter = adapter
+        # where `file:` sources may be read, on engines that read files in place
+        self._roots = [Path(r).resolve() for r in file_roots] if file_roots is not None else None
         self.timeout = timeout
         self.limits = limits or DEFAULT_LIMITS
         profile = profile_for(adapter.dialect)
@@ -173,7 +191,7 @@ class EngineDatabase:
                 schema,
                 profile=self.profile,
                 as_of=as_of,
-                options=SqlOptions(select=tuple(values)),
+                options=SqlOptions(select=tuple(values), sources=self._file_sources(schema)),
             )
         except SegqlError as e:
             if not isinstance(source, str):
@@ -335,6 +353,16 @@ class EngineDatabase:
             raise known from None
         raise value
 
+    def _file_sources(self, schema: Schema) -> dict[str, Any]:
+        """How this engine reads each ``file:`` source in place (none: it reads tables)."""
+        out: dict[str, Any] = {}
+        for src in (schema.entity.source, *(s.source for s in schema.streams.values())):
+            if src.file is not None:
+                node = self.adapter.file_source(src.file)
+                if node is not None:
+                    out[str(src.file)] = node
+        return out
+
     # --- schema validation --------------------------------------------------------------
     def validate(self, schema: Schema) -> None:
         """Compare the schema with the real tables; raise with every mismatch found."""
@@ -345,17 +373,37 @@ class EngineDatabase:
 
         diags: list[Diagnostic] = []
         groups = wanted_columns(schema)
+        files = any(self.adapter.file_source(s.file) for _, s, _, _ in groups if s.file)
+        if files:
+            from segql.backends.duckdb.validation import check_files
+
+            roots = self._roots
+            if roots is None:
+                roots = [schema.path.parent if schema.path else Path.cwd().resolve()]
+            check_files(schema, roots)
         for what, src, where, wanted in groups:
-            if src.table is None:
-                diags.append(
-                    diag(
-                        "file-source",
-                        f"{what} reads a file; on {self.adapter.title} every source is a `table:`",
-                        where,
-                        "load the file into a table, or run on DuckDB (the default)",
+            if src.file is not None:
+                if self.adapter.file_source(src.file) is None:
+                    diags.append(
+                        diag(
+                            "file-source",
+                            f"{what} reads the file `{src.file.name}`, which "
+                            f"{self.adapter.title} cannot read in place here; every source "
+                            "must be a `table:`",
+                            where,
+                            *self.adapter.file_hints,
+                        )
                     )
-                )
+                    continue
+                have = self._call(lambda p=src.file: self.adapter.file_columns(p))  # type: ignore[misc]
+                if have is None:
+                    diags.append(
+                        diag("missing-table", f"file `{src.file}` of {what} does not exist", where)
+                    )
+                    continue
+                diags += missing_columns(src.file.name, have, wanted)
                 continue
+            assert src.table is not None
             have = (
                 self._call(lambda t=src.table: self.adapter.columns(t))  # type: ignore[misc]
                 if src.table in relations

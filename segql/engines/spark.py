@@ -4,6 +4,7 @@ or a ``SparkSession`` passed in (``pip install 'segql[spark]'``)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from segql.core.diagnostics import EngineError
@@ -51,6 +52,29 @@ class Spark(Adapter):
         else:
             session.conf.set("spark.sql.session.timeZone", "UTC")
         self.spark = session
+        # a session in this process (not a Spark Connect client of a remote server)
+        self.local = type(session).__module__.startswith("pyspark.sql.session")
+
+    file_hints = (
+        "a local session (spark:local[N]) reads Parquet files in place; load CSV files "
+        "into tables, and on a cluster name tables its catalog holds",
+    )
+
+    def file_source(self, path: Path) -> Any | None:
+        # Only a local session sees this machine's files, and Spark reads Parquet files
+        # with their types (a CSV file's would be guessed).
+        if not self.local or path.suffix.lower() not in (".parquet", ".pq"):
+            return None
+        from sqlglot import exp
+
+        where = exp.to_identifier(str(path.resolve()), quoted=True)
+        return exp.Table(this=where, db=exp.to_identifier("parquet"))
+
+    def file_columns(self, path: Path) -> dict[str, str] | None:
+        if not path.is_file():
+            return None
+        fields = self.spark.read.parquet(str(path.resolve())).schema.fields
+        return {f.name: f.dataType.simpleString() for f in fields}
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self.spark.sql(sql).collect()]

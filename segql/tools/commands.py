@@ -159,10 +159,6 @@ def _database(args: argparse.Namespace, settings: Settings, schema: Schema) -> A
     db = args.db
     if db is None and settings.project is not None and settings.project.db is not None:
         db = str(settings.project.db)
-    if db is not None and not is_path(db):  # a URL: PostgreSQL, SQLite, Spark, ClickHouse
-        return connect(db, timeout=args.timeout, limits=settings.limits)
-    from segql.engine import Database
-
     roots = [*args.allow_files, *(settings.project.allow_files if settings.project else ())]
     if roots:
         base = [schema.path.parent] if schema.path is not None else []
@@ -171,6 +167,10 @@ def _database(args: argparse.Namespace, settings: Settings, schema: Schema) -> A
         roots = base + roots
     elif settings.project is not None and schema.path is not None:
         roots = [schema.path.parent, settings.project.folder]
+    if db is not None and not is_path(db):  # a URL: PostgreSQL, SQLite, Spark, ClickHouse
+        return connect(db, timeout=args.timeout, limits=settings.limits, file_roots=roots or None)
+    from segql.engine import Database
+
     return Database(
         Path(db) if db is not None else None,
         file_roots=roots or None,

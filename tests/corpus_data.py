@@ -233,4 +233,9 @@ CASES: list[tuple[str, set[int], set[str]]] = [
     ("top 50% by age", {4, 5}, set()),
     ("percentile(age) = 0", {3}, set()),
     ("percentile(total_spent) >= 80", {1, 5}, set()),
+    # ntile: groups of 2, 2, 1, 1 over six contacts; the three zeros in key order 3, 4, 6
+    ("ntile(total_spent, 2) = 2", {1, 2, 5}, set()),
+    ("ntile(total_spent, 4) = 2", {2, 6}, set()),
+    ("ntile(age, 2) = 1", {1, 3}, set()),
+    ("ntile(age, 10) = 4", {4}, set()),
 ]

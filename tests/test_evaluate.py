@@ -257,7 +257,9 @@ def test_naive_values_are_utc() -> None:
 # --- refusals and bad input -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("expr", ["top 10% by total_spent", "percentile(age) > 50"])
+@pytest.mark.parametrize(
+    "expr", ["top 10% by total_spent", "percentile(age) > 50", "ntile(total_spent, 5) = 5"]
+)
 def test_population_functions_are_refused(expr: str) -> None:
     with pytest.raises(segql.CheckError) as info:
         m(expr)

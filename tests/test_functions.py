@@ -44,11 +44,13 @@ def test_the_back_ends_implement_nothing_undeclared() -> None:
 
 def test_population_functions_are_refused_in_process() -> None:
     population = [n for n, f in FUNCTIONS.items() if f.kind is FunctionKind.POPULATION]
-    assert population == ["percentile"]
+    assert population == ["percentile", "ntile"]
     schema = _schema()
-    with pytest.raises(segql.SegqlError) as info:
-        segql.matches("percentile(age) > 50", schema, contact={"id": 1, "age": 3})
-    assert info.value.code == "needs-population"
+    for expr in ("percentile(age) > 50", "ntile(age, 4) = 1"):
+        with pytest.raises(segql.SegqlError) as info:
+            segql.matches(expr, schema, contact={"id": 1, "age": 3})
+        assert info.value.code == "needs-population"
+        assert expr.split("(")[0] in info.value.diagnostic.message
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

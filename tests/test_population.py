@@ -1,4 +1,4 @@
-"""`percentile` and `top … by` on every SQL engine against a reference written from the
+"""`percentile`, `ntile` and `top … by` on every SQL engine against a reference written from the
 contract (docs/semantics.md §5): operand values come from the in-process evaluator, ranks
 are computed here. Random data with nulls, ties and one-contact populations."""
 
@@ -43,6 +43,11 @@ def population_exprs(draw: Any) -> tuple[str, str, str, str]:
     if draw(st.booleans()):
         p = draw(st.sampled_from(PERCENTS))
         return f"top {p}% by {x}{rest}", x, "top", p
+    if draw(st.booleans()):
+        tiles = draw(st.sampled_from([1, 2, 3, 4, 7]))
+        k = draw(st.integers(0, tiles + 1))
+        op = draw(st.sampled_from(["=", "<", ">="]))
+        return f"ntile({x}, {tiles}) {op} {k}{rest}", x, f"ntile {op}", f"{tiles} {k}"
     op = draw(st.sampled_from(["=", "<", ">=", "!="]))
     n = draw(st.sampled_from(["0", "50", "100", "66.5"]))
     return f"percentile({x}) {op} {n}{rest}", x, op, n
@@ -62,9 +67,27 @@ def _reference(data: Dataset, expr: str, operand: str, kind: str, param: str) ->
     def rank0(v: Any) -> int:  # contacts strictly below: RANK() - 1
         return sum(1 for p in present if p < Fraction(v))
 
-    def population(v: Any) -> bool | None:
+    # NTILE over (value, key): the first n % tiles groups hold one row more
+    ordered = sorted(
+        (Fraction(v), k) for k, v in xs.items() if v is not None
+    )  # integer keys: binary order is numeric order
+    tile_of: dict[Any, int] = {}
+    if kind.startswith("ntile"):
+        tiles = int(param.split()[0])
+        size, extra = divmod(n, tiles)
+        i = 0
+        for g in range(tiles):
+            for _ in range(size + (1 if g < extra else 0)):
+                tile_of[ordered[i][1]] = g + 1
+                i += 1
+
+    def population(v: Any, who: Any = None) -> bool | None:
         if v is None:
             return None
+        if kind.startswith("ntile"):
+            k = int(param.split()[1])
+            t = tile_of[who]
+            return {"ntile =": t == k, "ntile <": t < k, "ntile >=": t >= k}[kind]
         if kind == "top":
             need = 100 - Fraction(Decimal(param))
             if n == 1:
@@ -86,7 +109,7 @@ def _reference(data: Dataset, expr: str, operand: str, kind: str, param: str) ->
             break
     out = set()
     for c in contacts:
-        pop = population(xs[c[key]])
+        pop = population(xs[c[key]], c[key])
         result = pop
         if rest is not None:
             other = Predicate(typed(rest[1], schema), schema).value(

@@ -30,7 +30,7 @@ from segql.lang.functions import FUNCTIONS, ArgKind, Returns
 
 def _call(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
     name = e.func
-    if name == "percentile":
+    if name in ("percentile", "ntile"):
         return _percentile(ctx, e)
     func = _FUNCS.get(name)
     if func is None:
@@ -188,28 +188,58 @@ def _constant_int(e: a.Expr) -> int | None:
     return None
 
 
+MAX_TILES = 1_000_000
+
+
 def _percentile(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
-    if len(e.args) != 1:
-        ctx.error("wrong-arguments", "`percentile` takes 1 argument", e.span)
+    """`percentile(x)` and `ntile(x, n)`: where a contact stands among all contacts."""
+    name = e.func
+    want = 1 if name == "percentile" else 2
+    if len(e.args) != want:
+        ctx.error(
+            "wrong-arguments",
+            f"`{name}` takes {want} argument{'s' if want > 1 else ''}, not {len(e.args)}",
+            e.span,
+            *(("e.g. `ntile(total_spent, 5) = 5`: the top fifth",) if name == "ntile" else ()),
+        )
         return None
     if ctx.stream is not None:
         ctx.error(
             "wrong-scope",
-            "`percentile` ranks contacts; it cannot be used inside an event condition",
+            f"`{name}` ranks contacts; it cannot be used inside an event condition",
             e.span,
         )
         return None
+    tiles: int | None = None
+    if name == "ntile":
+        tiles = _constant_int(e.args[1])
+        if tiles is None:
+            ctx.error(
+                "wrong-arguments",
+                "the number of groups for `ntile` must be a whole number like `5`",
+                e.args[1].span,
+            )
+            return None
+        if not 1 <= tiles <= MAX_TILES:
+            ctx.error(
+                "out-of-range",
+                f"`ntile` makes from 1 to {MAX_TILES:,} groups, not {_short(str(tiles))}",
+                e.args[1].span,
+            )
+            return None
     x = ctx.expr(e.args[0])
     if x is None:
         return None
     if not (x.type.is_numeric or x.type.is_temporal):
         ctx.error(
             "type-mismatch",
-            f"`percentile` needs a number, date or timestamp, but {_describe(e.args[0])} is "
+            f"`{name}` needs a number, date or timestamp, but {_describe(e.args[0])} is "
             f"{_a(x.type)}",
             e.args[0].span,
         )
         return None
+    if tiles is not None:
+        return ir.Percentile(operand=_to_ts(x), tiles=tiles, type=Type.INTEGER, span=e.span)
     return ir.Percentile(operand=_to_ts(x), span=e.span)
 
 

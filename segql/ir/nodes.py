@@ -328,9 +328,12 @@ class IsTrue:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Percentile:
     """``100 * PERCENT_RANK() OVER (ORDER BY operand)`` among contacts whose operand is not
-    null (a single such contact gets 0); null operand gives null. Needs the population."""
+    null (a single such contact gets 0); null operand gives null. Needs the population.
+    With ``tiles``, `ntile(operand, tiles)`: ``NTILE(tiles) OVER (ORDER BY operand, key)``,
+    ties broken by the entity key in binary order (an integer)."""
 
     operand: TExpr
+    tiles: int | None = None
     type: Type = Type.FLOAT
     span: Span = _SPAN
 

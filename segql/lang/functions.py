@@ -154,6 +154,10 @@ _TABLE = (
     _f("percentile", _P, "percentile(x)",
        "100 × PERCENT_RANK() of x among all contacts with a non-null x",
        "percentile(total_spent) >= 90"),
+    _f("ntile", _P, "ntile(x, n)",
+       "1..n: which of n equal-size groups, by x and then the key, the contact falls in "
+       "among all contacts with a non-null x; n is a whole number written in the expression",
+       "ntile(total_spent, 5) = 5"),
     _f("count", _A, "count(stream)", "the number of events", "count(orders) > 3",
        empty=Empty.ZERO),
     _f("count_distinct", _A, "count_distinct(stream.field)",

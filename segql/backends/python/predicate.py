@@ -50,7 +50,13 @@ class Predicate:
         dag.enforce(texpr, limits, traits=definitions(schema).traits)
         for node in ir.walk(texpr):
             if isinstance(node, ir.Percentile | ir.TopPercent):
-                what = "`top … by`" if isinstance(node, ir.TopPercent) else "`percentile`"
+                what = (
+                    "`top … by`"
+                    if isinstance(node, ir.TopPercent)
+                    else "`ntile`"
+                    if node.tiles is not None
+                    else "`percentile`"
+                )
                 raise CheckError(
                     Diagnostic(
                         code="needs-population",

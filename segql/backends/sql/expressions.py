@@ -394,9 +394,21 @@ class ExpressionCompiler:
         nullable = not (isinstance(operand, ir.Agg) and operand.func in ZERO_WHEN_EMPTY)
         present = exp.Not(this=exp.Is(this=x.copy(), expression=exp.null())) if nullable else None
         order = exp.Order(expressions=[exp.Ordered(this=x)])
-        if top is None:
+        tiles = node.tiles if isinstance(node, ir.Percentile) else None
+        if tiles is not None:
+            # ties by the key in binary order: the same groups on every engine
+            ent = self.schema.entity
+            declared = ent.fields.get(ent.key)
+            key_type = declared.type if declared is not None else Type.INTEGER
+            key_col = self.p.binary(self.col(ent.key, ENTITY), key_type)
+            order = exp.Order(expressions=[exp.Ordered(this=x.copy()), exp.Ordered(this=key_col)])
+            value: Any = exp.Window(
+                this=exp.Anonymous(this="NTILE", expressions=[exp.Literal.number(tiles)]),
+                order=order,
+            )
+        elif top is None:
             rank: Any = exp.Window(this=exp.PercentRank(), order=order)
-            value: Any = exp.Mul(this=exp.Literal.number("100.0"), expression=rank)
+            value = exp.Mul(this=exp.Literal.number("100.0"), expression=rank)
         else:
             r = exp.Window(this=exp.Anonymous(this="RANK"), order=order)
             n = self._population_size(operand, nullable, bool(scope.derived))

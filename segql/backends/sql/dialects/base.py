@@ -164,6 +164,11 @@ class Profile:
         return _exp().In(this=x, expressions=items)
 
     # --- lists ------------------------------------------------------------------------
+    def binary(self, key: Any, t: Type) -> Any:
+        """``key`` (of type ``t``) ordered by its bytes, text by code point, whatever the
+        database's collation."""
+        return key
+
     def median(self, x: Any) -> Any:
         """The exact median of the non-null doubles ``x`` (the middle two interpolated)."""
         return _exp().Median(this=x)

@@ -17,6 +17,13 @@ class Postgres(Profile):
     # a grouped pass on the engines benchmark): `has` is counted in the stream's pass.
     caps = Capabilities(has_plan=HasPlan.COUNTED)
 
+    def binary(self, key: Any, t: Type) -> Any:
+        # the database's collation may order text by language rules; "C" is byte order
+        if t is not Type.STRING:
+            return key
+        exp = _exp()
+        return exp.Collate(this=key, expression=exp.to_identifier("C", quoted=True))
+
     def hex_number(self, digits: Any) -> Any:
         # 'x' || hex as bit(32), whose bigint is unsigned
         exp = _exp()

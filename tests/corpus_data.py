@@ -197,6 +197,18 @@ CASES: list[tuple[str, set[int], set[str]]] = [
     ("sign(score) = -1", {5}, set()),
     ("sign(credit) = 0 or sign(age - 40) = 0", {3, 5}, set()),
     ("sign(credit) is null", {2, 6}, set()),
+    # calendar (as_of 2026-06-01 12:00 is a Monday; 2026-05-25 too; 1992-02-29 a Saturday)
+    ("date(signup_at) = 2026-05-25", {2}, set()),
+    ("date(signup_at) >= 2026-05-25", {2, 4}, set()),
+    ("date(signup_at) is null", {3, 6}, set()),
+    ("start_of_month(signup_at) = 2025-12-01", {5}, set()),
+    ("start_of_week(signup_at) = 2026-05-25", {2}, set()),
+    ("start_of_week(signup_at) = start_of_week(now)", {4}, set()),
+    ("signup_at >= start_of_month(now)", {4}, set()),
+    ("start_of_year(birthday) = 1992-01-01", {1}, set()),
+    ("start_of_year(birthday) < 1990-01-01", {5}, set()),
+    ("start_of_week(birthday) = 1992-02-24", {1}, set()),
+    ("date(birthday) = birthday", {1, 2, 4, 5}, set()),
     # median: the middle value, or the middle two interpolated (contact 1: 100 and 250.25)
     ("median(orders.amount) = 175.125", {1}, {"sqlite"}),
     ("median(orders.amount) > 100", {1, 5}, {"sqlite"}),

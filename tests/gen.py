@@ -148,7 +148,17 @@ _NUM_TERMS = [
     "round(credit)",
     "floor(credit)",
 ]
-_TIME_TERMS = ["last_order", "first_order", "last_open", "signup_at", "birthday"]
+_TIME_TERMS = [
+    "last_order",
+    "first_order",
+    "last_open",
+    "signup_at",
+    "birthday",
+    "date(last_order)",
+    "start_of_week(signup_at)",
+    "start_of_month(last_open)",
+    "start_of_year(birthday)",
+]
 _NUM_LITS = ["0", "1", "2", "3", "17", "-1", "0.25", "2.5", "100", "1000.75"]
 
 

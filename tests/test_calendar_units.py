@@ -8,7 +8,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from engines import Dataset, Table, load_duckdb
+from engines import Dataset, PgDatabase, Table, load_duckdb, require_pg
 
 import segql
 from segql.core.types import Type
@@ -107,3 +107,61 @@ def test_in_process_and_duckdb_agree_across_the_change(expr: str, want: set[int]
         )
     }
     assert got == want
+
+
+def _berlin_people(times: list[dt.datetime]) -> Dataset:
+    data = _data()
+    people = Table(
+        columns=[("id", Type.INTEGER), ("seen", Type.TIMESTAMP)],
+        rows=[(i + 1, t.replace(tzinfo=None)) for i, t in enumerate(times)],
+    )
+    visits = Table(columns=[("pid", Type.INTEGER), ("at", Type.TIMESTAMP)], rows=[])
+    return Dataset(schema=data.schema, tables={"people": people, "visits": visits})
+
+
+# 22:30 UTC on March 31 is 00:30 on April 1 in Berlin (CEST, UTC+2); 21:59 is still March.
+MIDNIGHTS = [
+    dt.datetime(2026, 3, 31, 22, 30, tzinfo=dt.UTC),
+    dt.datetime(2026, 3, 31, 21, 59, tzinfo=dt.UTC),
+    dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC),  # Sunday 01:30 CET, before the change
+    dt.datetime(2026, 3, 30, 0, 30, tzinfo=dt.UTC),  # Monday 02:30 CEST
+]
+CALENDAR = [
+    ("date(seen) = 2026-04-01", {1}),
+    ("date(seen) = 2026-03-31", {2}),
+    ("start_of_month(seen) = 2026-04-01", {1}),
+    ("start_of_month(seen) = 2026-03-01T00:00:00+01:00", {2, 3, 4}),
+    ("start_of_week(seen) = 2026-03-23", {3}),  # Monday before the change: CET midnight
+    ("start_of_week(seen) = 2026-03-30", {1, 2, 4}),  # Monday after it: CEST midnight
+    ("start_of_week(seen) = 2026-03-29T22:00:00Z", {1, 2, 4}),
+    ("start_of_year(seen) = 2025-12-31T23:00:00Z", {1, 2, 3, 4}),
+]
+
+
+@pytest.mark.parametrize(("expr", "want"), CALENDAR)
+def test_calendar_functions_use_the_schema_zone(expr: str, want: set[int]) -> None:
+    import duckdb
+
+    data = _berlin_people(MIDNIGHTS)
+    con = duckdb.connect()
+    load_duckdb(data, con)
+    sql = segql.to_sql(expr, data.schema, as_of=SPRING)
+    assert {r[0] for r in con.execute(sql).fetchall()} == want
+    got = {
+        cid
+        for cid, seen in data.tables["people"].rows
+        if segql.matches(
+            expr,
+            data.schema,
+            contact={"id": cid, "seen": seen.replace(tzinfo=dt.UTC)},
+            as_of=SPRING,
+        )
+    }
+    assert got == want
+    require_pg()
+    pg = PgDatabase(data)
+    try:
+        pg_sql = segql.to_sql(expr, data.schema, as_of=SPRING, dialect="postgres")
+        assert set(pg.run(pg_sql)) == want
+    finally:
+        pg.close()

@@ -77,6 +77,10 @@ def _call(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
             rtype = Type.INTEGER
         case Returns.FLOAT:
             rtype = Type.FLOAT
+        case Returns.DATE:
+            rtype = Type.DATE
+        case Returns.TIMESTAMP:
+            rtype = Type.TIMESTAMP
         case Returns.NUMERIC_OF_FIRST:
             rtype = _num(targs[0].type)
         case Returns.COMMON:

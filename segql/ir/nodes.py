@@ -86,6 +86,10 @@ class FuncName(enum.Enum):
     ABS = "abs"
     SIGN = "sign"  # -1, 0, 1; an integer
     DISTANCE_KM = "distance_km"  # haversine, a float
+    DATE = "date"  # the local calendar date of a time
+    START_OF_WEEK = "start_of_week"  # midnight (local) of the Monday, as a timestamp
+    START_OF_MONTH = "start_of_month"
+    START_OF_YEAR = "start_of_year"
     BUCKET = "bucket"  # args: the salt (a literal) and the contact's key (a Field)
     ROUND = "round"  # round(x) or round(x, digits); halves away from zero
     FLOOR = "floor"

@@ -37,6 +37,8 @@ class Returns(enum.Enum):
     STRING = "string"
     INTEGER = "integer"
     FLOAT = "float"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
     NUMERIC_OF_FIRST = "the numeric type of the first argument"  # integer stays integer
     COMMON = "the common type of the arguments"  # coalesce
 
@@ -138,6 +140,21 @@ _TABLE = (
        "day(birthday) = 24", params=_TIME),
     _f("weekday", _S, "weekday(t)", "the day of the week, 1 = Monday .. 7 = Sunday",
        "weekday(last_order) >= 6", params=_TIME),
+    _f("date", _S, "date(t)", "t's calendar date in the schema time zone",
+       "date(last_order) = date(last(cart_adds))", completion="time", params=_TIME,
+       returns=Returns.DATE),
+    _f("start_of_week", _S, "start_of_week(t)",
+       "midnight (schema time zone) of the Monday of t's week",
+       "signup_at >= start_of_week(now)", completion="time", params=_TIME,
+       returns=Returns.TIMESTAMP),
+    _f("start_of_month", _S, "start_of_month(t)",
+       "midnight (schema time zone) of the first day of t's month",
+       "signup_at >= start_of_month(now)", completion="time", params=_TIME,
+       returns=Returns.TIMESTAMP),
+    _f("start_of_year", _S, "start_of_year(t)",
+       "midnight (schema time zone) of January 1 of t's year",
+       "first_order >= start_of_year(now)", completion="time", params=_TIME,
+       returns=Returns.TIMESTAMP),
     _f("days_since", _S, "days_since(t)", "whole days from t to as_of",
        "days_since(last_order) > 30", params=_TIME),
     _f("days_until_anniversary", _S, "days_until_anniversary(d)",

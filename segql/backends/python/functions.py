@@ -153,6 +153,37 @@ def _bucket(c: Call) -> Fn:
     return bucket
 
 
+def _local_date(c: Call, v: Any) -> dt.date:
+    local = c.local(v)
+    return local.date() if isinstance(local, dt.datetime) else local
+
+
+def _date(c: Call) -> Fn:
+    return c.unary(lambda v: _local_date(c, v))
+
+
+def _start_of(period: str) -> Callable[[Call], Fn]:
+    """Midnight, in the schema zone, of the first day of the period holding the argument
+    (a naive UTC timestamp, as every time inside the evaluator)."""
+
+    def make(c: Call) -> Fn:
+        tz, span = c.tz, c.node.span
+
+        def start(v: Any) -> Any:
+            d = _local_date(c, v)
+            if period == "week":
+                first = d - dt.timedelta(days=d.weekday())
+            elif period == "month":
+                first = d.replace(day=1)
+            else:
+                first = d.replace(month=1, day=1)
+            return timecalc.date_to_timestamp(first, tz, span).replace(tzinfo=None)
+
+        return c.unary(start)
+
+    return make
+
+
 def _days_since(c: Call) -> Fn:
     g, tz, arg = c.args[0], c.tz, c.node.args[0]
     is_date = arg.type is Type.DATE
@@ -203,6 +234,10 @@ FUNCTIONS: dict[ir.FuncName, Callable[[Call], Fn]] = {
     F.DAYS_UNTIL_ANNIVERSARY: _anniversary,
     F.BUCKET: _bucket,
     F.DISTANCE_KM: _distance,
+    F.DATE: _date,
+    F.START_OF_WEEK: _start_of("week"),
+    F.START_OF_MONTH: _start_of("month"),
+    F.START_OF_YEAR: _start_of("year"),
 }
 
 

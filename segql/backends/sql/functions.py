@@ -142,6 +142,21 @@ def _distance(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
     return exp.Mul(this=num(2 * 6371.0088), expression=exp.Asin(this=exp.Sqrt(this=clamped)))
 
 
+def _local_date(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
+    """The argument's calendar date in the schema zone."""
+    arg = node.args[0]
+    local = c.local(arg, stream)
+    return local if arg.type is Type.DATE else c.p.to_date(local)
+
+
+def _start_of(period: str) -> Renderer:
+    def render(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
+        first = c.p.first_day(period, _local_date(c, node, stream))
+        return c.p.date_to_timestamp(first, c.zone)
+
+    return render
+
+
 def _bucket(c: ExpressionCompiler, node: ir.Func, stream: str | None) -> Any:
     """md5(salt ':' key)'s first 8 hex digits as an integer, mod 10000 (CONTRACT §5.4);
     the dialect turns hex into a number, or has no md5 and refuses."""
@@ -180,6 +195,10 @@ FUNCTIONS: dict[ir.FuncName, Renderer] = {
     F.SIGN: _sign,
     F.BUCKET: _bucket,
     F.DISTANCE_KM: _distance,
+    F.DATE: _local_date,
+    F.START_OF_WEEK: _start_of("week"),
+    F.START_OF_MONTH: _start_of("month"),
+    F.START_OF_YEAR: _start_of("year"),
     F.FLOOR: _unary("Floor"),
     F.CEIL: _unary("Ceil"),
     F.ROUND: _round,

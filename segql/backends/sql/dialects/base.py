@@ -164,6 +164,15 @@ class Profile:
         return _exp().In(this=x, expressions=items)
 
     # --- lists ------------------------------------------------------------------------
+    def to_date(self, local: Any) -> Any:
+        """The date of a wall-clock timestamp."""
+        return _exp().cast(local, dtype("DATE", self.sqlglot_name), copy=False)
+
+    def first_day(self, period: str, d: Any) -> Any:
+        """The first day (a date) of the week (Monday), month or year holding date ``d``."""
+        exp = _exp()
+        return self.to_date(exp.DateTrunc(unit=exp.var(period.upper()), this=d))
+
     def binary(self, key: Any, t: Type) -> Any:
         """``key`` (of type ``t``) ordered by its bytes, text by code point, whatever the
         database's collation."""

@@ -20,6 +20,10 @@ class ClickHouse(Profile):
         lists=False, materialized_ctes=False, has_plan=HasPlan.IN_SET, filtered_passes=True
     )
 
+    def to_date(self, local: Any) -> Any:
+        # Date32: ClickHouse's Date starts in 1970
+        return _exp().cast(local, dtype("Nullable(Date32)", "clickhouse"), copy=False)
+
     def median(self, x: Any) -> Any:
         # ClickHouse's `median` is an estimate from a sample; this one is exact
         exp = _exp()

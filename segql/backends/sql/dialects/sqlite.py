@@ -56,6 +56,22 @@ class SQLite(Profile):
         exp = _exp()
         return exp.cast(e, dtype("REAL", "sqlite"), copy=False)
 
+    def to_date(self, local: Any) -> Any:
+        return _exp().Anonymous(this="date", expressions=[local])
+
+    def first_day(self, period: str, d: Any) -> Any:
+        exp = _exp()
+        if period != "week":
+            return exp.Anonymous(
+                this="date", expressions=[d, exp.Literal.string(f"start of {period}")]
+            )
+        # back to Monday: `weekday 1` goes forward to the next Monday (or stays), so go
+        # back 6 days first
+        return exp.Anonymous(
+            this="date",
+            expressions=[d, exp.Literal.string("-6 days"), exp.Literal.string("weekday 1")],
+        )
+
     def date_to_timestamp(self, d: Any, zone: str) -> Any:
         exp = _exp()
         return exp.Anonymous(

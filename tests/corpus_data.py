@@ -209,6 +209,18 @@ CASES: list[tuple[str, set[int], set[str]]] = [
     ("start_of_year(birthday) < 1990-01-01", {5}, set()),
     ("start_of_week(birthday) = 1992-02-24", {1}, set()),
     ("date(birthday) = birthday", {1, 2, 4, 5}, set()),
+    # times moved by durations, and differences of times (contact 1's orders span 362 days)
+    ("signup_at >= today - 7d", {2, 4}, set()),
+    ("signup_at >= start_of_month(today) - 1mo and signup_at < start_of_month(today)", {2}, set()),
+    ("signup_at + 1y > now", {2, 4, 5}, {"sqlite"}),
+    ("signup_at + 6mo < 2026-06-01", {1}, {"sqlite"}),
+    ("birthday + 18y <= today", {1, 2, 4, 5}, {"sqlite"}),
+    ("signup_at + 12h >= now - 1w", {2, 4}, set()),
+    ("last_order - first_order > 180d", {1}, set()),
+    ("last_order - first_order < 1d", {2, 4, 5}, set()),
+    ("last_order - first_order <= 362d", {1, 2, 4, 5}, set()),
+    ("last_order - first_order <= 361d", {2, 4, 5}, set()),
+    ("last(orders) - 30d > first(orders) + 10w", {1}, set()),
     # median: the middle value, or the middle two interpolated (contact 1: 100 and 250.25)
     ("median(orders.amount) = 175.125", {1}, {"sqlite"}),
     ("median(orders.amount) > 100", {1, 5}, {"sqlite"}),

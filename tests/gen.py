@@ -158,6 +158,9 @@ _TIME_TERMS = [
     "start_of_week(signup_at)",
     "start_of_month(last_open)",
     "start_of_year(birthday)",
+    "(signup_at + 1mo)",
+    "(last_order - 12h)",
+    "(birthday + 1w)",
 ]
 _NUM_LITS = ["0", "1", "2", "3", "17", "-1", "0.25", "2.5", "100", "1000.75"]
 

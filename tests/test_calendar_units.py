@@ -165,3 +165,53 @@ def test_calendar_functions_use_the_schema_zone(expr: str, want: set[int]) -> No
         assert set(pg.run(pg_sql)) == want
     finally:
         pg.close()
+
+
+MONDAY = dt.datetime(2026, 3, 30, 12, tzinfo=dt.UTC)  # the day after clocks went forward
+AROUND_YESTERDAY = [
+    dt.datetime(2026, 3, 28, 23, 0, tzinfo=dt.UTC),  # 00:00 CET on Sunday the 29th
+    dt.datetime(2026, 3, 28, 22, 59, tzinfo=dt.UTC),  # 23:59 on Saturday
+    dt.datetime(2026, 3, 29, 21, 59, tzinfo=dt.UTC),  # 23:59 CEST on Sunday
+    dt.datetime(2026, 3, 29, 22, 0, tzinfo=dt.UTC),  # 00:00 CEST on Monday: today
+]
+SHIFTS = [
+    # yesterday was 23 hours long: `today - 1d` is its start, not 24 hours before today
+    ("seen >= today - 1d and seen < today", {1, 3}),
+    ("seen + 1d = today", {1}),
+    ("seen + 1d > today", {3, 4}),
+    ("seen + 24h > today", {1, 2, 3, 4}),
+    ("seen - 1w < 2026-03-22", {2}),
+    ("seen + 1mo >= 2026-04-29", {1, 3, 4}),
+    ("now - seen > 1d", {1, 2}),  # 23:59 Sunday + 1 day is 23:59 Monday, after now
+    ("now - seen > 37h", {2}),  # 37 hours after 00:00 CET Sunday is now itself
+]
+
+
+@pytest.mark.parametrize(("expr", "want"), SHIFTS)
+def test_durations_move_the_wall_clock(expr: str, want: set[int]) -> None:
+    import duckdb
+
+    data = _berlin_people(AROUND_YESTERDAY)
+    con = duckdb.connect()
+    load_duckdb(data, con)
+    assert {
+        r[0] for r in con.execute(segql.to_sql(expr, data.schema, as_of=MONDAY)).fetchall()
+    } == want
+    got = {
+        cid
+        for cid, seen in data.tables["people"].rows
+        if segql.matches(
+            expr,
+            data.schema,
+            contact={"id": cid, "seen": seen.replace(tzinfo=dt.UTC)},
+            as_of=MONDAY,
+        )
+    }
+    assert got == want
+    require_pg()
+    pg = PgDatabase(data)
+    try:
+        pg_sql = segql.to_sql(expr, data.schema, as_of=MONDAY, dialect="postgres")
+        assert set(pg.run(pg_sql)) == want
+    finally:
+        pg.close()

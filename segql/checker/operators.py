@@ -42,7 +42,45 @@ def _bool(ctx: _Ctx, e: a.Expr, op: str) -> ir.TExpr | None:
     return x
 
 
+def _shift(ctx: _Ctx, e: a.Arith) -> ir.TExpr | None:
+    """``t + D``, ``D + t``, ``t - D``: a time moved by a duration (CONTRACT §5.2)."""
+    moved, dur = (e.left, e.right) if isinstance(e.right, a.DurationLit) else (e.right, e.left)
+    assert isinstance(dur, a.DurationLit)
+    if isinstance(moved, a.DurationLit) or (e.op is a.ArithOp.SUB and moved is e.right):
+        ctx.error(
+            "type-mismatch",
+            f"`{format_expr(e)}`: a duration can be added to or subtracted from a date or "
+            "timestamp, not the other way round",
+            e.span,
+            "e.g. `today - 1d` or `signup_at + 30d`",
+        )
+        return None
+    if e.op not in (a.ArithOp.ADD, a.ArithOp.SUB):
+        ctx.error(
+            "type-mismatch",
+            f"`{e.op.value}` does not apply to a duration; a time takes `+` or `-` a duration",
+            e.span,
+        )
+        return None
+    x = ctx.expr(moved)
+    if x is None:
+        return None
+    if not x.type.is_temporal and x.type is not Type.NULL:
+        ctx.error(
+            "type-mismatch",
+            f"`{e.op.value} {format_expr(dur)}` moves a date or timestamp, but "
+            f"{_describe(moved)} is {_a(x.type)}",
+            moved.span,
+        )
+        return None
+    return ir.Shift(
+        operand=_to_ts(x), duration=_dur(ctx, dur), back=e.op is a.ArithOp.SUB, span=e.span
+    )
+
+
 def _arith(ctx: _Ctx, e: a.Arith) -> ir.TExpr | None:
+    if isinstance(e.right, a.DurationLit) or isinstance(e.left, a.DurationLit):
+        return _shift(ctx, e)
     x = ctx.expr(e.left)
     y = ctx.expr(e.right)
     if x is None or y is None:
@@ -52,8 +90,8 @@ def _arith(ctx: _Ctx, e: a.Arith) -> ir.TExpr | None:
             hints: tuple[str, ...] = ()
             if t.type.is_temporal:
                 hints = (
-                    "for time arithmetic use `30d ago`, `days_since(x)`, or compare with a "
-                    "duration such as `< 30d`",
+                    "a time takes `+` or `-` a duration (`today - 1d`), and a difference of "
+                    "two times compares with a duration (`last(orders) - first(orders) > 180d`)",
                 )
             elif t.type is Type.STRING and e.op is a.ArithOp.ADD:
                 hints = ("segql has no string concatenation",)
@@ -160,6 +198,10 @@ def _compare(ctx: _Ctx, e: a.Compare) -> ir.TExpr | None:
     if isinstance(left, a.DurationLit) and not isinstance(right, a.DurationLit):
         left, right, op = right, left, _FLIP[op]
     if isinstance(right, a.DurationLit):
+        if isinstance(left, a.Arith) and left.op is a.ArithOp.SUB:
+            diff = _difference(ctx, e, left, op, right)
+            if diff is None or not isinstance(diff, bool):
+                return diff
         return _age_compare(ctx, e, left, op, right)
     x = ctx.expr(left)
     y = ctx.expr(right)
@@ -180,6 +222,23 @@ def _compare(ctx: _Ctx, e: a.Compare) -> ir.TExpr | None:
     _enum_check(ctx, x, right, y)
     _enum_check(ctx, y, left, x)
     return ir.Compare(op=op, left=lx, right=ry, span=e.span)
+
+
+def _difference(
+    ctx: _Ctx, e: a.Compare, diff: a.Arith, op: a.CmpOp, dur: a.DurationLit
+) -> ir.TExpr | bool | None:
+    """``a - b OP D`` for two times is ``a OP b + D`` (CONTRACT §5.2: a difference of times
+    compares with durations, by the same calendar as ``b + D``); False: not two times."""
+    if isinstance(diff.left, a.DurationLit) or isinstance(diff.right, a.DurationLit):
+        return False
+    x = ctx.expr(diff.left)
+    y = ctx.expr(diff.right)
+    if x is None or y is None:
+        return None
+    if not (x.type.is_temporal and y.type.is_temporal):
+        return False
+    later = ir.Shift(operand=_to_ts(y), duration=_dur(ctx, dur), back=False, span=e.span)
+    return ir.Compare(op=op, left=_to_ts(x), right=later, span=e.span)
 
 
 def _age_compare(

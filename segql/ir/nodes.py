@@ -43,6 +43,7 @@ __all__ = [
     "Not",
     "Now",
     "Percentile",
+    "Shift",
     "StrMatch",
     "StrMatchOp",
     "TExpr",
@@ -162,6 +163,18 @@ class Ago:
     """``as_of - duration`` (months and years are calendar units in the schema timezone)."""
 
     duration: Duration
+    type: Type = Type.TIMESTAMP
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shift:
+    """``operand + duration`` (``back``: minus): seconds to hours exact, days to years on
+    the wall clock of the schema timezone (CONTRACT §5.2); the operand is a timestamp."""
+
+    operand: TExpr
+    duration: Duration
+    back: bool
     type: Type = Type.TIMESTAMP
     span: Span = _SPAN
 
@@ -362,6 +375,7 @@ TExpr: TypeAlias = (
     | Today
     | Ago
     | DateToTimestamp
+    | Shift
     | Neg
     | Arith
     | Not
@@ -389,6 +403,8 @@ def children(node: TExpr) -> tuple[TExpr, ...]:
         case DateToTimestamp(operand=o) | Neg(operand=o) | Not(operand=o) | IsNull(operand=o):
             return (o,)
         case Within(operand=o) | IsTrue(operand=o) | Percentile(operand=o):
+            return (o,)
+        case Shift(operand=o):
             return (o,)
         case TopPercent(operand=o):
             return (o,)

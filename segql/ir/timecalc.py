@@ -115,6 +115,33 @@ def _minus_months(local: dt.datetime, months: int) -> dt.datetime:
     return local.replace(year=year, month=month, day=day)
 
 
+def shift(
+    instant: dt.datetime, amount: int, unit: DurationUnit, tz: dt.tzinfo, span: Span = NO_SPAN
+) -> dt.datetime:
+    """``instant + amount unit`` (``amount`` may be negative), by the rules of :func:`ago`;
+    outside years 1 to 9999 is an ``out-of-range`` error at ``span``."""
+
+    def move() -> dt.datetime:
+        days = _CALENDAR_DAYS.get(unit)
+        if days is not None and tz is not dt.UTC:
+            local = instant.astimezone(tz).replace(tzinfo=None)
+            return _localize(local + dt.timedelta(days=days * amount), tz).astimezone(dt.UTC)
+        exact = _EXACT.get(unit)
+        if exact is not None:
+            return instant + exact * amount
+        local = instant.astimezone(tz)
+        moved = _minus_months(local.replace(tzinfo=None), -amount * _MONTHS[unit])
+        return _localize(moved, tz).astimezone(dt.UTC)
+
+    sign = "+" if amount >= 0 else "-"
+    return guard(
+        move,
+        f"{_show(instant)} {sign} {abs(amount)}{unit.value} is outside years 1 to 9999",
+        span,
+        RANGE_TEXT,
+    )
+
+
 def ago(
     as_of: dt.datetime,
     amount: int,
@@ -199,3 +226,12 @@ def days_until_anniversary(d: dt.date, today_local: dt.date) -> int:
         return this - now
     length = 366 if calendar.isleap(year) else 365
     return length - now + _ordinal(year + 1, d.month, d.day)
+
+
+def first_day(period: str, d: dt.date) -> dt.date:
+    """The first day of the week (Monday), month or year holding ``d``."""
+    if period == "week":
+        return d - dt.timedelta(days=d.weekday())
+    if period == "month":
+        return d.replace(day=1)
+    return d.replace(month=1, day=1)

@@ -135,6 +135,19 @@ class _Compiler:
                     return None if v is None else _midnight(o, v, tz)
 
                 return widen
+            case ir.Shift(operand=o, duration=d, back=back):
+                g = self.compile(o)
+                amount = -d.amount if back else d.amount
+                unit, span = d.unit, node.span
+
+                def moved(env: _Env, ev: Any) -> Any:
+                    v = g(env, ev)
+                    if v is None:
+                        return None
+                    at = timecalc.shift(v.replace(tzinfo=dt.UTC), amount, unit, tz, span)
+                    return at.replace(tzinfo=None)
+
+                return moved
             case ir.Neg(operand=o):
                 g = self.compile(o)
                 if node.type is Type.DECIMAL:

@@ -24,13 +24,28 @@ from segql.core.text import unsafe_char
 from segql.core.types import Type
 from segql.ir import dag, timecalc
 from segql.ir import nodes as ir
-from segql.lang.ast import ArithOp, BoolOpKind, CmpOp
+from segql.ir.constant import constant_time
+from segql.lang.ast import ArithOp, BoolOpKind, CmpOp, DurationUnit
 
 
 @functools.lru_cache(maxsize=4096)
 def _unsafe_name(name: str) -> str | None:
     """:func:`unsafe_char` of a name; a compile asks about the same few names often."""
     return unsafe_char(name)
+
+
+# Each duration unit as the engines' interval unit and its multiple (weeks are 7 days and
+# years 12 months, so that every engine clamps month ends the same way).
+_INTERVAL_UNITS = {
+    DurationUnit.SECOND: ("SECOND", 1),
+    DurationUnit.MINUTE: ("MINUTE", 1),
+    DurationUnit.HOUR: ("HOUR", 1),
+    DurationUnit.DAY: ("DAY", 1),
+    DurationUnit.WEEK: ("DAY", 7),
+    DurationUnit.MONTH: ("MONTH", 1),
+    DurationUnit.YEAR: ("MONTH", 12),
+}
+_EXACT_UNITS = frozenset({DurationUnit.SECOND, DurationUnit.MINUTE, DurationUnit.HOUR})
 
 
 class ExpressionCompiler:
@@ -215,6 +230,8 @@ class ExpressionCompiler:
                     return self.ts(timecalc.date_to_timestamp(o.value, self.tz, o.span))
                 self.need_zones(node.span)
                 return self.p.date_to_timestamp(self.expr(o, stream), self.zone)
+            case ir.Shift():
+                return self._shift(node, stream)
             case ir.Neg(operand=o):
                 return exp.Neg(this=exp.Paren(this=self.expr(o, stream)))
             case ir.Arith():
@@ -313,6 +330,34 @@ class ExpressionCompiler:
         if isinstance(e, self.exp.Binary | self.exp.Predicate | self.exp.Not):
             return self.exp.Paren(this=e)
         return e
+
+    def _shift(self, node: ir.Shift, stream: str | None) -> Any:
+        """A time moved by a duration: a literal when it reads no data (the same SQL for
+        the same as_of), else the engine's interval arithmetic — on the wall clock of the
+        schema zone for days and longer."""
+        fixed = constant_time(node, self.as_of, self.tz)
+        if isinstance(fixed, dt.datetime):
+            return self.ts(fixed)
+        d = node.duration
+        unit, amount = _INTERVAL_UNITS[d.unit]
+        amount *= d.amount
+        ts = self.expr(node.operand, stream)
+        calendar = d.unit not in _EXACT_UNITS
+        if calendar and self.zone != "UTC":
+            self.need_zones(node.span)
+            ts = self.p.local_of_utc(ts, self.zone)
+        moved = self.p.shift_time(ts, -amount if node.back else amount, unit)
+        if moved is None:
+            raise refuse(
+                "unsupported-construct",
+                f"{self.p.title} cannot move a stored time by `{d}` as segql specifies "
+                "(months that end early are not clamped there)",
+                node.span,
+                "use duckdb, postgres, spark or clickhouse",
+            )
+        if calendar and self.zone != "UTC":
+            moved = self.p.utc_of_local(moved, self.zone)
+        return moved
 
     def need_zones(self, span: Span) -> None:
         if self.zone != "UTC" and not self.p.caps.time_zones:

@@ -118,6 +118,20 @@ class Profile:
             source_tz=exp.Literal.string(zone), target_tz=exp.Literal.string("UTC"), timestamp=ts
         )
 
+    def utc_of_local(self, ts: Any, zone: str) -> Any:
+        """The naive UTC timestamp of a wall-clock time in ``zone``."""
+        return ts if zone == "UTC" else self._utc_of_local(ts, zone)
+
+    def shift_time(self, ts: Any, amount: int, unit: str) -> Any | None:
+        """``ts`` plus ``amount`` (signed) ``unit``s (SECOND … MONTH; month ends clamped),
+        or None when the engine cannot."""
+        exp = _exp()
+        interval = exp.Interval(this=exp.Literal.string(str(abs(amount))), unit=exp.var(unit))
+        ts = exp.Paren(this=ts)
+        if amount < 0:
+            return exp.Paren(this=exp.Sub(this=ts, expression=interval))
+        return exp.Paren(this=exp.Add(this=ts, expression=interval))
+
     def local_of_utc(self, ts: Any, zone: str) -> Any:
         """Wall-clock time in ``zone`` of a naive UTC timestamp."""
         if zone == "UTC":

@@ -56,6 +56,16 @@ class SQLite(Profile):
         exp = _exp()
         return exp.cast(e, dtype("REAL", "sqlite"), copy=False)
 
+    def shift_time(self, ts: Any, amount: int, unit: str) -> Any | None:
+        # SQLite's '+1 months' does not clamp (Jan 31 + 1 month = Mar 3): refused
+        if unit == "MONTH":
+            return None
+        exp = _exp()
+        modifier = exp.Literal.string(f"{amount:+d} {unit.lower()}s")
+        return exp.Anonymous(
+            this="strftime", expressions=[exp.Literal.string("%Y-%m-%d %H:%M:%f"), ts, modifier]
+        )
+
     def to_date(self, local: Any) -> Any:
         return _exp().Anonymous(this="date", expressions=[local])
 

@@ -221,6 +221,17 @@ CASES: list[tuple[str, set[int], set[str]]] = [
     ("last_order - first_order <= 362d", {1, 2, 4, 5}, set()),
     ("last_order - first_order <= 361d", {2, 4, 5}, set()),
     ("last(orders) - 30d > first(orders) + 10w", {1}, set()),
+    # values of events: the latest/earliest event with a value, the most frequent value
+    ("last_value(orders.product) = 'boots'", {1, 2}, set()),
+    ("first_value(orders.product) = 'novel'", {1}, set()),
+    ("last_value(orders.product) = 'mystery'", {4}, set()),  # the untimed order is unseen
+    ("last_value(orders.amount) = 300", {1}, set()),  # 4's latest order has no amount
+    ("first_value(orders.quantity where gift) = 3", {1}, set()),
+    ("last_value(orders.gift) = false", {1, 2, 5}, set()),
+    ("mode(orders.category) = 'shoes'", {1, 2}, set()),
+    ("mode(orders.category) = 'bags'", {4, 5}, set()),
+    ("mode(orders.category where amount < 200) = 'bags'", {1}, set()),  # a 3-way tie
+    ("mode(orders.category) is null", {3, 6}, set()),
     # median: the middle value, or the middle two interpolated (contact 1: 100 and 250.25)
     ("median(orders.amount) = 175.125", {1}, {"sqlite"}),
     ("median(orders.amount) > 100", {1, 5}, {"sqlite"}),

@@ -128,6 +128,9 @@ _NUM_TERMS = [
     "(bucket('spring-test') % 2)",
     "round(distance_km(score, age, 10, 20))",
     "median(orders.amount)",
+    "first_value(orders.amount)",
+    "last_value(orders.quantity where gift)",
+    "mode(orders.quantity within 90d)",
     "median(orders.quantity where gift within 90d)",
     "total_spent",
     "count(orders where gift)",
@@ -202,7 +205,19 @@ def predicate(draw: Any, depth: int = 0) -> str:
         lit = draw(st.sampled_from(["2026-05-02", "2026-05-02T12:00:00Z", "today", "now"]))
         return f"{t} {draw(st.sampled_from(['<', '>=', '=']))} {lit}"
     if kind == 6:
-        f = draw(st.sampled_from(["email", "first_name", "`by`", "`first name`"]))
+        f = draw(
+            st.sampled_from(
+                [
+                    "email",
+                    "first_name",
+                    "`by`",
+                    "`first name`",
+                    "mode(orders.category)",
+                    "last_value(orders.category within 90d)",
+                    "first_value(email_opens.campaign)",
+                ]
+            )
+        )
         op = draw(st.sampled_from(["contains", "not contains", "starts with", "ends with", "="]))
         lit = draw(st.sampled_from(["''", "'a'", "'%'", "'_'", "'it''s'", "'\\\\'", "'é'"]))
         return f"{f} {op} {lit}"

@@ -472,7 +472,7 @@ def test_the_repl_runs_on_any_engine(tmp_path: Path) -> None:
 
 
 def test_csv_fields_are_written_as_duckdb_writes_them() -> None:
-    from segql.engines.base import _csv_cell
+    from segql.engines.values import _csv_cell
 
     assert [_csv_cell(v) for v in ("", None, "a,b", 'q"x', " sp ", "\ntwo", True, [1, None])] == [
         '""',

@@ -42,7 +42,8 @@ def test_keywords_are_exactly_the_contracts() -> None:
 
 def test_aggregates_are_the_contracts_and_not_keywords() -> None:
     assert {
-        "count", "count_distinct", "sum", "avg", "median", "min", "max", "first", "last"
+        "count", "count_distinct", "sum", "avg", "median", "min", "max", "first", "last",
+        "first_value", "last_value", "mode",
     } == AGGREGATES  # fmt: skip
     assert not AGGREGATES & KEYWORDS
     # A function name is an ordinary name outside a call.

@@ -113,6 +113,14 @@ def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
                 e.target.span,
             )
             return None
+        if func in ir.PICKS and ftype.is_list:
+            ctx.error(
+                "type-mismatch",
+                f"`{e.func}` picks one value, and lists have no order "
+                f"(`{e.target.dotted}` is {_a(ftype)})",
+                e.target.span,
+            )
+            return None
         if func is ir.AggFunc.COUNT_DISTINCT and ftype.is_list:
             ctx.error(
                 "type-mismatch",

@@ -20,6 +20,7 @@ from segql.core.types import Type
 from segql.lang.ast import ArithOp, BoolOpKind, CmpOp, DurationUnit
 
 __all__ = [
+    "PICKS",
     "Agg",
     "AggFunc",
     "Ago",
@@ -77,6 +78,13 @@ class AggFunc(enum.Enum):
     MAX = "max"
     FIRST = "first"
     LAST = "last"
+    FIRST_VALUE = "first_value"  # f of the earliest event with a non-null f
+    LAST_VALUE = "last_value"
+    MODE = "mode"  # the most frequent non-null f; ties: the smallest
+
+
+# Aggregates that pick one event's value: computed in their own query, not the pass.
+PICKS = frozenset({AggFunc.FIRST_VALUE, AggFunc.LAST_VALUE, AggFunc.MODE})
 
 
 class FuncName(enum.Enum):

@@ -191,6 +191,15 @@ _TABLE = (
        completion="any"),
     _f("max", _A, "max(stream.field)", "the largest value", "max(orders.amount) > 500",
        completion="any"),
+    _f("first_value", _A, "first_value(stream.field)",
+       "the field of the earliest event where it is not null (ties in time: the smallest "
+       "value)", "first_value(orders.channel) = 'instagram'", completion="any"),
+    _f("last_value", _A, "last_value(stream.field)",
+       "the field of the latest event where it is not null (ties in time: the greatest "
+       "value)", "last_value(page_views.product) = 'boots'", completion="any"),
+    _f("mode", _A, "mode(stream.field)",
+       "the most frequent non-null value (ties: the smallest)",
+       "mode(orders.category) = 'shoes'", completion="any"),
     _f("first", _A, "first(stream)", "the time of the earliest event", "first(orders) > 1y",
        completion="time"),
     _f("last", _A, "last(stream)", "the time of the latest event",

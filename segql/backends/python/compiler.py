@@ -336,7 +336,7 @@ class _Compiler:
             assert fname is not None
             return [v for e in select(env) if (v := e[fname]) is not None]
 
-        return AGGREGATES[node.func](AggCall(node, select, values, st.time))
+        return AGGREGATES[node.func](AggCall(node, select, values, st.time, fname))
 
     def _select(
         self, stream: str, where: ir.TExpr | None, within: ir.Duration | None

@@ -249,6 +249,7 @@ class AggCall:
     select: Callable[[_Env], list[Mapping[str, Any]]]
     values: Callable[[_Env], list[Any]]  # of the aggregated field
     time: str  # the stream's time field
+    field: str | None = None  # the aggregated field's name
 
 
 def _sum(c: AggCall) -> Fn:
@@ -327,6 +328,45 @@ def _time_of(pick: Callable[[list[Any]], Any]) -> Callable[[AggCall], Fn]:
     return make
 
 
+def _value_at(latest: bool) -> Callable[[AggCall], Fn]:
+    """first_value / last_value: the field of the earliest (latest) event where it is not
+    null; events at the same time are ordered by the value."""
+
+    def make(c: AggCall) -> Fn:
+        select, time, name = c.select, c.time, c.field
+        assert name is not None
+
+        def pick(env: _Env, ev: Any) -> Any:
+            best: tuple[Any, Any] | None = None
+            for e in select(env):
+                v = e[name]
+                if v is None:
+                    continue
+                key = (e[time], v)
+                if best is None or (key > best if latest else key < best):
+                    best = key
+            return None if best is None else best[1]
+
+        return pick
+
+    return make
+
+
+def _mode(c: AggCall) -> Fn:
+    values = c.values
+
+    def mode(env: _Env, ev: Any) -> Any:
+        counts: dict[Any, int] = {}
+        for v in values(env):
+            counts[v] = counts.get(v, 0) + 1
+        if not counts:
+            return None
+        most = max(counts.values())
+        return min(v for v, n in counts.items() if n == most)
+
+    return mode
+
+
 A = ir.AggFunc
 AGGREGATES: dict[ir.AggFunc, Callable[[AggCall], Fn]] = {
     A.COUNT: lambda c: lambda env, ev: len(c.select(env)),
@@ -338,4 +378,7 @@ AGGREGATES: dict[ir.AggFunc, Callable[[AggCall], Fn]] = {
     A.MAX: _pick(max),
     A.FIRST: _time_of(min),
     A.LAST: _time_of(max),
+    A.FIRST_VALUE: _value_at(latest=False),
+    A.LAST_VALUE: _value_at(latest=True),
+    A.MODE: _mode,
 }

@@ -72,6 +72,7 @@ class Compiler(ExpressionCompiler):
         self.derived: dict[str, Any] = {}
         self.order: dict[str, tuple[int, int, int]] = {}
         self.window_aliases: dict[int, str] = {}  # by shape of the ranking
+        self.pick_aliases: dict[int, str] = {}  # by shape of the first_value/last_value/mode
         self.shapes = dag.Shapes()
         self.shared: dict[int, tuple[str, str]] = {}  # id of a hoisted node -> CTE, column
         self.levels: dict[int, Level] = {}
@@ -364,6 +365,96 @@ class Compiler(ExpressionCompiler):
             yield
         finally:
             self.event_alias = old
+
+    def _pick(self, node: ir.Agg) -> Any:
+        """first_value / last_value / mode: one value per contact, from a query that ranks
+        the stream's events (or, for mode, its values by count) per contact and keeps the
+        first; LEFT-joined on the key like a ranking. Ties go to the smaller value (the
+        greater for last_value) in binary order, the same on every engine."""
+        exp = self.exp
+        shape = self.shapes[node]
+        outer = self.scope
+        alias = self.pick_aliases.get(shape)
+        if alias is not None:
+            outer.derived.add(alias)
+            return self.col("v", alias)
+        stream = self.schema.streams[node.stream]
+        assert node.column is not None
+        ftype = self._field_type(node.stream, node.column)
+        value = self.typed_col(node.column, EVENT, ftype, node.span)
+        time = self.p.timestamp_column(self.col(stream.time, EVENT))
+        conds: list[Any] = [
+            exp.LTE(this=time, expression=self.ts(self.as_of)),
+            exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())),
+        ]
+        filt = definitions(self.schema).filters.get(node.stream)
+        if filt is not None:
+            conds.append(exp.Paren(this=self.expr(filt, node.stream)))
+        if node.where is not None:
+            conds.append(exp.Paren(this=self.expr(node.where, node.stream)))
+        if node.within is not None:
+            since = self._ago(node.within)
+            conds.append(exp.GTE(this=time.copy(), expression=self.ts(since)))
+        key = self.col(stream.key, EVENT)
+        where = exp.and_(*conds, copy=False)
+        source = self.table(stream.source, EVENT)
+        number = exp.Anonymous(this="ROW_NUMBER")
+        if node.func is ir.AggFunc.MODE:
+            counted = (
+                exp.select(
+                    exp.alias_(key, "k", quoted=True, copy=False),
+                    exp.alias_(value, "v", quoted=True, copy=False),
+                    exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True, copy=False),
+                    copy=False,
+                )
+                .from_(source, copy=False)
+                .where(where, copy=False)
+                .group_by(key.copy(), value.copy(), copy=False)
+            )
+            order = [
+                exp.Ordered(this=self.col("n", "g"), desc=True),
+                exp.Ordered(this=self.p.binary(self.col("v", "g"), ftype)),
+            ]
+            rank = exp.Window(
+                this=number, partition_by=[self.col("k", "g")], order=exp.Order(expressions=order)
+            )
+            ranked = exp.select(
+                self.col("k", "g"),
+                self.col("v", "g"),
+                exp.alias_(rank, "r", quoted=True, copy=False),
+                copy=False,
+            ).from_(exp.alias_(exp.Subquery(this=counted), "g", table=True, quoted=True))
+        else:
+            latest = node.func is ir.AggFunc.LAST_VALUE
+            order = [
+                exp.Ordered(this=time.copy(), desc=latest),
+                exp.Ordered(this=self.p.binary(value.copy(), ftype), desc=latest),
+            ]
+            rank = exp.Window(
+                this=number, partition_by=[key.copy()], order=exp.Order(expressions=order)
+            )
+            ranked = (
+                exp.select(
+                    exp.alias_(key, "k", quoted=True, copy=False),
+                    exp.alias_(value, "v", quoted=True, copy=False),
+                    exp.alias_(rank, "r", quoted=True, copy=False),
+                    copy=False,
+                )
+                .from_(source, copy=False)
+                .where(where, copy=False)
+            )
+        q = (
+            exp.select(self.col("k", "p"), self.col("v", "p"), copy=False)
+            .from_(exp.alias_(exp.Subquery(this=ranked), "p", table=True, quoted=True))
+            .where(exp.EQ(this=self.col("r", "p"), expression=exp.Literal.number(1)), copy=False)
+        )
+        alias = self._fresh(f"segql_v{len(self.pick_aliases)}")
+        self.pick_aliases[shape] = alias
+        # reads only the stream: before every shared level and ranking
+        self.order[alias] = (0, 0, len(self.pick_aliases))
+        self.derived[alias] = q
+        outer.derived.add(alias)
+        return self.col("v", alias)
 
     def _register_agg(self, node: ir.Agg | ir.Exists) -> Any:
         """Add an aggregate to its stream's pass (once: equal aggregates share a column);

@@ -95,6 +95,9 @@ class ExpressionCompiler:
     def _ago(self, d: ir.Duration) -> dt.datetime:
         raise NotImplementedError
 
+    def _pick(self, node: ir.Agg) -> Any:
+        raise NotImplementedError
+
     # --- helpers ----------------------------------------------------------------------
     def ident(self, name: str) -> Any:
         bad = _unsafe_name(name)
@@ -302,6 +305,8 @@ class ExpressionCompiler:
                         node.span,
                         "use duckdb, postgres, spark or clickhouse",
                     )
+                if f in ir.PICKS:
+                    return self._pick(node)
                 column = self._register_agg(node)
                 if f in (ir.AggFunc.COUNT, ir.AggFunc.COUNT_DISTINCT, ir.AggFunc.SUM):
                     return exp.Coalesce(this=column, expressions=[exp.Literal.number(0)])

@@ -231,6 +231,12 @@ def _simple(node_type: str, *, double: bool = False) -> AggRenderer:
     return render
 
 
+def _in_own_query(c: ExpressionCompiler, target: Any, cond: Any) -> Any:
+    """first_value, last_value and mode are not columns of a stream's grouped pass: the
+    compiler writes a ranked query for each (SqlCompiler._pick)."""
+    raise AssertionError("a pick aggregate is computed in its own query")
+
+
 A = ir.AggFunc
 AGGREGATES: dict[ir.AggFunc, AggRenderer] = {
     A.COUNT: _count,
@@ -244,4 +250,7 @@ AGGREGATES: dict[ir.AggFunc, AggRenderer] = {
     A.MAX: _simple("Max"),
     A.FIRST: _simple("Min"),  # the earliest event time
     A.LAST: _simple("Max"),  # the latest event time
+    A.FIRST_VALUE: _in_own_query,
+    A.LAST_VALUE: _in_own_query,
+    A.MODE: _in_own_query,
 }

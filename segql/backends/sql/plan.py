@@ -80,7 +80,8 @@ def required_streams(texpr: ir.TExpr, counted_has: bool = False) -> frozenset[st
     out: set[str] = set()
 
     def null_when_empty(x: ir.TExpr) -> str | None:
-        if isinstance(x, ir.Agg) and x.func not in ZERO_WHEN_EMPTY:
+        # (a pick is computed in its own query: its stream's pass may hold other events)
+        if isinstance(x, ir.Agg) and x.func not in ZERO_WHEN_EMPTY and x.func not in ir.PICKS:
             return x.stream
         return None
 

@@ -24,7 +24,7 @@ from segql.core.diagnostics import Diagnostic, EngineError, Interrupted, SegqlEr
 from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.core.schema import Schema
 from segql.core.types import Type
-from segql.engines.values import _columns, _key_type, _write, arrow_type, normalize, normalize_all
+from segql.engines.values import _key_type, _write, arrow_type, normalize, normalize_all
 from segql.ir import nodes as ir
 from segql.ir.definitions import definitions
 
@@ -448,3 +448,9 @@ def engine_error(title: str, e: BaseException) -> EngineError:
     return EngineError(
         Diagnostic(code="engine", message=f"{title} could not run the segment: {first_line(e)}")
     )
+
+
+def _columns(schema: Schema, names: Sequence[str]) -> tuple[list[str], list[Type]]:
+    values = select_values(schema, names)
+    columns = [schema.entity.key, *(n for n, _ in values)]
+    return columns, [_key_type(schema), *(v.type for _, v in values)]

@@ -7,7 +7,7 @@ import contextlib
 import datetime as dt
 import decimal
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import IO, Any
 
 from segql.backends.duckdb.export import ExportFormat
@@ -18,14 +18,6 @@ from segql.core.types import Type
 def _key_type(schema: Schema) -> Type:
     fd = schema.entity.fields.get(schema.entity.key)
     return fd.type if fd is not None else Type.INTEGER
-
-
-def _columns(schema: Schema, names: Sequence[str]) -> tuple[list[str], list[Type]]:
-    from segql.engines.base import select_values  # (the schema's names, typed)
-
-    values = select_values(schema, names)
-    columns = [schema.entity.key, *(n for n, _ in values)]
-    return columns, [_key_type(schema), *(v.type for _, v in values)]
 
 
 def arrow_type(t: Type) -> Any:

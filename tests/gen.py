@@ -51,8 +51,14 @@ strings = st.one_of(
 )
 
 
+ZONES = ["Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe"]
+
+
 @st.composite
-def datasets(draw: Any) -> Dataset:
+def datasets(draw: Any, zoned: bool = False) -> Dataset:
+    """``zoned``: the schema's time zone is one with daylight-saving changes (or a half-hour
+    offset), so calendar days, weeks and months differ from multiples of 24 hours."""
+    schema = shop_schema(draw(st.sampled_from(ZONES))) if zoned else _SCHEMA
     n = draw(st.integers(1, 7))
     contacts = []
     for cid in range(1, n + 1):
@@ -109,7 +115,7 @@ def datasets(draw: Any) -> Dataset:
         )
     )
     return Dataset(
-        schema=_SCHEMA,
+        schema=schema,
         tables={
             "contacts": Table(CONTACT_COLUMNS, contacts),
             "orders": Table(ORDER_COLUMNS, orders),

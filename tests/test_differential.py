@@ -56,6 +56,22 @@ def test_clickhouse_agrees_too(data: Dataset, exprs: list[str]) -> None:
     )
 
 
+@pytest.mark.postgres
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=datasets(zoned=True), exprs=st.lists(expressions, min_size=1, max_size=6))
+def test_a_schema_time_zone_agrees(data: Dataset, exprs: list[str]) -> None:
+    """Calendar days, weeks and months on a zone's wall clock (DST, half-hour offsets):
+    the evaluator, DuckDB, PostgreSQL and ClickHouse agree (SQLite refuses zones)."""
+    require_pg()
+    assert_engines_agree(
+        data, exprs, lambda e: _evaluate(data, e), as_of=AS_OF, pg=True, clickhouse=True
+    )
+
+
 # Spark runs each query as jobs on a local cluster (~0.1 s even for tiny data): fewer examples.
 @settings(
     max_examples=20,

@@ -232,6 +232,13 @@ CASES: list[tuple[str, set[int], set[str]]] = [
     ("mode(orders.category) = 'bags'", {4, 5}, set()),
     ("mode(orders.category where amount < 200) = 'bags'", {1}, set()),  # a 3-way tie
     ("mode(orders.category) is null", {3, 6}, set()),
+    # calendar functions of event times, aggregated: distinct active days and months
+    ("count_distinct(date(orders.ordered_at)) = 6", {1}, set()),
+    ("count_distinct(month(orders.ordered_at)) = 5", {1}, set()),
+    ("count_distinct(start_of_month(orders.ordered_at)) = 5", {1}, set()),
+    ("count_distinct(date(orders.ordered_at) within 60d) = 2", {1}, set()),
+    ("max(year(orders.ordered_at)) = 2025", {5}, set()),
+    ("first_value(date(orders.ordered_at)) = 2025-06-02", {1}, set()),
     # median: the middle value, or the middle two interpolated (contact 1: 100 and 250.25)
     ("median(orders.amount) = 175.125", {1}, {"sqlite"}),
     ("median(orders.amount) > 100", {1, 5}, {"sqlite"}),

@@ -134,6 +134,8 @@ _NUM_TERMS = [
     "(bucket('spring-test') % 2)",
     "round(distance_km(score, age, 10, 20))",
     "median(orders.amount)",
+    "count_distinct(date(orders.ordered_at) within 30d)",
+    "max(month(email_opens.at))",
     "first_value(orders.amount)",
     "last_value(orders.quantity where gift)",
     "mode(orders.quantity within 90d)",

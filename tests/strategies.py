@@ -24,6 +24,7 @@ import datetime as dt
 from hypothesis import strategies as st
 
 from segql.lang import ast as a
+from segql.lang.builder import CALENDAR
 from segql.lang.functions import AGGREGATES
 from segql.lang.tokens import KEYWORDS
 
@@ -142,13 +143,23 @@ def calls(children: st.SearchStrategy[a.Expr]) -> st.SearchStrategy[a.Expr]:
 
 
 def aggregates(children: st.SearchStrategy[a.Expr]) -> st.SearchStrategy[a.Expr]:
-    return st.builds(
+    plain = st.builds(
         a.Aggregate,
         func=st.sampled_from(sorted(AGGREGATES)),
         target=names,
         where=st.none() | children,
         within=st.none() | durations,
     )
+    # a calendar function around the field: only aggregates that take a field
+    calendar = st.builds(
+        a.Aggregate,
+        func=st.sampled_from(sorted(AGGREGATES - {"count", "first", "last"})),
+        target=names,
+        where=st.none() | children,
+        within=st.none() | durations,
+        calendar=st.sampled_from(sorted(CALENDAR)),
+    )
+    return plain | calendar
 
 
 def _extend(children: st.SearchStrategy[a.Expr]) -> st.SearchStrategy[a.Expr]:

@@ -35,6 +35,16 @@ def _stream_of(ctx: _Ctx, target: a.Name, func: str) -> Stream | None:
 
 
 _NUMERIC = (ir.AggFunc.SUM, ir.AggFunc.AVG, ir.AggFunc.MEDIAN)  # aggregates of numbers
+_CALENDAR_TYPES = {
+    "date": Type.DATE,
+    "start_of_week": Type.TIMESTAMP,
+    "start_of_month": Type.TIMESTAMP,
+    "start_of_year": Type.TIMESTAMP,
+    "year": Type.INTEGER,
+    "month": Type.INTEGER,
+    "day": Type.INTEGER,
+    "weekday": Type.INTEGER,
+}
 
 
 def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
@@ -52,6 +62,7 @@ def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
     if stream is None:
         return None
     parts = e.target.parts
+    operand: ir.TExpr | None = None
     column: str | None = None
     ftype: Type | None = None
     if func in (ir.AggFunc.COUNT, ir.AggFunc.FIRST, ir.AggFunc.LAST):
@@ -97,11 +108,29 @@ def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
             return None
         else:
             column, ftype = fd.column, fd.type
+        if e.calendar is not None:
+            assert ftype is not None and column is not None
+            if not ftype.is_temporal:
+                ctx.error(
+                    "type-mismatch",
+                    f"`{e.calendar}` needs a date or timestamp, but `{e.target.dotted}` is "
+                    f"{_a(ftype)}",
+                    e.target.span,
+                )
+                return None
+            field = ir.EventField(
+                stream=stream.name, name=parts[1], column=column, type=ftype, span=e.target.span
+            )
+            ftype = _CALENDAR_TYPES[e.calendar]
+            operand = ir.Func(
+                func=ir.FuncName(e.calendar), args=(field,), type=ftype, span=e.target.span
+            )
+        shown = e.target.dotted if e.calendar is None else f"{e.calendar}({e.target.dotted})"
         assert ftype is not None
         if func in _NUMERIC and not ftype.is_numeric:
             ctx.error(
                 "type-mismatch",
-                f"`{e.func}` needs a number, but `{e.target.dotted}` is {_a(ftype)}",
+                f"`{e.func}` needs a number, but `{shown}` is {_a(ftype)}",
                 e.target.span,
             )
             return None
@@ -109,22 +138,21 @@ def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
             ctx.error(
                 "type-mismatch",
                 f"`{e.func}` needs a number, string, date or timestamp, but "
-                f"`{e.target.dotted}` is {_a(ftype)}",
+                f"`{shown}` is {_a(ftype)}",
                 e.target.span,
             )
             return None
         if func in ir.PICKS and ftype.is_list:
             ctx.error(
                 "type-mismatch",
-                f"`{e.func}` picks one value, and lists have no order "
-                f"(`{e.target.dotted}` is {_a(ftype)})",
+                f"`{e.func}` picks one value, and lists have no order (`{shown}` is {_a(ftype)})",
                 e.target.span,
             )
             return None
         if func is ir.AggFunc.COUNT_DISTINCT and ftype.is_list:
             ctx.error(
                 "type-mismatch",
-                f"`count_distinct` cannot count lists (`{e.target.dotted}` is {_a(ftype)})",
+                f"`count_distinct` cannot count lists (`{shown}` is {_a(ftype)})",
                 e.target.span,
             )
             return None
@@ -148,6 +176,7 @@ def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
         where=where,
         within=_dur(ctx, e.within) if e.within is not None else None,
         type=rtype,
+        operand=operand,
         span=e.span,
     )
 

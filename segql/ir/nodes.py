@@ -326,6 +326,8 @@ class Agg:
     where: TExpr | None
     within: Duration | None
     type: Type
+    # what is aggregated when not the column itself: a calendar function of it
+    operand: TExpr | None = None
     span: Span = _SPAN
 
 
@@ -428,7 +430,9 @@ def children(node: TExpr) -> tuple[TExpr, ...]:
             return (o, *items)
         case Func(args=args):
             return args
-        case Agg(where=w) | Exists(where=w):
+        case Agg(where=w, operand=o):
+            return tuple(x for x in (o, w) if x is not None)
+        case Exists(where=w):
             return () if w is None else (w,)
     raise AssertionError(f"unknown node {node!r}")
 

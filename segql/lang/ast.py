@@ -300,6 +300,8 @@ class Aggregate:
     target: Name
     where: Expr | None = None
     within: DurationLit | None = None
+    # a calendar function around the field (`count_distinct(date(visits.at))`), or None
+    calendar: str | None = None
     span: Span = _SPAN
 
 

@@ -34,6 +34,14 @@ def tok_span(tok: Any) -> Span:
     )
 
 
+# Calendar functions an aggregate may apply to its field (CONTRACT §5.1): distinct active
+# days, weeks or months are `count_distinct(date(sessions.started_at))`.
+CALENDAR = frozenset(
+    {"date", "start_of_week", "start_of_month", "start_of_year", "year", "month", "day",
+     "weekday"}
+)  # fmt: skip
+
+
 def _span_of(x: Any) -> Span:
     return x.span if hasattr(x, "span") else tok_span(x)
 
@@ -353,6 +361,16 @@ class Builder:
         args = list(args or [])
         span = _cover(name_tok, rpar)
         if func in AGGREGATES:
+            calendar = None
+            if (
+                len(args) == 1
+                and isinstance(args[0], a.Call)
+                and args[0].func in CALENDAR
+                and len(args[0].args) == 1
+                and isinstance(args[0].args[0], a.Name)
+                and func not in ("count", "first", "last")
+            ):
+                calendar, args = args[0].func, [args[0].args[0]]
             if len(args) != 1 or not isinstance(args[0], a.Name):
                 _fail(
                     "bad-aggregate",
@@ -363,7 +381,14 @@ class Builder:
                     if func in ("count", "first", "last")
                     else f"write e.g. `{func}(orders.amount)`",
                 )
-            return a.Aggregate(func=func, target=args[0], where=where, within=within, span=span)
+            return a.Aggregate(
+                func=func,
+                target=args[0],
+                where=where,
+                within=within,
+                calendar=calendar,
+                span=span,
+            )
         if where is not None or within is not None:
             clause = "where" if where is not None else "within"
             _fail(

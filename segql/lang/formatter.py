@@ -207,8 +207,8 @@ def _fmt(e: a.Expr) -> str:
             return f"{operand} within {_fmt(d)}"
         case a.Call(func=f, args=args):
             return f"{f}(" + ", ".join(_cond(x, OR) for x in args) + ")"
-        case a.Aggregate(func=f, target=t, where=w, within=d):
-            text = f"{f}({_fmt(t)}"
+        case a.Aggregate(func=f, target=t, where=w, within=d, calendar=cal):
+            text = f"{f}({_fmt(t)}" if cal is None else f"{f}({cal}({_fmt(t)})"
             if w is not None:
                 text += _where(w, OR, d)
             if d is not None:

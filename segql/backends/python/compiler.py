@@ -332,11 +332,20 @@ class _Compiler:
             if fname != st.time:
                 self.p._stream_fields.setdefault(s, {})[fname] = st.fields[fname].type
 
-        def values(env: _Env) -> list[Any]:
-            assert fname is not None
-            return [v for e in select(env) if (v := e[fname]) is not None]
+        read: Fn
+        if node.operand is not None:  # a calendar function of the field
+            read = self.compile(node.operand)
+        else:
+            name = fname
 
-        return AGGREGATES[node.func](AggCall(node, select, values, st.time, fname))
+            def read(env: _Env, e: Any) -> Any:
+                assert name is not None
+                return e[name]
+
+        def values(env: _Env) -> list[Any]:
+            return [v for e in select(env) if (v := read(env, e)) is not None]
+
+        return AGGREGATES[node.func](AggCall(node, select, values, st.time, read))
 
     def _select(
         self, stream: str, where: ir.TExpr | None, within: ir.Duration | None

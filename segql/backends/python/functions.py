@@ -249,7 +249,7 @@ class AggCall:
     select: Callable[[_Env], list[Mapping[str, Any]]]
     values: Callable[[_Env], list[Any]]  # of the aggregated field
     time: str  # the stream's time field
-    field: str | None = None  # the aggregated field's name
+    read: Fn | None = None  # the aggregated value of one event (env, event)
 
 
 def _sum(c: AggCall) -> Fn:
@@ -333,13 +333,13 @@ def _value_at(latest: bool) -> Callable[[AggCall], Fn]:
     null; events at the same time are ordered by the value."""
 
     def make(c: AggCall) -> Fn:
-        select, time, name = c.select, c.time, c.field
-        assert name is not None
+        select, time, read = c.select, c.time, c.read
+        assert read is not None
 
         def pick(env: _Env, ev: Any) -> Any:
             best: tuple[Any, Any] | None = None
             for e in select(env):
-                v = e[name]
+                v = read(env, e)
                 if v is None:
                     continue
                 key = (e[time], v)

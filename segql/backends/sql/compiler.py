@@ -382,6 +382,9 @@ class Compiler(ExpressionCompiler):
         assert node.column is not None
         ftype = self._field_type(node.stream, node.column)
         value = self.typed_col(node.column, EVENT, ftype, node.span)
+        if node.operand is not None:  # a calendar function of the field
+            ftype = node.operand.type
+            value = self.expr(node.operand, node.stream)
         time = self.p.timestamp_column(self.col(stream.time, EVENT))
         conds: list[Any] = [
             exp.LTE(this=time, expression=self.ts(self.as_of)),
@@ -471,10 +474,11 @@ class Compiler(ExpressionCompiler):
             s.all_windowed = False
         func = ir.AggFunc.COUNT if isinstance(node, ir.Exists) else node.func
         column = None if isinstance(node, ir.Exists) else node.column
+        operand = None if isinstance(node, ir.Exists) else node.operand
         conditioned = node.where is not None or node.within is not None
         # An event condition holds no trait or segment, so its repr is small.
         cond_key = (repr(node.where), node.within) if conditioned else None
-        key = (func, column, cond_key)
+        key = (func, column, cond_key, repr(operand) if operand is not None else None)
         if key in s.columns:
             return self.col(s.columns[key].alias, s.alias())
         conds = []
@@ -487,6 +491,8 @@ class Compiler(ExpressionCompiler):
         target = None
         if func in (ir.AggFunc.FIRST, ir.AggFunc.LAST):
             target = self.p.timestamp_column(self.col(stream.time, EVENT))
+        elif operand is not None:  # a calendar function of the field
+            target = self.expr(operand, node.stream)
         elif func is not ir.AggFunc.COUNT:
             assert column is not None
             ftype = self._field_type(node.stream, column)

@@ -207,6 +207,8 @@ CASES: list[tuple[str, set[int], set[str]]] = [
     ("signup_at >= start_of_month(now)", {4}, set()),
     ("start_of_year(birthday) = 1992-01-01", {1}, set()),
     ("start_of_year(birthday) < 1990-01-01", {5}, set()),
+    ("birthday < 1981-01-01 and birthday >= 1969-12-31", {5}, set()),
+    ("birthday != 1969-07-20", {1, 2, 4, 5}, set()),
     ("start_of_week(birthday) = 1992-02-24", {1}, set()),
     ("date(birthday) = birthday", {1, 2, 4, 5}, set()),
     # times moved by durations, and differences of times (contact 1's orders span 362 days)

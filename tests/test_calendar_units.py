@@ -8,7 +8,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from engines import Dataset, PgDatabase, Table, load_duckdb, require_pg
+from engines import ChdbData, Dataset, PgDatabase, Table, load_duckdb, require_pg
 
 import segql
 from segql.core.types import Type
@@ -125,6 +125,7 @@ MIDNIGHTS = [
     dt.datetime(2026, 3, 31, 21, 59, tzinfo=dt.UTC),
     dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC),  # Sunday 01:30 CET, before the change
     dt.datetime(2026, 3, 30, 0, 30, tzinfo=dt.UTC),  # Monday 02:30 CEST
+    dt.datetime(1968, 12, 31, 23, 30, tzinfo=dt.UTC),  # 00:30 on 1969-01-01 (before 1970)
 ]
 CALENDAR = [
     ("date(seen) = 2026-04-01", {1}),
@@ -135,6 +136,8 @@ CALENDAR = [
     ("start_of_week(seen) = 2026-03-30", {1, 2, 4}),  # Monday after it: CEST midnight
     ("start_of_week(seen) = 2026-03-29T22:00:00Z", {1, 2, 4}),
     ("start_of_year(seen) = 2025-12-31T23:00:00Z", {1, 2, 3, 4}),
+    ("date(seen) = 1969-01-01", {5}),
+    ("start_of_month(seen) = 1969-01-01", {5}),
 ]
 
 
@@ -158,13 +161,7 @@ def test_calendar_functions_use_the_schema_zone(expr: str, want: set[int]) -> No
         )
     }
     assert got == want
-    require_pg()
-    pg = PgDatabase(data)
-    try:
-        pg_sql = segql.to_sql(expr, data.schema, as_of=SPRING, dialect="postgres")
-        assert set(pg.run(pg_sql)) == want
-    finally:
-        pg.close()
+    _on_servers(data, expr, SPRING, want)
 
 
 MONDAY = dt.datetime(2026, 3, 30, 12, tzinfo=dt.UTC)  # the day after clocks went forward
@@ -208,10 +205,16 @@ def test_durations_move_the_wall_clock(expr: str, want: set[int]) -> None:
         )
     }
     assert got == want
+    _on_servers(data, expr, MONDAY, want)
+
+
+def _on_servers(data: Dataset, expr: str, as_of: dt.datetime, want: set[int]) -> None:
+    """The same members on PostgreSQL and ClickHouse (chdb)."""
     require_pg()
-    pg = PgDatabase(data)
-    try:
-        pg_sql = segql.to_sql(expr, data.schema, as_of=MONDAY, dialect="postgres")
-        assert set(pg.run(pg_sql)) == want
-    finally:
-        pg.close()
+    for dialect, make in (("postgres", PgDatabase), ("clickhouse", ChdbData)):
+        db = make(data)
+        try:
+            sql = segql.to_sql(expr, data.schema, as_of=as_of, dialect=dialect)
+            assert set(db.run(sql)) == want, dialect
+        finally:
+            db.close()

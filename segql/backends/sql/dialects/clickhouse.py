@@ -20,6 +20,37 @@ class ClickHouse(Profile):
         lists=False, materialized_ctes=False, has_plan=HasPlan.IN_SET, filtered_passes=True
     )
 
+    # Zone conversions through text: sqlglot's `AT TIME ZONE` for ClickHouse casts to
+    # DateTime, whose seconds start in 1970 (a 1969 birthday would wrap).
+    def _utc_of_local(self, ts: Any, zone: str) -> Any:
+        exp = _exp()
+        text = exp.Anonymous(this="toString", expressions=[ts])
+        there = exp.Anonymous(
+            this="toDateTime64",
+            expressions=[text, exp.Literal.number(6), exp.Literal.string(zone)],
+        )
+        return exp.Anonymous(this="toTimeZone", expressions=[there, exp.Literal.string("UTC")])
+
+    def local_of_utc(self, ts: Any, zone: str) -> Any:
+        if zone == "UTC":
+            return ts
+        exp = _exp()
+        there = exp.Anonymous(this="toTimeZone", expressions=[ts, exp.Literal.string(zone)])
+        text = exp.Anonymous(this="toString", expressions=[there])
+        return exp.Anonymous(
+            this="toDateTime64",
+            expressions=[text, exp.Literal.number(6), exp.Literal.string("UTC")],
+        )
+
+    def date_literal(self, value: dt.date) -> Any:
+        # Date32, as dates are everywhere here: a `Date` literal before 1970 wraps around
+        exp = _exp()
+        return exp.cast(
+            exp.Literal.string(value.isoformat()),
+            dtype("Nullable(Date32)", "clickhouse"),
+            copy=False,
+        )
+
     def to_date(self, local: Any) -> Any:
         # Date32: ClickHouse's Date starts in 1970
         return _exp().cast(local, dtype("Nullable(Date32)", "clickhouse"), copy=False)

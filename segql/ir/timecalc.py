@@ -115,27 +115,30 @@ def _minus_months(local: dt.datetime, months: int) -> dt.datetime:
     return local.replace(year=year, month=month, day=day)
 
 
+def _move(instant: dt.datetime, amount: int, unit: DurationUnit, tz: dt.tzinfo) -> dt.datetime:
+    """``instant + amount unit``: days and weeks on the wall clock of ``tz``, months and
+    years as calendar months there (clamped), shorter units exact."""
+    days = _CALENDAR_DAYS.get(unit)
+    if days is not None and tz is not dt.UTC:
+        local = instant.astimezone(tz).replace(tzinfo=None)
+        return _localize(local + dt.timedelta(days=days * amount), tz).astimezone(dt.UTC)
+    exact = _EXACT.get(unit)
+    if exact is not None:
+        return instant + exact * amount
+    local = instant.astimezone(tz)
+    moved = _minus_months(local.replace(tzinfo=None), -amount * _MONTHS[unit])
+    return _localize(moved, tz).astimezone(dt.UTC)
+
+
 def shift(
     instant: dt.datetime, amount: int, unit: DurationUnit, tz: dt.tzinfo, span: Span = NO_SPAN
 ) -> dt.datetime:
     """``instant + amount unit`` (``amount`` may be negative), by the rules of :func:`ago`;
     outside years 1 to 9999 is an ``out-of-range`` error at ``span``."""
 
-    def move() -> dt.datetime:
-        days = _CALENDAR_DAYS.get(unit)
-        if days is not None and tz is not dt.UTC:
-            local = instant.astimezone(tz).replace(tzinfo=None)
-            return _localize(local + dt.timedelta(days=days * amount), tz).astimezone(dt.UTC)
-        exact = _EXACT.get(unit)
-        if exact is not None:
-            return instant + exact * amount
-        local = instant.astimezone(tz)
-        moved = _minus_months(local.replace(tzinfo=None), -amount * _MONTHS[unit])
-        return _localize(moved, tz).astimezone(dt.UTC)
-
     sign = "+" if amount >= 0 else "-"
     return guard(
-        move,
+        lambda: _move(instant, amount, unit, tz),
         f"{_show(instant)} {sign} {abs(amount)}{unit.value} is outside years 1 to 9999",
         span,
         RANGE_TEXT,
@@ -156,21 +159,8 @@ def ago(
     read as :func:`_localize` does. Before year 1 is an ``out-of-range`` error at
     ``span``."""
 
-    def shift() -> dt.datetime:
-        days = _CALENDAR_DAYS.get(unit)
-        if days is not None and tz is not dt.UTC:
-            local = as_of.astimezone(tz).replace(tzinfo=None)
-            return _localize(local - dt.timedelta(days=days * amount), tz).astimezone(dt.UTC)
-        exact = _EXACT.get(unit)
-        if exact is not None:
-            return as_of - exact * amount
-        months = amount * _MONTHS[unit]
-        local = as_of.astimezone(tz)
-        shifted = _minus_months(local.replace(tzinfo=None), months)
-        return _localize(shifted, tz).astimezone(dt.UTC)
-
     return guard(
-        shift,
+        lambda: _move(as_of, -amount, unit, tz),
         f"`{amount}{unit.value}` before as_of ({_show(as_of)}) is before year 1",
         span,
         "use a shorter duration, or a later as_of",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from segql.checker.calls import FIXED_RETURNS
 from segql.checker.context import _a, _boolean_hint, _Ctx, _describe, _did_you_mean, _dur
 from segql.checker.definitions import _segment
 from segql.core.schema import Stream
 from segql.core.types import Type
 from segql.ir import nodes as ir
 from segql.lang import ast as a
+from segql.lang.functions import FUNCTIONS
 
 
 def _stream_of(ctx: _Ctx, target: a.Name, func: str) -> Stream | None:
@@ -35,16 +37,6 @@ def _stream_of(ctx: _Ctx, target: a.Name, func: str) -> Stream | None:
 
 
 _NUMERIC = (ir.AggFunc.SUM, ir.AggFunc.AVG, ir.AggFunc.MEDIAN)  # aggregates of numbers
-_CALENDAR_TYPES = {
-    "date": Type.DATE,
-    "start_of_week": Type.TIMESTAMP,
-    "start_of_month": Type.TIMESTAMP,
-    "start_of_year": Type.TIMESTAMP,
-    "year": Type.INTEGER,
-    "month": Type.INTEGER,
-    "day": Type.INTEGER,
-    "weekday": Type.INTEGER,
-}
 
 
 def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
@@ -121,7 +113,7 @@ def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
             field = ir.EventField(
                 stream=stream.name, name=parts[1], column=column, type=ftype, span=e.target.span
             )
-            ftype = _CALENDAR_TYPES[e.calendar]
+            ftype = FIXED_RETURNS[FUNCTIONS[e.calendar].returns]  # declared once
             operand = ir.Func(
                 func=ir.FuncName(e.calendar), args=(field,), type=ftype, span=e.target.span
             )

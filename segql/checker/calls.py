@@ -27,6 +27,15 @@ from segql.lang import ast as a
 from segql.lang.formatter import format_expr
 from segql.lang.functions import FUNCTIONS, ArgKind, Returns
 
+# The result type of a function whose type does not depend on its arguments.
+FIXED_RETURNS = {
+    Returns.STRING: Type.STRING,
+    Returns.INTEGER: Type.INTEGER,
+    Returns.FLOAT: Type.FLOAT,
+    Returns.DATE: Type.DATE,
+    Returns.TIMESTAMP: Type.TIMESTAMP,
+}
+
 
 def _call(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
     name = e.func
@@ -71,16 +80,8 @@ def _call(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
             )
             return None
     match decl.returns:
-        case Returns.STRING:
-            rtype = Type.STRING
-        case Returns.INTEGER:
-            rtype = Type.INTEGER
-        case Returns.FLOAT:
-            rtype = Type.FLOAT
-        case Returns.DATE:
-            rtype = Type.DATE
-        case Returns.TIMESTAMP:
-            rtype = Type.TIMESTAMP
+        case Returns.STRING | Returns.INTEGER | Returns.FLOAT | Returns.DATE | Returns.TIMESTAMP:
+            rtype = FIXED_RETURNS[decl.returns]
         case Returns.NUMERIC_OF_FIRST:
             rtype = _num(targs[0].type)
         case Returns.COMMON:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -135,8 +136,6 @@ def _distance(c: Call) -> Fn:
 def bucket_of(salt: str, key: Any) -> int:
     """CONTRACT §5.4: md5 of ``salt:key`` (UTF-8; an integer key in decimal), its first
     8 hex digits as a number, modulo 10000."""
-    import hashlib
-
     digest = hashlib.md5(f"{salt}:{key}".encode(), usedforsecurity=False).hexdigest()
     return int(digest[:8], 16) % 10_000
 
@@ -170,13 +169,7 @@ def _start_of(period: str) -> Callable[[Call], Fn]:
         tz, span = c.tz, c.node.span
 
         def start(v: Any) -> Any:
-            d = _local_date(c, v)
-            if period == "week":
-                first = d - dt.timedelta(days=d.weekday())
-            elif period == "month":
-                first = d.replace(day=1)
-            else:
-                first = d.replace(month=1, day=1)
+            first = timecalc.first_day(period, _local_date(c, v))
             return timecalc.date_to_timestamp(first, tz, span).replace(tzinfo=None)
 
         return c.unary(start)

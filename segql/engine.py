@@ -115,7 +115,7 @@ class Database:
     def _allowed_roots(self, schema: Schema) -> list[Path]:
         if self._roots is not None:
             return self._roots
-        return [schema.path.parent if schema.path is not None else Path.cwd().resolve()]
+        return validation.default_roots(schema)
 
     def _lock(self, schema: Schema) -> None:
         """Before the first query of a connection segql opened: files only under the

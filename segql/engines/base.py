@@ -276,10 +276,9 @@ class EngineDatabase:
         or not at all."""
         fmt = ExportFormat(format)
         names = tuple(fields)
-        text = self._text(self._query(source, schema, as_of, names))
-        columns, types = _columns(schema, names)
-
         query = self._query(source, schema, as_of, names)
+        text = self._text(query)
+        columns, types = _columns(schema, names)
 
         def write(out: IO[bytes]) -> int:
             def work() -> int:
@@ -367,21 +366,17 @@ class EngineDatabase:
         if self._checked.get(id(schema)) is schema:
             return
         relations = self._call(self.adapter.relations)
-        from segql.backends.duckdb.validation import diag, missing_columns, wanted_columns
+        from segql.backends.duckdb import validation
 
+        diag, missing_columns = validation.diag, validation.missing_columns
         diags: list[Diagnostic] = []
-        groups = wanted_columns(schema)
-        files = any(self.adapter.file_source(s.file) for _, s, _, _ in groups if s.file)
-        if files:
-            from segql.backends.duckdb.validation import check_files
-
-            roots = self._roots
-            if roots is None:
-                roots = [schema.path.parent if schema.path else Path.cwd().resolve()]
-            check_files(schema, roots)
-        for what, src, where, wanted in groups:
+        readable = self._file_sources(schema)
+        if readable:
+            roots = self._roots if self._roots is not None else validation.default_roots(schema)
+            validation.check_files(schema, roots)
+        for what, src, where, wanted in validation.wanted_columns(schema):
             if src.file is not None:
-                if self.adapter.file_source(src.file) is None:
+                if str(src.file) not in readable:
                     diags.append(
                         diag(
                             "file-source",

@@ -38,6 +38,12 @@ def _inside(path: Path, roots: Iterable[Path]) -> bool:
     return any(path == r or path.is_relative_to(r) for r in roots)
 
 
+def default_roots(schema: Schema) -> list[Path]:
+    """Where ``file:`` sources may be read unless the caller says otherwise: the schema
+    file's folder, or the current folder for a schema made in code."""
+    return [schema.path.parent if schema.path is not None else Path.cwd().resolve()]
+
+
 def check_files(schema: Schema, roots: list[Path]) -> None:
     """Every ``file:`` source lies under the allowed roots."""
     diags = []

@@ -143,25 +143,7 @@ CALENDAR = [
 
 @pytest.mark.parametrize(("expr", "want"), CALENDAR)
 def test_calendar_functions_use_the_schema_zone(expr: str, want: set[int]) -> None:
-    import duckdb
-
-    data = _berlin_people(MIDNIGHTS)
-    con = duckdb.connect()
-    load_duckdb(data, con)
-    sql = segql.to_sql(expr, data.schema, as_of=SPRING)
-    assert {r[0] for r in con.execute(sql).fetchall()} == want
-    got = {
-        cid
-        for cid, seen in data.tables["people"].rows
-        if segql.matches(
-            expr,
-            data.schema,
-            contact={"id": cid, "seen": seen.replace(tzinfo=dt.UTC)},
-            as_of=SPRING,
-        )
-    }
-    assert got == want
-    _on_servers(data, expr, SPRING, want)
+    _agree(_berlin_people(MIDNIGHTS), expr, SPRING, want)
 
 
 MONDAY = dt.datetime(2026, 3, 30, 12, tzinfo=dt.UTC)  # the day after clocks went forward
@@ -186,14 +168,18 @@ SHIFTS = [
 
 @pytest.mark.parametrize(("expr", "want"), SHIFTS)
 def test_durations_move_the_wall_clock(expr: str, want: set[int]) -> None:
+    _agree(_berlin_people(AROUND_YESTERDAY), expr, MONDAY, want)
+
+
+def _agree(data: Dataset, expr: str, as_of: dt.datetime, want: set[int]) -> None:
+    """The members of ``expr`` (people by their one `seen` time) are ``want`` on DuckDB,
+    in-process, on PostgreSQL and on ClickHouse (chdb)."""
     import duckdb
 
-    data = _berlin_people(AROUND_YESTERDAY)
     con = duckdb.connect()
     load_duckdb(data, con)
-    assert {
-        r[0] for r in con.execute(segql.to_sql(expr, data.schema, as_of=MONDAY)).fetchall()
-    } == want
+    sql = segql.to_sql(expr, data.schema, as_of=as_of)
+    assert {r[0] for r in con.execute(sql).fetchall()} == want
     got = {
         cid
         for cid, seen in data.tables["people"].rows
@@ -201,15 +187,10 @@ def test_durations_move_the_wall_clock(expr: str, want: set[int]) -> None:
             expr,
             data.schema,
             contact={"id": cid, "seen": seen.replace(tzinfo=dt.UTC)},
-            as_of=MONDAY,
+            as_of=as_of,
         )
     }
     assert got == want
-    _on_servers(data, expr, MONDAY, want)
-
-
-def _on_servers(data: Dataset, expr: str, as_of: dt.datetime, want: set[int]) -> None:
-    """The same members on PostgreSQL and ClickHouse (chdb)."""
     require_pg()
     for dialect, make in (("postgres", PgDatabase), ("clickhouse", ChdbData)):
         db = make(data)

@@ -134,6 +134,25 @@ def _chdb(files: dict[str, Path], folder: Path) -> str:
     return f"chdb:///{path}"
 
 
+def load(
+    engine: str, duck: Path, files: dict[str, Path], folder: Path
+) -> tuple[str, Callable[[], None] | None] | None:
+    """The URL of ``engine`` holding the data (and how to drop it afterwards), or None
+    when it cannot run here; Spark, whose local session lives in one process, is the
+    caller's."""
+    if engine == "duckdb":
+        return str(duck), None
+    if engine == "sqlite":
+        return _sqlite(files, folder), None
+    if engine == "postgres":
+        made = _postgres(files)
+        if made is None:
+            print("postgres: skipped (no SEGQL_PG_DSN)")
+        return made
+    assert engine == "chdb", engine
+    return _chdb(files, folder), None
+
+
 def _spark(files: dict[str, Path]) -> Any:
     import segql
 
@@ -176,21 +195,14 @@ def main() -> None:
     for engine in args.engines.split(","):
         t0 = time.perf_counter()
         cleanup: Callable[[], None] | None = None
-        if engine == "duckdb":
-            db = segql.connect(str(duck))
-        elif engine == "sqlite":
-            db = segql.connect(_sqlite(files, folder))
-        elif engine == "postgres":
-            made = _postgres(files)
+        if engine == "spark":
+            db = _spark(files)
+        else:
+            made = load(engine, duck, files, folder)
             if made is None:
-                print("postgres: skipped (no SEGQL_PG_DSN)")
                 continue
             db = segql.connect(made[0])
             cleanup = made[1]
-        elif engine == "chdb":
-            db = segql.connect(_chdb(files, folder))
-        else:
-            db = _spark(files)
         print(f"{engine}: loaded in {time.perf_counter() - t0:.1f}s", flush=True)
         dialect = getattr(getattr(db, "adapter", None), "dialect", "duckdb")
 

@@ -73,7 +73,7 @@ def _files(duck: Path, folder: Path) -> dict[str, Path]:
 
 
 def main() -> None:
-    from bench_engines import _chdb, _postgres, _sqlite
+    from bench_engines import load
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--scale", type=float, default=1.0)
@@ -87,20 +87,13 @@ def main() -> None:
     rows: list[list[Any]] = []
     for engine in args.engines.split(","):
         cleanup = None
-        if engine == "duckdb":
-            url = str(duck)
-        elif engine == "sqlite":
-            url = _sqlite(files, folder)
-        elif engine == "postgres":
-            made = _postgres(files)
+        if engine == "spark":
+            url = "spark-views:" + json.dumps({t: str(f) for t, f in files.items()})
+        else:
+            made = load(engine, duck, files, folder)
             if made is None:
-                print("postgres: skipped (no SEGQL_PG_DSN)")
                 continue
             url, cleanup = made
-        elif engine == "chdb":
-            url = _chdb(files, folder)
-        else:
-            url = "spark-views:" + json.dumps({t: str(f) for t, f in files.items()})
         for label, expr in SEGMENTS.items():
             for fmt in ("csv", "parquet"):
                 code = CHILD.format(

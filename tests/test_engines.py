@@ -274,6 +274,14 @@ def test_unknown_urls_and_missing_files_are_clear_errors(tmp_path: Path) -> None
     assert info.value.code == "missing-database"
 
 
+def test_spark_urls_name_the_master() -> None:
+    from segql.engines.url import kind_of
+
+    assert kind_of("spark:local[2]") == ("spark", "local[2]")
+    assert kind_of("spark://spark-master:7077") == ("spark", "spark://spark-master:7077")
+    assert kind_of("sc://spark-connect:15002") == ("spark", "sc://spark-connect:15002")
+
+
 def test_clickhouse_urls_name_the_server_and_its_login() -> None:
     from segql.engines.clickhouse import _options
 

@@ -52,8 +52,11 @@ class Spark(Adapter):
         else:
             session.conf.set("spark.sql.session.timeZone", "UTC")
         self.spark = session
-        # a session in this process (not a Spark Connect client of a remote server)
-        self.local = type(session).__module__.startswith("pyspark.sql.session")
+        # a session whose executors run here (`local[N]`), so they see this machine's
+        # files: not a Spark Connect client, nor a driver of a cluster (`spark://…`)
+        self.local = type(session).__module__.startswith("pyspark.sql.session") and str(
+            session.sparkContext.master
+        ).startswith("local")
 
     file_hints = (
         "a local session (spark:local[N]) reads Parquet files in place; load CSV files "

@@ -41,6 +41,8 @@ def kind_of(url: str) -> tuple[str, str]:
         return "duckdb", _path(url[len("duckdb:") :])
     if low.startswith("sqlite:"):
         return "sqlite", _path(url[len("sqlite:") :])
+    if low.startswith("spark://"):  # a standalone cluster's master URL, as Spark writes it
+        return "spark", url
     if low.startswith("spark:"):
         return "spark", url[len("spark:") :]
     if low.startswith("sc://"):

@@ -265,6 +265,61 @@ CASES: list[tuple[str, set[int], set[str]]] = [
         {"sqlite"},
     ),
     ("bucket('é:x') = " + str(_md5_bucket("é:x", 3)), {3}, {"sqlite"}),
+    # correlated: inside `where`, a name that is not the stream's is the contact's
+    # (contact 1's average order is 185.04; 2's and 5's one order equals its average)
+    ("count(orders where amount > avg_order) = 3", {1}, set()),
+    ("count(orders where amount >= avg_order) = 1", {2, 5}, set()),
+    ("has orders where amount > avg(orders.amount)", {1}, set()),
+    ("count(orders where amount > 1.5 * avg(orders.amount)) = 2", {1}, set()),
+    ("count(orders where quantity < age / 10) >= 1", {1, 5}, set()),
+    ("count(orders where contact.age > quantity * 30) >= 1", {1, 5}, set()),
+    ("last_value(orders.product where amount < avg_order) = 'tote'", {1}, set()),
+    ("mode(orders.category where amount <= avg_order) = 'bags'", {1, 5}, set()),  # 1: a tie
+    ("has email_opens where campaign = 'feb' and country = 'US'", {2}, set()),
+    ("count(orders where in segment vip) = 6", {1}, set()),
+    ("not has orders where amount > avg_order", {2, 3, 4, 5, 6}, set()),
+    ("max(orders.amount where amount < total_spent / 2) = 400", {1}, set()),
+    # sequences: a.time < b.time <= min(as_of, a.time + D2)
+    ("has orders followed by orders", {1}, set()),
+    ("has orders not followed by orders", {1, 2, 4, 5}, set()),
+    (
+        "has orders where category = 'bags' not followed by orders where category = 'shoes'",
+        {4, 5},
+        set(),
+    ),
+    (
+        "has orders where category = 'books' followed by orders where category = 'shoes' "
+        "within 90d",
+        set(),
+        set(),
+    ),
+    (
+        "has orders where category = 'books' followed by orders where category = 'shoes' "
+        "within 91d",
+        {1},
+        set(),
+    ),
+    ("has orders followed by orders where category = orders.category within 100d", {1}, set()),
+    (
+        "has orders where category = 'shoes' followed by orders where amount > orders.amount "
+        "within 60d",
+        {1},
+        set(),
+    ),
+    ("has email_opens followed by orders within 30d", {1}, set()),
+    ("has email_opens within 70d not followed by orders within 30d", {5}, set()),
+    ("has email_opens where campaign = 'feb' followed by orders within 70d", set(), set()),
+    ("has email_opens where campaign = 'feb' followed by orders within 71d", {2}, set()),
+    ("has email_opens followed by orders within 180h", {1}, set()),  # exactly 7.5 days
+    ("has email_opens followed by orders within 179h", set(), set()),
+    ("has orders where product = 'boots' followed by orders", set(), set()),  # 7-01 unseen
+    ("has orders where product = 'boots' not followed by orders", {1, 2}, set()),
+    ("has orders followed by orders where amount > avg_order", {1}, set()),
+    ("has orders where product = 'tote' followed by orders within 2mo", {1}, {"sqlite"}),
+    ("has orders where product = 'tote' followed by orders within 8w", set(), set()),
+    ("has orders followed by email_opens where campaign = 'may'", {1}, set()),
+    ("has orders not followed by orders where ordered_at > orders.ordered_at", {1, 2, 4, 5}, set()),
+    ("not (has orders within 7d not followed by email_opens)", {2, 3, 4, 5, 6}, set()),
     ("sign(score) + sign(credit) = 2", {1, 4}, set()),
     ("round(credit) = 100 or round(credit, 1) = 5.5", {4, 5}, set()),
     ("coalesce(age, 0) = 0", {2, 6}, set()),

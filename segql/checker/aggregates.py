@@ -5,6 +5,7 @@ from __future__ import annotations
 from segql.checker.calls import FIXED_RETURNS
 from segql.checker.context import _a, _boolean_hint, _Ctx, _describe, _did_you_mean, _dur
 from segql.checker.definitions import _segment
+from segql.core.diagnostics import Span
 from segql.core.schema import Stream
 from segql.core.types import Type
 from segql.ir import nodes as ir
@@ -13,6 +14,7 @@ from segql.lang.functions import FUNCTIONS
 
 
 def _stream_of(ctx: _Ctx, target: a.Name, func: str) -> Stream | None:
+    what = "needs events" if func == "followed by" else "aggregates events"
     schema = ctx.schema
     head = target.parts[0]
     stream = schema.streams.get(head)
@@ -22,7 +24,7 @@ def _stream_of(ctx: _Ctx, target: a.Name, func: str) -> Stream | None:
         ctx.error(
             "not-a-stream",
             f"`{head}` is a profile {'field' if head in schema.entity.fields else 'trait'}, "
-            f"not an event stream; `{func}` aggregates events",
+            f"not an event stream; `{func}` {what}",
             target.span,
             "event streams: " + ", ".join(sorted(schema.streams)),
         )
@@ -39,16 +41,28 @@ def _stream_of(ctx: _Ctx, target: a.Name, func: str) -> Stream | None:
 _NUMERIC = (ir.AggFunc.SUM, ir.AggFunc.AVG, ir.AggFunc.MEDIAN)  # aggregates of numbers
 
 
-def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
-    if ctx.stream is not None:
+def _contact_level(ctx: _Ctx, what: str, span: Span) -> _Ctx | None:
+    """The context for a contact-level construct: inside an aggregate's `where` it reads
+    the contact, like a profile name there (CONTRACT §5.3); a stream filter, which is about
+    events alone, refuses it."""
+    if ctx.stream is None:
+        return ctx
+    if ctx.in_filter:
         ctx.error(
             "nested-aggregate",
-            f"`{e.func}(…)` cannot be used inside another event condition",
-            e.span,
-            "aggregates look at all of a contact's events; conditions inside `where` look "
-            "at one event",
+            f"{what} cannot be used in the stream filter of `{ctx.stream.name}`",
+            span,
+            "a stream filter is about each event alone; test the contact in the segment",
         )
         return None
+    return ctx.inner(None)
+
+
+def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
+    got = _contact_level(ctx, f"`{e.func}(…)`", e.span)
+    if got is None:
+        return None
+    ctx = got
     func = ir.AggFunc(e.func)
     stream = _stream_of(ctx, e.target, e.func)
     if stream is None:
@@ -173,10 +187,12 @@ def _aggregate(ctx: _Ctx, e: a.Aggregate) -> ir.TExpr | None:
     )
 
 
-def _event_where(ctx: _Ctx, stream: Stream, cond: a.Expr | None) -> ir.TExpr | None:
+def _event_where(
+    ctx: _Ctx, stream: Stream, cond: a.Expr | None, prior: Stream | None = None
+) -> ir.TExpr | None:
     if cond is None:
         return None
-    inner = ctx.inner(stream)
+    inner = ctx.inner(stream, prior)
     x = inner.expr(cond)
     if x is None:
         return None
@@ -192,9 +208,10 @@ def _event_where(ctx: _Ctx, stream: Stream, cond: a.Expr | None) -> ir.TExpr | N
 
 
 def _has(ctx: _Ctx, e: a.Has) -> ir.TExpr | None:
-    if ctx.stream is not None:
-        ctx.error("nested-aggregate", "`has` cannot be used inside an event condition", e.span)
+    got = _contact_level(ctx, "`has`", e.span)
+    if got is None:
         return None
+    ctx = got
     if len(e.stream.parts) != 1:
         ctx.error(
             "bad-aggregate",
@@ -209,25 +226,47 @@ def _has(ctx: _Ctx, e: a.Has) -> ir.TExpr | None:
     where = _event_where(ctx, stream, e.where)
     if e.where is not None and where is None:
         return None
-    return ir.Exists(
+    within = _dur(ctx, e.within) if e.within is not None else None
+    if e.then is None:
+        return ir.Exists(stream=stream.name, where=where, within=within, span=e.span)
+    then = e.then
+    if len(then.stream.parts) != 1:
+        ctx.error(
+            "bad-aggregate",
+            "`followed by` takes an event stream, not a field",
+            then.stream.span,
+            f"e.g. `followed by {then.stream.parts[0]} where {then.stream.parts[-1]} = …`",
+        )
+        return None
+    later = _stream_of(ctx, then.stream, "followed by")
+    if later is None:
+        return None
+    then_where = _event_where(ctx, later, then.where, prior=stream)
+    if then.where is not None and then_where is None:
+        return None
+    return ir.Sequence(
         stream=stream.name,
         where=where,
-        within=_dur(ctx, e.within) if e.within is not None else None,
+        within=within,
+        then=later.name,
+        then_where=then_where,
+        then_within=_dur(ctx, then.within) if then.within is not None else None,
+        negated=then.negated,
         span=e.span,
     )
 
 
 def _in_segment(ctx: _Ctx, e: a.InSegment, name: str) -> ir.TExpr | None:
-    if ctx.stream is not None:
-        where = "the stream filter" if ctx.in_filter else f"`where` of `{ctx.stream.name}`"
+    if ctx.stream is not None and ctx.in_filter:
         ctx.error(
             "wrong-scope",
-            f"`in segment` tests a contact, but inside {where} conditions are about each "
-            f"`{ctx.stream.name}` event",
+            f"`in segment` tests a contact, but inside the stream filter conditions are "
+            f"about each `{ctx.stream.name}` event",
             e.span,
-            "move the segment condition outside the aggregate, joined with `and`",
+            "test the segment in the segment's own condition, joined with `and`",
         )
         return None
+    ctx = ctx.inner(None) if ctx.stream is not None else ctx
     if name not in ctx.schema.segments:
         ctx.error(
             "unknown-segment",

@@ -112,6 +112,8 @@ class _Ctx:
     diags: list[Diagnostic]
     stream: Stream | None = None  # inside an aggregate's where / a stream filter
     in_filter: bool = False
+    # inside the `where` after `followed by`: the earlier event's stream, for `A.f`
+    prior: Stream | None = None
     trait_stack: list[str] = field(default_factory=list)
     segment_stack: list[str] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)
@@ -145,12 +147,13 @@ class _Ctx:
             )
         )
 
-    def inner(self, stream: Stream | None) -> _Ctx:
+    def inner(self, stream: Stream | None, prior: Stream | None = None) -> _Ctx:
         return _Ctx(
             schema=self.schema,
             diags=self.diags,
             stream=stream,
             in_filter=self.in_filter,
+            prior=prior,
             trait_stack=self.trait_stack,
             segment_stack=self.segment_stack,
             broken=self.broken,

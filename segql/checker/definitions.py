@@ -127,19 +127,35 @@ def _references(ctx: _Ctx, kind: str, name: str) -> list[tuple[str, str]]:
         return []
     schema = ctx.schema
     out: list[tuple[str, str]] = []
-    stack = [tree]
+    # (node, the fields of the stream whose event condition it is in, or None)
+    stack: list[tuple[a.Expr, frozenset[str] | None]] = [(tree, None)]
     while stack:
-        node = stack.pop()
+        node, own = stack.pop()
         match node:
+            case a.Name(parts=("contact", only)) if own is not None:
+                if only in schema.traits and only not in schema.entity.fields:
+                    out.append(("trait", only))
             case a.Name(parts=(only,)) if only not in schema.entity.fields:
-                if only in schema.traits:
+                # inside an event condition, a stream's own field comes first (§5.3)
+                if only in schema.traits and (own is None or only not in own):
                     out.append(("trait", only))
             case a.InSegment(name=seg) if seg in schema.segments:
                 out.append(("segment", seg))
-            case a.Aggregate() | a.Has():
-                pass  # event conditions refer to the events' own fields
+            case a.Aggregate(target=t, where=w) | a.Has(stream=t, where=w):
+                conds = [(w, t)]
+                if isinstance(node, a.Has) and node.then is not None:
+                    conds.append((node.then.where, node.then.stream))
+                for cond, target in reversed(conds):
+                    if cond is not None:
+                        stream = schema.streams.get(target.parts[0])
+                        fields = (
+                            frozenset()
+                            if stream is None
+                            else frozenset([*stream.fields, stream.time])
+                        )
+                        stack.append((cond, fields))
             case _:
-                stack.extend(reversed(a.children(node)))
+                stack.extend((c, own) for c in reversed(a.children(node)))
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from segql.checker.context import _Ctx, _did_you_mean
 from segql.checker.definitions import _trait
+from segql.core.schema import Stream
 from segql.core.types import Type
 from segql.ir import nodes as ir
 from segql.lang import ast as a
@@ -16,6 +17,12 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
     shown = e.dotted
     if ctx.stream is not None:
         stream = ctx.stream
+        prior = ctx.prior
+        if prior is not None and len(parts) == 2 and parts[0] == prior.name:
+            return _prior_field(ctx, prior, parts[1], e)
+        if len(parts) == 2 and parts[0] == "contact" and not ctx.in_filter:
+            # `contact.NAME`: always the contact's (CONTRACT §5.3)
+            return _contact(ctx, a.Name(parts=parts[1:], span=e.span))
         if len(parts) == 2 and parts[0] == stream.name:
             parts = parts[1:]
         if len(parts) == 1:
@@ -34,6 +41,9 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
                     span=e.span,
                 )
             where = "the stream filter" if ctx.in_filter else f"`where` of `{stream.name}`"
+            if not ctx.in_filter and (fname in schema.entity.fields or fname in schema.traits):
+                # not a field of the stream: the contact's (CONTRACT §5.3)
+                return _contact(ctx, a.Name(parts=parts, span=e.span))
             if fname in schema.entity.fields or fname in schema.traits:
                 kind = "field" if fname in schema.entity.fields else "trait"
                 ctx.error(
@@ -42,7 +52,7 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
                     f"fields of each `{stream.name}` event",
                     e.span,
                     f"fields of `{stream.name}`: " + ", ".join(sorted(stream.fields)),
-                    "move the profile condition outside the aggregate, joined with `and`",
+                    "a stream filter is about events alone; test the contact in the segment",
                 )
                 return None
             ctx.error(
@@ -60,6 +70,8 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
                 f"`{stream.name}` events",
                 e.span,
                 f"use `{parts[1]}` for the field of `{stream.name}`",
+                "an earlier event's field is only known after `followed by`: "
+                f"`has {other.name} followed by {stream.name} where … = {shown}`",
             )
             return None
         ctx.error("unknown-name", f"`{stream.name}` has no field `{shown}`", e.span)
@@ -94,6 +106,8 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
             *_did_you_mean(n, [*schema.entity.fields, *schema.traits, *schema.streams]),
         )
         return None
+    if len(parts) == 2 and parts[0] == "contact" and parts[0] not in schema.streams:
+        return _contact(ctx, a.Name(parts=parts[1:], span=e.span))
     owner = schema.streams.get(parts[0])
     if owner is not None and len(parts) == 2:
         if parts[1] in owner.fields or parts[1] == owner.time:
@@ -116,5 +130,29 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
         f"unknown name `{shown}`",
         e.span,
         *_did_you_mean(parts[0], schema.streams),
+    )
+    return None
+
+
+def _contact(ctx: _Ctx, name: a.Name) -> ir.TExpr | None:
+    """A name read at the contact's level, from inside an event condition."""
+    return _name(ctx.inner(None), name)
+
+
+def _prior_field(ctx: _Ctx, prior: Stream, fname: str, e: a.Name) -> ir.TExpr | None:
+    fd = prior.fields.get(fname)
+    if fd is not None:
+        return ir.PriorField(
+            stream=prior.name, name=fname, column=fd.column, type=fd.type, span=e.span
+        )
+    if fname == prior.time:
+        return ir.PriorField(
+            stream=prior.name, name=fname, column=prior.time, type=Type.TIMESTAMP, span=e.span
+        )
+    ctx.error(
+        "unknown-name",
+        f"`{prior.name}` has no field `{fname}`",
+        e.span,
+        *_did_you_mean(fname, [*prior.fields, prior.time]),
     )
     return None

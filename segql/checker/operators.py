@@ -338,7 +338,7 @@ def _enum_check(ctx: _Ctx, target: ir.TExpr, e: a.Expr, lit: ir.TExpr) -> None:
         return
     if isinstance(target, ir.Field):
         fd = ctx.schema.entity.fields.get(target.name)
-    elif isinstance(target, ir.EventField):
+    elif isinstance(target, ir.EventField | ir.PriorField):
         fd = ctx.schema.streams[target.stream].fields.get(target.name)
     else:
         return

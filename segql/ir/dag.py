@@ -62,6 +62,7 @@ _CHEAP = (
     ir.Lit,
     ir.Field,
     ir.EventField,
+    ir.PriorField,
     ir.Now,
     ir.Today,
     ir.Ago,

@@ -44,6 +44,8 @@ __all__ = [
     "Not",
     "Now",
     "Percentile",
+    "PriorField",
+    "Sequence",
     "Shift",
     "StrMatch",
     "StrMatchOp",
@@ -142,6 +144,18 @@ class Field:
 class EventField:
     """A field of the event currently being aggregated (only inside Agg/Exists ``where``
     and stream filters). ``column`` is the stream table's column."""
+
+    stream: str
+    name: str
+    column: str
+    type: Type
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriorField:
+    """``A.f`` inside the ``where`` after ``followed by``: field ``column`` of the earlier
+    event a of stream A (only inside a Sequence's ``then_where``)."""
 
     stream: str
     name: str
@@ -343,6 +357,24 @@ class Exists:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Sequence:
+    """``has A where C within D [not] followed by B where C2 within D2`` (CONTRACT §5.3):
+    whether some event a of A (as in Exists) has (``negated``: has no) event b of B, with
+    B's schema filter and ``then_where``, ``a.time < b.time <= as_of`` and, with
+    ``then_within``, ``b.time <= a.time + D2`` (calendar arithmetic as Shift). Never null."""
+
+    stream: str
+    where: TExpr | None
+    within: Duration | None
+    then: str
+    then_where: TExpr | None
+    then_within: Duration | None
+    negated: bool
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IsTrue:
     """``in segment S``: true exactly when the segment's expression is true; never null."""
 
@@ -400,6 +432,8 @@ TExpr: TypeAlias = (
     | Func
     | Agg
     | Exists
+    | Sequence
+    | PriorField
     | IsTrue
     | Percentile
     | TopPercent
@@ -408,7 +442,7 @@ TExpr: TypeAlias = (
 
 def children(node: TExpr) -> tuple[TExpr, ...]:
     match node:
-        case Lit() | Field() | EventField() | Now() | Today() | Ago():
+        case Lit() | Field() | EventField() | PriorField() | Now() | Today() | Ago():
             return ()
         case DateToTimestamp(operand=o) | Neg(operand=o) | Not(operand=o) | IsNull(operand=o):
             return (o,)
@@ -434,6 +468,8 @@ def children(node: TExpr) -> tuple[TExpr, ...]:
             return tuple(x for x in (o, w) if x is not None)
         case Exists(where=w):
             return () if w is None else (w,)
+        case Sequence(where=w, then_where=w2):
+            return tuple(x for x in (w, w2) if x is not None)
     raise AssertionError(f"unknown node {node!r}")
 
 

@@ -306,12 +306,25 @@ class Aggregate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FollowedBy:
+    """``[not] followed by B [where C2] [within D2]`` after ``has A …`` (CONTRACT §5.3);
+    not an expression of its own."""
+
+    negated: bool
+    stream: Name
+    where: Expr | None = None
+    within: DurationLit | None = None
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Has:
-    """``has E [where C] [within D]``."""
+    """``has E [where C] [within D] [[not] followed by …]``."""
 
     stream: Name
     where: Expr | None = None
     within: DurationLit | None = None
+    then: FollowedBy | None = None
     span: Span = _SPAN
 
 
@@ -398,6 +411,9 @@ def children(node: Expr) -> tuple[Expr, ...]:
             return (o, d)
         case Call(args=args):
             return args
+        case Has(stream=t, where=w, within=d, then=FollowedBy() as f):
+            parts = (t, w, d, f.stream, f.where, f.within)
+            return tuple(x for x in parts if x is not None)
         case Aggregate(target=t, where=w, within=d) | Has(stream=t, where=w, within=d):
             return tuple(x for x in (t, w, d) if x is not None)
         case Top(percent=p, by=b):

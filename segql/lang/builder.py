@@ -401,9 +401,20 @@ class Builder:
         return a.Call(func=func, args=tuple(args), span=span)
 
     def has(self, c: list[Any]) -> a.Expr:
+        kw, stream, where, within, then = c
+        last = then or within or where or stream
+        return a.Has(stream=stream, where=where, within=within, then=then, span=_cover(kw, last))
+
+    def followed(self, c: list[Any]) -> a.FollowedBy:
         kw, stream, where, within = c
         last = within or where or stream
-        return a.Has(stream=stream, where=where, within=within, span=_cover(kw, last))
+        return a.FollowedBy(
+            negated=kw.type == "NOT_FOLLOWED",
+            stream=stream,
+            where=where,
+            within=within,
+            span=_cover(kw, last),
+        )
 
     def in_segment(self, c: list[Any]) -> a.Expr:
         return a.InSegment(name=_ident_value(c[2]), span=_cover(c[0], c[2]))

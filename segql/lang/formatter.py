@@ -74,7 +74,7 @@ def level(e: a.Expr) -> int:
             return NOT
         case a.Compare() | a.Between() | a.InList() | a.IsNull() | a.Match() | a.Within():
             return PRED
-        case a.Has(where=w, within=d) if w is not None or d is not None:
+        case a.Has(where=w, within=d, then=t) if w is not None or d is not None or t:
             # A trailing clause would swallow what follows (`has E where x + 1`).
             return PRED
         case a.Arith(op=a.ArithOp.ADD | a.ArithOp.SUB):
@@ -96,7 +96,7 @@ def absorbs_within(e: a.Expr) -> bool:
     while True:
         if isinstance(e, a.Has):
             # A trailing `has` without its own `within` takes the next `within` itself.
-            return e.within is None
+            return (e.within if e.then is None else e.then.within) is None
         kids = a.children(e)
         if not kids or isinstance(e, a.ListLit | a.Call | a.Aggregate | a.InList):
             return False
@@ -118,9 +118,19 @@ def _cond(e: a.Expr, need: int) -> str:
     return _wrap(e, need)
 
 
-def _where(cond: a.Expr, need: int, within: a.DurationLit | None) -> str:
+def _ends_with_has(e: a.Expr) -> bool:
+    while not isinstance(e, a.Has):
+        kids = a.children(e)
+        if not kids or isinstance(e, a.ListLit | a.Call | a.Aggregate | a.InList):
+            return False
+        e = kids[-1]
+    return True
+
+
+def _where(cond: a.Expr, need: int, within: a.DurationLit | None, *, followed: bool = False) -> str:
     text = _cond(cond, need)
-    if within is not None and absorbs_within(cond):
+    if (within is not None and absorbs_within(cond)) or (followed and _ends_with_has(cond)):
+        # a trailing `has` would take the `within` or `followed by` meant for this one
         text = f"({text})"
     return f" where {text}"
 
@@ -214,12 +224,19 @@ def _fmt(e: a.Expr) -> str:
             if d is not None:
                 text += f" within {_fmt(d)}"
             return text + ")"
-        case a.Has(stream=s, where=w, within=d):
+        case a.Has(stream=s, where=w, within=d, then=then):
             text = f"has {_fmt(s)}"
             if w is not None:
-                text += _where(w, PRED, d)
+                text += _where(w, PRED, d, followed=then is not None and d is None)
             if d is not None:
                 text += f" within {_fmt(d)}"
+            if then is not None:
+                text += " not followed by " if then.negated else " followed by "
+                text += _fmt(then.stream)
+                if then.where is not None:
+                    text += _where(then.where, PRED, then.within)
+                if then.within is not None:
+                    text += f" within {_fmt(then.within)}"
             return text
         case a.InSegment(name=n):
             return f"in segment {quote_name(n)}"

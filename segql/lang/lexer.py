@@ -45,6 +45,9 @@ class SegqlLexer(Lexer):
         parts += [f"(?P<{name}>{re.escape(value)})" for name, value in strings]
         self.pattern = re.compile("|".join(parts))
         self.ignore = ignore
+        # `not` then `followed` (spaces and comments between) is the one token the
+        # grammar's `followed` rule needs.
+        self.followed = re.compile(r"(?:\s|#[^\n]*)+followed(?![A-Za-z0-9_])", re.IGNORECASE)
 
     def lex(self, text: str) -> Any:  # type: ignore[override]  # lark interface 0
         match = self.pattern.match
@@ -72,6 +75,16 @@ class SegqlLexer(Lexer):
             value = m.group()
             if kind == "NAME":
                 kind = keywords.get(value.lower(), "NAME")
+                if kind == "NOT" and (more := self.followed.match(text, end)) is not None:
+                    kind, end = "NOT_FOLLOWED", more.end()
+                    value = text[pos:end]
             col = pos - line_start + 1
-            yield Token(kind, value, pos, line, col, line, col + end - pos, end)
+            nl = text.count("\n", pos, end)
+            if nl:  # only a joined `not … followed` spans lines
+                end_line = line + nl
+                end_col = end - text.rfind("\n", pos, end)
+                yield Token(kind, value, pos, line, col, end_line, end_col, end)
+                line, line_start = end_line, text.rfind("\n", pos, end) + 1
+            else:
+                yield Token(kind, value, pos, line, col, line, col + end - pos, end)
             pos = end

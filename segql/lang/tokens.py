@@ -23,6 +23,8 @@ class Tok(enum.StrEnum):
     CONTAINS = "_CONTAINS"
     ENDS = "_ENDS"
     FALSE = "FALSE"
+    FOLLOWED = "FOLLOWED"
+    NOT_FOLLOWED = "NOT_FOLLOWED"  # `not followed`, joined by the lexer
     HAS = "HAS"
     IN = "IN"
     IS = "_IS"
@@ -104,6 +106,7 @@ KEYWORDS = frozenset(
         "ago",
         "now",
         "today",
+        "followed",
     ]
 )
 UNITS = {u.value: u for u in a.DurationUnit}

@@ -21,6 +21,7 @@ from segql.backends.python.values import (
     _or,
     _out_of_range,
 )
+from segql.core.diagnostics import CheckError
 from segql.core.schema import Schema
 from segql.core.types import Type
 from segql.ir import dag, timecalc
@@ -43,7 +44,15 @@ class Owner(Protocol):
     def visible(self, env: _Env, stream: str) -> list[Mapping[str, Any]]: ...
 
 
-_PLAIN = (ir.Lit, ir.Field, ir.EventField, ir.Now, ir.Today, ir.Ago)  # cheaper than a memo
+_PLAIN = (
+    ir.Lit,
+    ir.Field,
+    ir.EventField,
+    ir.PriorField,
+    ir.Now,
+    ir.Today,
+    ir.Ago,
+)  # cheaper than a memo
 
 
 class _Compiler:
@@ -94,7 +103,8 @@ class _Compiler:
             return got
         for n in dag.post_order(node, seen=set(self.fns)):
             fn = self._compile(n)
-            if id(n) in self.memo:
+            # an aggregate inside an event condition is the contact's: computed once
+            if id(n) in self.memo or isinstance(n, ir.Agg | ir.Exists | ir.Sequence):
                 fn = _memoized(fn, id(n))
             self.fns[id(n)] = fn
             self.alive.append(n)
@@ -115,6 +125,16 @@ class _Compiler:
                 if name != st.time:
                     self.p._stream_fields.setdefault(s, {})[name] = t
                 return lambda env, ev: ev[name]
+            case ir.PriorField(stream=s, name=name, type=t):
+                st = self.schema.streams[s]
+                if name != st.time:
+                    self.p._stream_fields.setdefault(s, {})[name] = t
+
+                def prior(env: _Env, ev: Any) -> Any:
+                    assert env.prior is not None
+                    return env.prior[name]
+
+                return prior
             case ir.Now():
                 return lambda env, ev: env.as_of
             case ir.Today():
@@ -257,6 +277,8 @@ class _Compiler:
                     return bool(select(env))
 
                 return exists
+            case ir.Sequence():
+                return self._sequence(node)
             case ir.IsTrue(operand=o):
                 g = self.compile(o)
                 return lambda env, ev: g(env, ev) is True
@@ -347,6 +369,43 @@ class _Compiler:
 
         return AGGREGATES[node.func](AggCall(node, select, values, st.time, read))
 
+    def _sequence(self, node: ir.Sequence) -> Fn:
+        """Some a of A with (negated: without) a b of B: a.time < b.time <= as_of and,
+        with ``then_within``, b.time <= a.time + D2 (CONTRACT §5.3)."""
+        first = self._select(node.stream, node.where, node.within)
+        later = self._select(node.then, None, None)
+        cond = self.compile(node.then_where) if node.then_where is not None else None
+        ta, tb = self.schema.streams[node.stream].time, self.schema.streams[node.then].time
+        d, tz, negated = node.then_within, self.tz, node.negated
+
+        def until(at: dt.datetime, as_of: dt.datetime) -> dt.datetime:
+            if d is None:
+                return as_of
+            try:
+                end = timecalc.shift(at.replace(tzinfo=dt.UTC), d.amount, d.unit, tz, d.span)
+            except (CheckError, OverflowError):  # beyond year 9999: after any as_of
+                return as_of
+            return min(as_of, end.replace(tzinfo=None))
+
+        def sequence(env: _Env, ev: Any) -> Any:
+            bs = later(env)
+            saved = env.prior
+            try:
+                for a in first(env):
+                    at = a[ta]
+                    hi = until(at, env.as_of)
+                    env.prior = a
+                    found = any(
+                        at < b[tb] <= hi and (cond is None or cond(env, b) is True) for b in bs
+                    )
+                    if found != negated:
+                        return True
+                return False
+            finally:
+                env.prior = saved
+
+        return sequence
+
     def _select(
         self, stream: str, where: ir.TExpr | None, within: ir.Duration | None
     ) -> Callable[[_Env], list[Mapping[str, Any]]]:
@@ -382,8 +441,8 @@ def _shared_values(root: ir.TExpr) -> set[int]:
     per_event: set[int] = set()
     out: set[int] = set()
     for n in order:
-        if isinstance(n, ir.EventField) or (
-            not isinstance(n, ir.Agg | ir.Exists)
+        if isinstance(n, ir.EventField | ir.PriorField) or (
+            not isinstance(n, ir.Agg | ir.Exists | ir.Sequence)
             and any(id(c) in per_event for c in ir.children(n))
         ):
             per_event.add(id(n))

@@ -31,6 +31,7 @@ class _Env:
     times: dict[Any, Any]
     visible: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     memo: dict[int, Any] = field(default_factory=dict)  # values of shared nodes
+    prior: Mapping[str, Any] | None = None  # the earlier event a of a sequence (`A.f`)
 
 
 # ---------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from segql.backends.sql.plan import (
     ZERO_WHEN_EMPTY,
     Scope,
     SqlOptions,
+    correlated,
     profile_only,
     refuse,
 )
@@ -66,6 +67,7 @@ class ExpressionCompiler:
     shared: dict[int, tuple[str, str]]
     scope: Scope
     event_alias: str
+    prior_alias: str
     file_tables: dict[str, str]
 
     # --- provided by the query half -----------------------------------------------------
@@ -96,6 +98,12 @@ class ExpressionCompiler:
         raise NotImplementedError
 
     def _pick(self, node: ir.Agg) -> Any:
+        raise NotImplementedError
+
+    def _own_query(self, node: ir.Agg | ir.Exists) -> Any:
+        raise NotImplementedError
+
+    def _sequence(self, node: ir.Sequence) -> Any:
         raise NotImplementedError
 
     # --- helpers ----------------------------------------------------------------------
@@ -222,6 +230,8 @@ class ExpressionCompiler:
                 return self.typed_col(c, ENTITY, t, node.span)
             case ir.EventField(column=c, type=t):
                 return self.typed_col(c, self.event_alias, t, node.span)
+            case ir.PriorField(column=c, type=t):
+                return self.typed_col(c, self.prior_alias, t, node.span)
             case ir.Now():
                 return self.ts(self.as_of)
             case ir.Today():
@@ -307,18 +317,24 @@ class ExpressionCompiler:
                     )
                 if f in ir.PICKS:
                     return self._pick(node)
-                column = self._register_agg(node)
+                column = self._own_query(node) if correlated(node) else self._register_agg(node)
                 if f in (ir.AggFunc.COUNT, ir.AggFunc.COUNT_DISTINCT, ir.AggFunc.SUM):
                     return exp.Coalesce(this=column, expressions=[exp.Literal.number(0)])
                 return column
             case ir.Exists():
-                if self.p.caps.has_plan is not HasPlan.COUNTED:
+                if self.p.caps.has_plan is HasPlan.EXISTS or (
+                    self.p.caps.has_plan is HasPlan.IN_SET and not correlated(node)
+                ):
                     return self._exists(node)
+                if correlated(node):  # its own query: the contact's key when it has one
+                    return exp.Not(this=exp.Is(this=self._own_query(node), expression=exp.null()))
                 # Counted in the stream's pass (one grouped scan, hash-joined): engines
                 # whose planners run a correlated (NOT) EXISTS as a per-contact loop.
                 zero = exp.Literal.number(0)
                 count = exp.Coalesce(this=self._register_agg(node), expressions=[zero])
                 return exp.GT(this=count, expression=zero.copy())
+            case ir.Sequence():
+                return self._sequence(node)
             case ir.IsTrue(operand=o):
                 return exp.Coalesce(
                     this=exp.Paren(this=self.expr(o, stream)), expressions=[self.p.false()]
@@ -492,7 +508,7 @@ class ExpressionCompiler:
         self.scope = outer
         alias = self._fresh(f"segql_p{len(self.window_aliases)}")
         self.window_aliases[shape] = alias
-        self.order[alias] = (self._level(scope) - 1, 1, len(self.window_aliases))
+        self.order[alias] = (self._level(scope) - 1, 1, len(self.order))
         self.derived[alias] = q
         outer.derived.add(alias)
         return self.col("v", alias)

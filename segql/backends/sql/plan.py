@@ -80,8 +80,14 @@ def required_streams(texpr: ir.TExpr, counted_has: bool = False) -> frozenset[st
     out: set[str] = set()
 
     def null_when_empty(x: ir.TExpr) -> str | None:
-        # (a pick is computed in its own query: its stream's pass may hold other events)
-        if isinstance(x, ir.Agg) and x.func not in ZERO_WHEN_EMPTY and x.func not in ir.PICKS:
+        # (a pick, or an aggregate whose condition reads the contact, is computed in its
+        # own query: its stream's pass may hold other events)
+        if (
+            isinstance(x, ir.Agg)
+            and x.func not in ZERO_WHEN_EMPTY
+            and x.func not in ir.PICKS
+            and not correlated(x)
+        ):
             return x.stream
         return None
 
@@ -107,12 +113,37 @@ def required_streams(texpr: ir.TExpr, counted_has: bool = False) -> frozenset[st
                 found = null_when_empty(x)
                 if found is not None:
                     out.add(found)
-            case ir.Exists(stream=s) if counted_has:
+            case ir.Exists(stream=s) if counted_has and not correlated(c):
                 out.add(s)
     return frozenset(out)
 
 
-HEAVY = (ir.Agg, ir.Exists, ir.Percentile, ir.TopPercent, ir.EventField)
+HEAVY = (
+    ir.Agg,
+    ir.Exists,
+    ir.Sequence,
+    ir.Percentile,
+    ir.TopPercent,
+    ir.EventField,
+    ir.PriorField,
+)
+# What, inside an event condition, reads the contact rather than the event (CONTRACT §5.3).
+CONTACT_LEVEL = (
+    ir.Field,
+    ir.Agg,
+    ir.Exists,
+    ir.Sequence,
+    ir.IsTrue,
+    ir.Percentile,
+    ir.TopPercent,
+)
+
+
+def correlated(node: ir.Agg | ir.Exists | ir.Sequence) -> bool:
+    """Whether an aggregate's event condition reads the contact: then the stream's events
+    are joined to the contact (the pass, grouped by the key alone, cannot see it)."""
+    conds = [node.where, node.then_where] if isinstance(node, ir.Sequence) else [node.where]
+    return any(isinstance(n, CONTACT_LEVEL) for c in conds if c is not None for n in ir.walk(c))
 
 
 def profile_only(node: ir.TExpr) -> bool:
@@ -128,7 +159,7 @@ def entity_only_conjuncts(texpr: ir.TExpr) -> list[ir.TExpr]:
     return [c for c in parts if profile_only(c)]
 
 
-LEAVES = (ir.Lit, ir.Field, ir.EventField, ir.Now, ir.Today, ir.Ago)
+LEAVES = (ir.Lit, ir.Field, ir.EventField, ir.PriorField, ir.Now, ir.Today, ir.Ago)
 COLUMNS = (ir.Agg, ir.Percentile, ir.TopPercent)  # already one column of a shared CTE
 
 
@@ -158,9 +189,11 @@ def shared_ctes(roots: list[ir.TExpr], max_depth: int) -> list[ir.TExpr]:
         n = stack.pop()
         if id(n) not in contact:
             contact.add(id(n))
-            if not isinstance(n, ir.Agg | ir.Exists):
+            if not isinstance(n, ir.Agg | ir.Exists | ir.Sequence):
                 stack.extend(ir.children(n))
-    inline = [n for n in order if id(n) in contact and not isinstance(n, ir.Agg | ir.Exists)]
+    inline = [
+        n for n in order if id(n) in contact and not isinstance(n, ir.Agg | ir.Exists | ir.Sequence)
+    ]
     hoistable = {id(n) for n in inline if not isinstance(n, (*LEAVES, *COLUMNS))}
     hoistable.discard(id(texpr) if len(roots) > 1 else -1)
     cap = 1 << 62

@@ -40,6 +40,9 @@ class Capabilities:
     # A condition on one required stream's aggregates repeated as its pass's HAVING, for
     # planners that would otherwise hash-join every contact's aggregates first
     filtered_passes: bool = False
+    # A subquery may read columns of a query two levels out (a sequence's inner EXISTS
+    # reading the contact); Spark resolves outer references one level out only.
+    deep_correlation: bool = True
 
 
 def _exp() -> Any:

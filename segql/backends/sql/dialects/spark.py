@@ -13,7 +13,7 @@ class Spark(Profile):
     sqlglot_name = "spark"
     title = "Spark"  # in messages
     # Spark plans CTEs itself (no MATERIALIZED); it has lists and zones.
-    caps = Capabilities(materialized_ctes=False)
+    caps = Capabilities(materialized_ctes=False, deep_correlation=False)
 
     def hex_number(self, digits: Any) -> Any:
         exp = _exp()

@@ -109,6 +109,64 @@ SEGMENTS: dict[str, tuple[str, list[str]]] = {
                 WHERE c.age BETWEEN 25 AND 45""",
         ],
     ),
+    # issue 12: a sequence with the earlier event's field, and a correlated condition
+    "cart_abandon": (
+        "has cart_adds within 7d not followed by orders where product = cart_adds.product "
+        "within 1d",
+        [
+            # anti join per add
+            f"""SELECT DISTINCT a.contact_id FROM cart_adds a
+                WHERE a.added_at BETWEEN {ago(7)} AND {TS}
+                  AND a.contact_id IN (SELECT id FROM contacts)
+                  AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.contact_id = a.contact_id
+                    AND o.product = a.product AND o.ordered_at > a.added_at
+                    AND o.ordered_at <= a.added_at + INTERVAL 1 DAY
+                    AND o.ordered_at <= {TS})""",
+            # left join, keeping the adds without a match
+            f"""SELECT DISTINCT a.contact_id FROM cart_adds a
+                JOIN contacts c ON c.id = a.contact_id
+                LEFT JOIN orders o ON o.contact_id = a.contact_id AND o.product = a.product
+                  AND o.ordered_at > a.added_at
+                  AND o.ordered_at <= least(a.added_at + INTERVAL 1 DAY, {TS})
+                WHERE a.added_at BETWEEN {ago(7)} AND {TS} AND o.contact_id IS NULL""",
+            # the orders that can follow a recent add, cut by time first
+            f"""WITH recent AS (SELECT contact_id, product, ordered_at FROM orders
+                  WHERE ordered_at > {ago(7)} AND ordered_at <= {TS})
+                SELECT DISTINCT a.contact_id FROM cart_adds a
+                WHERE a.added_at BETWEEN {ago(7)} AND {TS}
+                  AND a.contact_id IN (SELECT id FROM contacts)
+                  AND NOT EXISTS (SELECT 1 FROM recent o WHERE o.contact_id = a.contact_id
+                    AND o.product = a.product AND o.ordered_at > a.added_at
+                    AND o.ordered_at <= a.added_at + INTERVAL 1 DAY)""",
+        ],
+    ),
+    "above_own_avg": (
+        "has orders where amount > avg_order_value within 30d",
+        [
+            # the averages joined to the recent orders
+            f"""WITH av AS (SELECT contact_id, avg(amount) AS a FROM orders
+                  WHERE ordered_at <= {TS} GROUP BY contact_id)
+                SELECT DISTINCT o.contact_id FROM orders o
+                JOIN av ON av.contact_id = o.contact_id
+                JOIN contacts c ON c.id = o.contact_id
+                WHERE o.ordered_at BETWEEN {ago(30)} AND {TS} AND o.amount > av.a""",
+            # a window average over each contact's orders
+            f"""SELECT DISTINCT contact_id FROM (
+                  SELECT contact_id, ordered_at, amount,
+                    avg(amount) OVER (PARTITION BY contact_id) AS a
+                  FROM orders WHERE ordered_at <= {TS}) o
+                WHERE ordered_at >= {ago(30)} AND amount > a
+                  AND contact_id IN (SELECT id FROM contacts)""",
+            # averages only for contacts with a recent order
+            f"""WITH r AS (SELECT contact_id, amount FROM orders
+                  WHERE ordered_at BETWEEN {ago(30)} AND {TS}),
+                av AS (SELECT contact_id, avg(amount) AS a FROM orders
+                  WHERE ordered_at <= {TS} AND contact_id IN (SELECT contact_id FROM r)
+                  GROUP BY contact_id)
+                SELECT DISTINCT r.contact_id FROM r JOIN av ON av.contact_id = r.contact_id
+                WHERE r.amount > av.a AND r.contact_id IN (SELECT id FROM contacts)""",
+        ],
+    ),
 }
 
 
@@ -159,7 +217,25 @@ def pandas_segments(frames: dict[str, Any]) -> dict[str, Callable[[], set[int]]]
         sel = c.id.isin(ov) & c.id.isin(n[n >= 3].index) & c.age.between(25, 45)
         return set(c.id[sel])
 
+    def cart_abandon() -> set[int]:
+        a = frames["cart_adds"]
+        a = a[(a.added_at >= days(7)) & (a.added_at <= as_of) & a.contact_id.isin(c.id)]
+        a = a.reset_index(drop=True).rename_axis("add").reset_index()
+        later = o[(o.ordered_at > days(7)) & (o.ordered_at <= as_of)]
+        m = a.merge(later, on=["contact_id", "product"])
+        hit = (m.ordered_at > m.added_at) & (m.ordered_at <= m.added_at + pd.Timedelta(days=1))
+        followed = set(m["add"][hit])
+        return set(a.contact_id[~a["add"].isin(followed)])
+
+    def above_own_avg() -> set[int]:
+        ov = o[o.ordered_at <= as_of]
+        avg = ov.groupby("contact_id").amount.mean().rename("a")
+        r = ov[ov.ordered_at >= days(30)].join(avg, on="contact_id")
+        return set(r.contact_id[(r.amount > r.a) & r.contact_id.isin(c.id)])
+
     return {
+        "cart_abandon": cart_abandon,
+        "above_own_avg": above_own_avg,
         "vip": vip,
         "re_engagement": re_engagement,
         "shoes_de": shoes_de,
@@ -212,8 +288,9 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=9)
     p.add_argument("--min-seconds", type=float, default=6.0)
     p.add_argument("--no-pandas", action="store_true")
+    p.add_argument("--only", default="", help="comma-separated segment names")
     args = p.parse_args()
-    path = Path(__file__).parent / "data" / f"crm-v2-{args.scale:g}.duckdb"
+    path = Path(__file__).parent / "data" / f"crm-v3-{args.scale:g}.duckdb"
     if not path.exists():
         t = time.perf_counter()
         counts = crm.generate(path, args.scale)
@@ -236,7 +313,10 @@ def main() -> None:
     # Phase 1: segql and the hand plans, with nothing else in memory.
     rows = []
     members_of: dict[str, set[int]] = {}
+    only = {x for x in args.only.split(",") if x}
     for name, (expr, plans) in SEGMENTS.items():
+        if only and name not in only:
+            continue
 
         def segql(expr: str = expr) -> set[int]:
             return set(db.member_ids(expr, schema, as_of=as_of))
@@ -252,7 +332,7 @@ def main() -> None:
         t = time.perf_counter()
         frames = {
             table: con.sql(f"SELECT * FROM {table}").df()
-            for table in ("contacts", "orders", "email_events")
+            for table in ("contacts", "orders", "email_events", "cart_adds")
         }
         print(f"pandas load (not timed): {time.perf_counter() - t:.1f}s")
         pd_fns = pandas_segments(frames)

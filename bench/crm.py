@@ -1,7 +1,7 @@
 """A deterministic synthetic CRM, generated inside DuckDB.
 
-`python bench/crm.py [--scale S] [--out bench/data/crm.duckdb]` writes contacts, orders and
-email events (1M / 20M / 40M rows at scale 1) into a DuckDB file. Values come from DuckDB's
+`python bench/crm.py [--scale S] [--out bench/data/crm.duckdb]` writes contacts, orders,
+email events and cart adds (1M / 20M / 40M / 20M rows at scale 1) into a DuckDB file. Values come from DuckDB's
 `hash()` of the row number and a seed, so the same DuckDB version always produces the
 same data; nothing is committed (bench/data/ is git-ignored).
 """
@@ -20,6 +20,8 @@ AS_OF = "2026-06-01 12:00:00"
 CONTACTS = 1_000_000
 ORDERS = 20_000_000
 EMAILS = 40_000_000
+CART_ADDS = 20_000_000
+PRODUCTS = 500
 SEED = 20261123
 
 
@@ -34,6 +36,7 @@ def generate(path: Path, scale: float = 1.0) -> dict[str, int]:
     n_c = max(100, int(CONTACTS * scale))
     n_o = max(1000, int(ORDERS * scale))
     n_e = max(2000, int(EMAILS * scale))
+    n_a = max(1000, int(CART_ADDS * scale))
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         path.unlink()
@@ -74,7 +77,8 @@ def generate(path: Path, scale: float = 1.0) -> dict[str, int]:
             + to_seconds(CAST(floor((j - 1) * 63072000.0 / {n_o} + {_u("j", 12)} * 3600) AS BIGINT))
             AS ordered_at,
           CAST(round(5 + {_u("j", 13)} * {_u("j", 14)} * 400, 2) AS DECIMAL(10, 2)) AS amount,
-          {cats}[1 + CAST(floor({_u("j", 15)} * 5) AS INTEGER)] AS category
+          {cats}[1 + CAST(floor({_u("j", 15)} * 5) AS INTEGER)] AS category,
+          'p' || CAST(floor(pow({_u("j", 16)}, 2) * {PRODUCTS}) AS INTEGER) AS product
         FROM range(1, {n_o} + 1) t(j)
         """
     )
@@ -92,8 +96,22 @@ def generate(path: Path, scale: float = 1.0) -> dict[str, int]:
         FROM range(1, {n_e} + 1) t(k)
         """
     )
+    # Cart adds over the last year, the same contacts' skew as orders and the same
+    # products (so some adds are followed by an order of that product).
+    con.execute(
+        f"""
+        CREATE TABLE cart_adds AS
+        SELECT
+          1 + CAST(floor(pow({_u("a", 31)}, 3) * {int(n_c * 0.6)}) AS BIGINT) AS contact_id,
+          TIMESTAMP '{AS_OF}' - INTERVAL 363 DAY
+            + to_seconds(CAST(floor((a - 1) * 31536000.0 / {n_a} + {_u("a", 32)} * 3600) AS BIGINT))
+            AS added_at,
+          'p' || CAST(floor(pow({_u("a", 33)}, 2) * {PRODUCTS}) AS INTEGER) AS product
+        FROM range(1, {n_a} + 1) t(a)
+        """
+    )
     con.close()
-    return {"contacts": n_c, "orders": n_o, "email_events": n_e}
+    return {"contacts": n_c, "orders": n_o, "email_events": n_e, "cart_adds": n_a}
 
 
 def schema() -> Schema:
@@ -123,7 +141,18 @@ def schema() -> Schema:
         source=Source(table="orders"),
         key="contact_id",
         time="ordered_at",
-        fields={"amount": f("amount", Type.DECIMAL), "category": f("category", Type.STRING)},
+        fields={
+            "amount": f("amount", Type.DECIMAL),
+            "category": f("category", Type.STRING),
+            "product": f("product", Type.STRING),
+        },
+    )
+    cart_adds = Stream(
+        name="cart_adds",
+        source=Source(table="cart_adds"),
+        key="contact_id",
+        time="added_at",
+        fields={"product": f("product", Type.STRING)},
     )
 
     def emails(name: str, kind: str) -> Stream:
@@ -139,8 +168,13 @@ def schema() -> Schema:
     s = Schema(
         timezone="UTC",
         entity=entity,
-        streams={"orders": orders, "email_opens": emails("email_opens", "open")},
+        streams={
+            "orders": orders,
+            "email_opens": emails("email_opens", "open"),
+            "cart_adds": cart_adds,
+        },
         traits={
+            "avg_order_value": TraitDef(name="avg_order_value", text="avg(orders.amount)"),
             "total_spent": TraitDef(name="total_spent", text="sum(orders.amount)"),
             "purchases": TraitDef(name="purchases", text="count(orders)"),
         },

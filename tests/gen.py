@@ -141,6 +141,12 @@ _NUM_TERMS = [
     "mode(orders.quantity within 90d)",
     "median(orders.quantity where gift within 90d)",
     "total_spent",
+    # correlated: names that are not the stream's are the contact's
+    "count(orders where amount > avg_order)",
+    "count(orders where quantity < age)",
+    "max(orders.amount where amount < total_spent / 2)",
+    "last_value(orders.quantity where amount >= avg_order)",
+    "count(orders where gift = contact.email_consent within 90d)",
     "count(orders where gift)",
     "count(orders within 30d)",
     "sum(orders.amount where category = 'shoes')",
@@ -259,9 +265,27 @@ def predicate(draw: Any, depth: int = 0) -> str:
         stream = draw(st.sampled_from(["orders", "email_opens"]))
         if stream == "email_opens":
             cond = draw(st.sampled_from(["", " where campaign = 'may'"]))
-        form = draw(st.integers(0, 2))
+        if stream == "orders" and draw(st.booleans()):
+            cond = draw(st.sampled_from([cond, " where amount > avg_order", " where age > 20"]))
+        form = draw(st.integers(0, 3))
         if form == 0:
             return f"has {stream}{cond}{within}"
+        if form == 3:  # a sequence, perhaps with the earlier event's fields and the contact
+            then = draw(st.sampled_from(["orders", "email_opens"]))
+            conds = {
+                "orders": ["", " where gift", " where amount > avg_order", " where amount >= 25"],
+                "email_opens": ["", " where campaign = 'may'"],
+            }[then]
+            if stream == "orders" and then == "orders":
+                conds = [*conds, " where product = orders.product", " where amount > orders.amount"]
+            if stream == "email_opens" and then == "email_opens":
+                conds = [*conds, " where campaign = email_opens.campaign"]
+            cond2 = draw(st.sampled_from(conds))
+            within2 = draw(
+                st.sampled_from(["", " within 1d", " within 12h", " within 30d", " within 1mo"])
+            )
+            word = draw(st.sampled_from(["followed", "not followed"]))
+            return f"has {stream}{cond}{within} {word} by {then}{cond2}{within2}"
         # Counts against small integers: the optimizer turns some into (not) has.
         op = draw(st.sampled_from(["=", "!=", "<", "<=", ">", ">="]))
         k = draw(st.sampled_from(["-1", "0", "1", "2"]))

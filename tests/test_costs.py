@@ -8,6 +8,8 @@ whatever is too big into a `limit-exceeded` error where it is defined.
 
 from __future__ import annotations
 
+import re
+
 import dataclasses
 import datetime as dt
 import time
@@ -380,12 +382,21 @@ def test_errors_of_a_used_definition_are_placed_where_it_is_defined(tmp_path: Pa
     assert (second.code, second.line, second.column) == ("broken-segment", 3, 12)
 
 
-def test_segment_inside_an_event_condition_is_refused() -> None:
-    """It compiled into a pass that read its own CTE."""
+def test_segment_inside_an_event_condition_reads_the_contact() -> None:
+    """It once compiled into a pass that read its own CTE; now (CONTRACT §5.3) the
+    aggregate is a query of its own, joined to the contact's segment, never to itself."""
     schema = shop_schema()
     for text in ("count(orders where in segment vip) > 1", "has orders where (in segment buyers)"):
-        (d,) = segql.check(text, schema)
-        assert d.code == "wrong-scope" and "in segment" in d.message
+        assert segql.check(text, schema) == []
+        for dialect in ("duckdb", "postgres", "clickhouse"):
+            sql = segql.to_sql(text, schema, dialect=dialect)
+            # each CTE reads only those written before it
+            names = re.findall(r'^\s*"(segql_\w+)" AS', sql, re.M)
+            for i, name in enumerate(names):
+                body = sql.split(f'"{name}" AS', 1)[1]
+                body = body.split(f'"{names[i + 1]}" AS', 1)[0] if i + 1 < len(names) else body
+                later = set(names[i:])
+                assert not {n for n in later if f'FROM "{n}"' in body or f'JOIN "{n}"' in body}
 
 
 # --- the cost limits ---------------------------------------------------------------------

@@ -248,11 +248,20 @@ PLAIN_SQL = {
     """,
     "cart_abandoners": """
         SELECT count(*) FROM (
-            SELECT contact_id, max("at") AS last_add FROM c WHERE type = 'add' GROUP BY ALL
-        ) a LEFT JOIN (SELECT contact_id, max(ordered_at) AS last_order FROM o GROUP BY ALL) l
+            SELECT DISTINCT a.contact_id FROM c a
+            WHERE a.type = 'add' AND a."at" >= TIMESTAMP '{as_of}' - INTERVAL 1 DAY
+              AND NOT EXISTS (SELECT 1 FROM c k WHERE k.type = 'checkout'
+                AND k.contact_id = a.contact_id AND k.product = a.product AND k."at" > a."at")
+        ) s JOIN (SELECT contact_id, max("at") AS last_add FROM c WHERE type = 'add'
+                  GROUP BY ALL) a USING (contact_id)
+          LEFT JOIN (SELECT contact_id, max(ordered_at) AS last_order FROM o GROUP BY ALL) l
           USING (contact_id)
-        WHERE last_add >= TIMESTAMP '{as_of}' - INTERVAL 1 DAY
-          AND (last_order IS NULL OR last_order < last_add)
+        WHERE last_order IS NULL OR last_order < last_add
+    """,
+    "above_own_average": """
+        SELECT count(DISTINCT o.contact_id) FROM o
+        JOIN (SELECT contact_id, avg(amount) AS a FROM o GROUP BY ALL) v USING (contact_id)
+        WHERE o.ordered_at >= TIMESTAMP '{as_of}' - INTERVAL 30 DAY AND o.amount > v.a
     """,
 }
 

@@ -440,6 +440,10 @@ def _quote_in_string(c: _Context) -> Diagnostic | None:
 
 
 def _after_keyword(c: _Context) -> Diagnostic | None:
+    sequence = c.prev is not None and c.prev.type == "_BY" and len(c.prev_tokens) >= 2
+    if sequence and c.prev_tokens[-2].type in ("FOLLOWED", "NOT_FOLLOWED"):
+        what = "an event stream name after `followed by`"
+        return Diagnostic(code="syntax", message=f"expected {what}, found {c.found}", span=c.span)
     if c.prev is not None and c.prev.type in _AFTER_KEYWORD:
         kw_hints: tuple[str, ...] = ()
         if c.prev.type == "_WITHIN" and c.tok.type == "INT":
@@ -483,6 +487,8 @@ def _not_without_in(c: _Context) -> Diagnostic | None:
             not_hints = ("write `x != value`",)
         elif c.tok.type == "_IS":
             not_hints = ("write `x is not null`",)
+        elif str(c.tok.value).lower() == "followed":
+            not_hints = ("a sequence reads `has A not followed by B`",)
         return Diagnostic(
             code="syntax",
             message=f"expected `in` or `contains` after `not`, found {c.found}",

@@ -45,9 +45,13 @@ class SegqlLexer(Lexer):
         parts += [f"(?P<{name}>{re.escape(value)})" for name, value in strings]
         self.pattern = re.compile("|".join(parts))
         self.ignore = ignore
-        # `not` then `followed` (spaces and comments between) is the one token the
-        # grammar's `followed` rule needs.
-        self.followed = re.compile(r"(?:\s|#[^\n]*)+followed(?![A-Za-z0-9_])", re.IGNORECASE)
+        # `followed` before `by`, and `not` before those two (spaces and comments between):
+        # the tokens of the grammar's `followed` rule.
+        gap = r"(?:\s|#[^\n]*)+"
+        self.by = re.compile(gap + r"by(?![A-Za-z0-9_])", re.IGNORECASE)
+        self.followed = re.compile(
+            gap + r"followed(?![A-Za-z0-9_])(?=" + gap + r"by(?![A-Za-z0-9_]))", re.IGNORECASE
+        )
 
     def lex(self, text: str) -> Any:  # type: ignore[override]  # lark interface 0
         match = self.pattern.match
@@ -74,10 +78,13 @@ class SegqlLexer(Lexer):
                 raise LexFail(pos)
             value = m.group()
             if kind == "NAME":
-                kind = keywords.get(value.lower(), "NAME")
+                lower = value.lower()
+                kind = keywords.get(lower, "NAME")
                 if kind == "NOT" and (more := self.followed.match(text, end)) is not None:
                     kind, end = "NOT_FOLLOWED", more.end()
                     value = text[pos:end]
+                elif lower == "followed" and self.by.match(text, end) is not None:
+                    kind = "FOLLOWED"
             col = pos - line_start + 1
             nl = text.count("\n", pos, end)
             if nl:  # only a joined `not … followed` spans lines

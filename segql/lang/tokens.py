@@ -23,8 +23,8 @@ class Tok(enum.StrEnum):
     CONTAINS = "_CONTAINS"
     ENDS = "_ENDS"
     FALSE = "FALSE"
-    FOLLOWED = "FOLLOWED"
-    NOT_FOLLOWED = "NOT_FOLLOWED"  # `not followed`, joined by the lexer
+    FOLLOWED = "FOLLOWED"  # `followed` before `by` (else a name), made by the lexer
+    NOT_FOLLOWED = "NOT_FOLLOWED"  # `not followed` before `by`, joined by the lexer
     HAS = "HAS"
     IN = "IN"
     IS = "_IS"
@@ -106,7 +106,6 @@ KEYWORDS = frozenset(
         "ago",
         "now",
         "today",
-        "followed",
     ]
 )
 UNITS = {u.value: u for u in a.DurationUnit}

@@ -20,13 +20,11 @@ once per contact in its own CTE (docs/performance.md, "Shared subexpressions"), 
 grows linearly with the DAG and its depth stays within what sqlglot can print.
 """
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 from segql.backends.sql.dialects import HasPlan, Profile
-from segql.backends.sql.expressions import ExpressionCompiler
+from segql.backends.sql.events import EventQueries
 from segql.backends.sql.functions import AGGREGATES
 from segql.backends.sql.plan import (
     ENTITY,
@@ -37,7 +35,6 @@ from segql.backends.sql.plan import (
     Scope,
     SqlOptions,
     StreamAggs,
-    correlated,
     distinct_conds,
     entity_only_conjuncts,
     refuse,
@@ -46,14 +43,13 @@ from segql.backends.sql.plan import (
 )
 from segql.core.diagnostics import Span
 from segql.core.schema import Schema
-from segql.core.types import Type
 from segql.ir import dag, timecalc
 from segql.ir import nodes as ir
 from segql.ir.definitions import definitions
 from segql.lang.ast import BoolOpKind
 
 
-class Compiler(ExpressionCompiler):
+class Compiler(EventQueries):
     """Compiles one segment: the query plan (stream passes, CTEs, joins) here, the
     expressions in :class:`ExpressionCompiler`."""
 
@@ -319,317 +315,6 @@ class Compiler(ExpressionCompiler):
             out.append((s.alias(), q))
         return out
 
-    def _exists(self, node: ir.Exists) -> Any:
-        """`has E where C within D` as a correlated EXISTS, which engines plan as a semi
-        (or, under `not`, anti) join, or (HasPlan.IN_SET) as the contact's key in the set
-        of the stream's keys: both measured faster than counting in the stream's pass."""
-        exp = self.exp
-        stream = self.schema.streams[node.stream]
-        alias = f"h{self._exists_count}"
-        self._exists_count += 1
-        time = self.p.timestamp_column(self.col(stream.time, alias))
-        in_set = self.p.caps.has_plan is HasPlan.IN_SET
-        conds = [exp.LTE(this=time, expression=self.ts(self.as_of))]
-        if not in_set:
-            conds.insert(
-                0,
-                exp.EQ(
-                    this=self.col(stream.key, alias),
-                    expression=self.col(self.schema.entity.key, ENTITY),
-                ),
-            )
-        filt = definitions(self.schema).filters.get(node.stream)
-        with self._event_alias(alias):
-            if filt is not None:
-                conds.append(exp.Paren(this=self.expr(filt, node.stream)))
-            if node.where is not None:
-                conds.append(exp.Paren(this=self.expr(node.where, node.stream)))
-        if node.within is not None:
-            conds.append(exp.GTE(this=time.copy(), expression=self.ts(self._ago(node.within))))
-        picked = self.col(stream.key, alias) if in_set else exp.Literal.number(1)
-        sub = (
-            exp.select(picked, copy=False)
-            .from_(self.table(stream.source, alias), copy=False)
-            .where(exp.and_(*conds, copy=False), copy=False)
-        )
-        if in_set:
-            # A null key is in no set (the engine's IN skips nulls: EXISTS's answer).
-            member = exp.In(
-                this=self.col(self.schema.entity.key, ENTITY), query=exp.Subquery(this=sub)
-            )
-            return exp.Coalesce(this=exp.Paren(this=member), expressions=[self.p.false()])
-        return exp.Exists(this=sub)
-
-    @contextlib.contextmanager
-    def _event_alias(self, alias: str) -> Iterator[None]:
-        old = self.event_alias
-        self.event_alias = alias
-        try:
-            yield
-        finally:
-            self.event_alias = old
-
-    def _pick(self, node: ir.Agg) -> Any:
-        """first_value / last_value / mode: one value per contact, from a query that ranks
-        the stream's events (or, for mode, its values by count) per contact and keeps the
-        first; LEFT-joined on the key like a ranking. Ties go to the smaller value (the
-        greater for last_value) in binary order, the same on every engine."""
-        exp = self.exp
-        shape = self.shapes[node]
-        outer = self.scope
-        alias = self.pick_aliases.get(shape)
-        if alias is not None:
-            outer.derived.add(alias)
-            return self.col("v", alias)
-        stream = self.schema.streams[node.stream]
-        assert node.column is not None
-        ftype = self._field_type(node.stream, node.column)
-        value = self.typed_col(node.column, EVENT, ftype, node.span)
-        if node.operand is not None:  # a calendar function of the field
-            ftype = node.operand.type
-            value = self.expr(node.operand, node.stream)
-        time = self.p.timestamp_column(self.col(stream.time, EVENT))
-        conds: list[Any] = [
-            exp.LTE(this=time, expression=self.ts(self.as_of)),
-            exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())),
-        ]
-        filt = definitions(self.schema).filters.get(node.stream)
-        if filt is not None:
-            conds.append(exp.Paren(this=self.expr(filt, node.stream)))
-        # what a condition reading the contact needs joined (CONTRACT §5.3)
-        self.scope = scope = Scope()
-        try:
-            if node.where is not None:
-                conds.append(exp.Paren(this=self.expr(node.where, node.stream)))
-        finally:
-            self.scope = outer
-        if node.within is not None:
-            since = self._ago(node.within)
-            conds.append(exp.GTE(this=time.copy(), expression=self.ts(since)))
-        key = self.col(stream.key, EVENT)
-        where = exp.and_(*conds, copy=False)
-        source = self.table(stream.source, EVENT)
-        number = exp.Anonymous(this="ROW_NUMBER")
-        if node.func is ir.AggFunc.MODE:
-            counted = (
-                exp.select(
-                    exp.alias_(key, "k", quoted=True, copy=False),
-                    exp.alias_(value, "v", quoted=True, copy=False),
-                    exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True, copy=False),
-                    copy=False,
-                )
-                .from_(source, copy=False)
-                .where(where, copy=False)
-                .group_by(key.copy(), value.copy(), copy=False)
-            )
-            order = [
-                exp.Ordered(this=self.col("n", "g"), desc=True),
-                exp.Ordered(this=self.p.binary(self.col("v", "g"), ftype)),
-            ]
-            rank = exp.Window(
-                this=number, partition_by=[self.col("k", "g")], order=exp.Order(expressions=order)
-            )
-            if correlated(node):
-                counted = self._correlate(counted, scope, stream.key, EVENT)
-            ranked = exp.select(
-                self.col("k", "g"),
-                self.col("v", "g"),
-                exp.alias_(rank, "r", quoted=True, copy=False),
-                copy=False,
-            ).from_(exp.alias_(exp.Subquery(this=counted), "g", table=True, quoted=True))
-        else:
-            latest = node.func is ir.AggFunc.LAST_VALUE
-            order = [
-                exp.Ordered(this=time.copy(), desc=latest),
-                exp.Ordered(this=self.p.binary(value.copy(), ftype), desc=latest),
-            ]
-            rank = exp.Window(
-                this=number, partition_by=[key.copy()], order=exp.Order(expressions=order)
-            )
-            ranked = (
-                exp.select(
-                    exp.alias_(key, "k", quoted=True, copy=False),
-                    exp.alias_(value, "v", quoted=True, copy=False),
-                    exp.alias_(rank, "r", quoted=True, copy=False),
-                    copy=False,
-                )
-                .from_(source, copy=False)
-                .where(where, copy=False)
-            )
-            if correlated(node):
-                ranked = self._correlate(ranked, scope, stream.key, EVENT)
-        q = (
-            exp.select(self.col("k", "p"), self.col("v", "p"), copy=False)
-            .from_(exp.alias_(exp.Subquery(this=ranked), "p", table=True, quoted=True))
-            .where(exp.EQ(this=self.col("r", "p"), expression=exp.Literal.number(1)), copy=False)
-        )
-        alias = self._fresh(f"segql_v{len(self.pick_aliases)}")
-        self.pick_aliases[shape] = alias
-        # reads only the stream: before every shared level and ranking; else after what
-        # its condition reads
-        self.order[alias] = (
-            (self._level(scope) - 1, 1, len(self.order))
-            if correlated(node)
-            else (0, 0, len(self.pick_aliases))
-        )
-        self.derived[alias] = q
-        outer.derived.add(alias)
-        return self.col("v", alias)
-
-    def _correlate(self, q: Any, scope: Scope, key: str, alias: str) -> Any:
-        """``q`` over events (as ``alias``) joined to their contact and to what ``scope``
-        reads of the contact: passes and derived CTEs, joined on the contact's key."""
-        exp = self.exp
-        ent = self.schema.entity
-        on = exp.EQ(this=self.col(ent.key, ENTITY), expression=self.col(key, alias))
-        q.append("joins", exp.Join(this=self.table(ent.source, ENTITY), on=on, kind="INNER"))
-        q = self._join_aggs(q, only=scope.streams)
-        q = self._join_derived(q, scope)
-        self._fits(q)
-        return q
-
-    def _own_query(self, node: ir.Agg | ir.Exists) -> Any:
-        """An aggregate whose event condition reads the contact (CONTRACT §5.3): a grouped
-        query of its own over the stream joined to the contact, LEFT-joined on the key like
-        a ranking (a contact without such events has no row: its value is the empty one)."""
-        exp = self.exp
-        shape = self.shapes[node]
-        outer = self.scope
-        alias = self.own_aliases.get(shape)
-        if alias is not None:
-            outer.derived.add(alias)
-            return self.col("v", alias)
-        stream = self.schema.streams[node.stream]
-        time = self.p.timestamp_column(self.col(stream.time, EVENT))
-        conds: list[Any] = [exp.LTE(this=time, expression=self.ts(self.as_of))]
-        filt = definitions(self.schema).filters.get(node.stream)
-        if filt is not None:
-            conds.append(exp.Paren(this=self.expr(filt, node.stream)))
-        if node.within is not None:
-            conds.append(exp.GTE(this=time.copy(), expression=self.ts(self._ago(node.within))))
-        target = None
-        func = ir.AggFunc.COUNT
-        if isinstance(node, ir.Agg):
-            func = node.func
-            if func in (ir.AggFunc.FIRST, ir.AggFunc.LAST):
-                target = time.copy()
-            elif node.operand is not None:  # a calendar function of the field
-                target = self.expr(node.operand, node.stream)
-            elif func is not ir.AggFunc.COUNT:
-                assert node.column is not None
-                ftype = self._field_type(node.stream, node.column)
-                target = self.typed_col(node.column, EVENT, ftype, node.span)
-        self.scope = scope = Scope()
-        try:
-            assert node.where is not None
-            conds.append(exp.Paren(this=self.expr(node.where, node.stream)))
-        finally:
-            self.scope = outer
-        key = self.col(stream.key, EVENT)
-        q = exp.select(
-            exp.alias_(key, "k", quoted=True, copy=False),
-            exp.alias_(AGGREGATES[func](self, target, None), "v", quoted=True, copy=False),
-            copy=False,
-        ).from_(self.table(stream.source, EVENT), copy=False)
-        q = self._correlate(q, scope, stream.key, EVENT)
-        q = q.where(exp.and_(*conds, copy=False), copy=False).group_by(key.copy(), copy=False)
-        alias = self._fresh(f"segql_c{len(self.own_aliases)}")
-        self.own_aliases[shape] = alias
-        self.order[alias] = (self._level(scope) - 1, 1, len(self.order))
-        self.derived[alias] = q
-        outer.derived.add(alias)
-        return self.col("v", alias)
-
-    def _sequence(self, node: ir.Sequence) -> Any:
-        """``has A … [not] followed by B …`` (CONTRACT §5.3): an event a of A for which a
-        correlated (NOT) EXISTS finds a b of B of the same contact, after a and by
-        ``a.time + D2``; engines plan both as semi and anti joins. With HasPlan.IN_SET,
-        the contact's key in the set of such a's keys (joined to the contact there when a
-        condition reads it)."""
-        exp = self.exp
-        ent = self.schema.entity
-        first = self.schema.streams[node.stream]
-        later = self.schema.streams[node.then]
-        a_alias, b_alias = f"h{self._exists_count}", f"h{self._exists_count + 1}"
-        self._exists_count += 2
-        # reading the contact inside the inner EXISTS is two levels out: where an engine
-        # cannot, the contact is joined inside and its key tested IN the set of a's keys
-        in_set = self.p.caps.has_plan is HasPlan.IN_SET or (
-            not self.p.caps.deep_correlation and correlated(node)
-        )
-        own = in_set and correlated(node)
-        outer = self.scope
-        scope = Scope() if own else outer
-        self.scope = scope
-        filters = definitions(self.schema).filters
-        try:
-            a_time = self.p.timestamp_column(self.col(first.time, a_alias))
-            a_conds = [exp.LTE(this=a_time, expression=self.ts(self.as_of))]
-            if not in_set:
-                a_conds.insert(
-                    0,
-                    exp.EQ(this=self.col(first.key, a_alias), expression=self.col(ent.key, ENTITY)),
-                )
-            with self._event_alias(a_alias):
-                if (filt := filters.get(node.stream)) is not None:
-                    a_conds.append(exp.Paren(this=self.expr(filt, node.stream)))
-                if node.where is not None:
-                    a_conds.append(exp.Paren(this=self.expr(node.where, node.stream)))
-            if node.within is not None:
-                since = self.ts(self._ago(node.within))
-                a_conds.append(exp.GTE(this=a_time.copy(), expression=since))
-            b_time = self.p.timestamp_column(self.col(later.time, b_alias))
-            b_conds = [
-                exp.EQ(this=self.col(later.key, b_alias), expression=self.col(first.key, a_alias)),
-                exp.GT(this=b_time, expression=a_time.copy()),
-                exp.LTE(this=b_time.copy(), expression=self.ts(self.as_of)),
-            ]
-            with self._event_alias(b_alias), self._prior_alias(a_alias):
-                if node.then_within is not None:
-                    at = ir.PriorField(
-                        stream=first.name,
-                        name=first.time,
-                        column=first.time,
-                        type=Type.TIMESTAMP,
-                        span=node.span,
-                    )
-                    end = ir.Shift(
-                        operand=at, duration=node.then_within, back=False, span=node.span
-                    )
-                    b_conds.append(
-                        exp.LTE(this=b_time.copy(), expression=self.expr(end, node.then))
-                    )
-                if (filt := filters.get(node.then)) is not None:
-                    b_conds.append(exp.Paren(this=self.expr(filt, node.then)))
-                if node.then_where is not None:
-                    b_conds.append(exp.Paren(this=self.expr(node.then_where, node.then)))
-        finally:
-            self.scope = outer
-        found: Any = exp.Exists(
-            this=exp.select(exp.Literal.number(1), copy=False)
-            .from_(self.table(later.source, b_alias), copy=False)
-            .where(exp.and_(*b_conds, copy=False), copy=False)
-        )
-        a_conds.append(exp.Not(this=found) if node.negated else found)
-        picked = self.col(first.key, a_alias) if in_set else exp.Literal.number(1)
-        sub = exp.select(picked, copy=False).from_(self.table(first.source, a_alias), copy=False)
-        if own:
-            sub = self._correlate(sub, scope, first.key, a_alias)
-        sub = sub.where(exp.and_(*a_conds, copy=False), copy=False)
-        if in_set:
-            member = exp.In(this=self.col(ent.key, ENTITY), query=exp.Subquery(this=sub))
-            return exp.Coalesce(this=exp.Paren(this=member), expressions=[self.p.false()])
-        return exp.Exists(this=sub)
-
-    @contextlib.contextmanager
-    def _prior_alias(self, alias: str) -> Iterator[None]:
-        old = self.prior_alias
-        self.prior_alias = alias
-        try:
-            yield
-        finally:
-            self.prior_alias = old
-
     def _register_agg(self, node: ir.Agg | ir.Exists) -> Any:
         """Add an aggregate to its stream's pass (once: equal aggregates share a column);
         returns the joined column."""
@@ -676,13 +361,6 @@ class Compiler(ExpressionCompiler):
 
     def _agg_sql(self, a: PassAgg, unconditional: bool) -> Any:
         return AGGREGATES[a.func](self, a.target, None if unconditional else a.cond)
-
-    def _field_type(self, stream: str, column: str | None) -> Type:
-        st = self.schema.streams[stream]
-        for fd in st.fields.values():
-            if fd.column == column:
-                return fd.type
-        return Type.TIMESTAMP
 
     def _ago(self, d: ir.Duration) -> dt.datetime:
         return timecalc.ago(self.as_of, d.amount, d.unit, self.tz, d.span)

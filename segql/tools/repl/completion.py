@@ -70,7 +70,10 @@ _OPS_BY_KIND: dict[str, tuple[str, ...]] = {
     "condition": (),
     "segment": (),
 }  # fmt: skip
-_TAIL = ("and ", "or ", "where ", "within ", "ago", ")", "]", "by ")
+_TAIL = (
+    "and ", "or ", "where ", "within ", "followed by ", "not followed by ", "ago", ")", "]",
+    "by ",
+)  # fmt: skip
 _OP_META = {
     "between ": "x between a and b (inclusive)",
     "in [": "one of a list",
@@ -78,6 +81,8 @@ _OP_META = {
     "within ": "time within a duration of as-of",
     "ago": "the time that long before as-of",
     "where ": "a condition on each event",
+    "followed by ": "a later event of a stream (a sequence)",
+    "not followed by ": "no later event of a stream (a sequence)",
     "by ": "the value to rank by",
 }
 
@@ -112,6 +117,7 @@ class _Frame:
     agg: str | None = None  # the aggregate function whose `(` this is
     agg_stream: str | None = None
     betweens: int = 0  # `between`s waiting for their `and`
+    prior: str | None = None  # after `followed by`: the earlier event's stream (`A.f`)
 
 
 class _Context:
@@ -143,6 +149,10 @@ class _Context:
                     top.stream = top.agg_stream
                 elif i >= 2 and toks[i - 2].type == "HAS":
                     frames.append(_Frame(False, ident(toks[i - 1])))
+                elif i >= 3 and toks[i - 2].type == "_BY" and toks[i - 3].type in _FOLLOWED:
+                    frames.append(_Frame(False, ident(toks[i - 1]), prior=_has_stream(toks, i)))
+            elif kind in _FOLLOWED and not top.paren and len(frames) > 1:
+                frames.pop()  # the end of the earlier event's condition
             elif kind == "_BETWEEN":
                 top.betweens += 1
             elif kind == "_AND" and top.betweens:
@@ -179,6 +189,8 @@ class _Context:
         last = toks[-1]
         kind = last.type
         before = toks[-2] if len(toks) >= 2 else None
+        if kind == "DURATION" and before is not None and before.type == "_WITHIN":
+            return "condition"  # `x within D`, `has E within D`: a whole condition
         if kind in ("NAME", "QUOTED_NAME"):
             if before is not None and before.type == "HAS":
                 return "condition"
@@ -257,6 +269,17 @@ class _Context:
         return ident(toks[i])
 
 
+_FOLLOWED = ("FOLLOWED", "NOT_FOLLOWED")
+
+
+def _has_stream(toks: list[Any], end: int) -> str | None:
+    """The stream of the nearest `has` before ``end`` (the A of `has A … followed by`)."""
+    for j in range(end - 1, 0, -1):
+        if toks[j - 1].type == "HAS":
+            return ident(toks[j])
+    return None
+
+
 def complete(text: str, schema: Schema) -> tuple[str, list[Candidate]]:
     """(the word being replaced, matching candidates) for the text before the cursor."""
     if text.lstrip().startswith(":"):
@@ -315,8 +338,8 @@ def _candidates(word: str, toks: list[Any], schema: Schema) -> list[Candidate]:
             return []
         return [Candidate(m.group(1) + u, meta) for u, meta in UNITS]
 
-    # Streams after `has` and inside an aggregate's parentheses.
-    if prev_type == "HAS":
+    # Streams after `has`, `followed by` and inside an aggregate's parentheses.
+    if prev_type == "HAS" or (prev_type == "_BY" and len(toks) >= 2 and toks[-2].type in _FOLLOWED):
         return [Candidate(quote_name(n), f"event stream: {len(s.fields)} fields")
                 for n, s in schema.streams.items()]  # fmt: skip
     if prev_type == "LPAR" and len(toks) >= 2 and toks[-2].type == "NAME":
@@ -394,6 +417,20 @@ def _value_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> list[
         for n, t, values in names:
             if _compatible(lhs, t):
                 out.append(Candidate(quote_name(n), f"{st.name}: {_field_meta(t, values)}"))
+        prior = schema.streams.get(ctx.frame.prior) if ctx.frame.prior else None
+        if prior is not None:  # the earlier event's fields
+            for n, pf in prior.fields.items():
+                if _compatible(lhs, pf.type):
+                    meta = f"the earlier {prior.name} event: {_field_meta(pf.type, pf.values)}"
+                    out.append(Candidate(f"{quote_name(prior.name)}.{quote_name(n)}", meta))
+        # names the stream does not have are the contact's (CONTRACT §5.3)
+        for n, fd in schema.entity.fields.items():
+            if n not in st.fields and n != st.time and _compatible(lhs, fd.type):
+                out.append(Candidate(quote_name(n), f"contact: {_field_meta(fd.type, fd.values)}"))
+        for n, tr in schema.traits.items():
+            ttype = texpr_type(definitions(schema).traits.get(n))
+            if n not in st.fields and n != st.time and _compatible(lhs, ttype):
+                out.append(Candidate(quote_name(n), f"contact trait: {' '.join(tr.text.split())}"))
     else:
         for n, fd in schema.entity.fields.items():
             if _compatible(lhs, fd.type):
@@ -407,7 +444,7 @@ def _value_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> list[
             (("not ", "negation"),)
             if ctx.stream
             else (
-                ("has ", "has STREAM [where C] [within D]"),
+                ("has ", "has STREAM [where C] [within D] [[not] followed by STREAM …]"),
                 ("not ", "negation"),
                 ("in segment ", "membership of a catalog segment"),
                 ("top ", "top N% by x"),
@@ -441,7 +478,8 @@ def _operator_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> li
             phrases += ("and ", "or ")
         if kind == "condition":
             phrases += ("where ", "within ")
-        phrases += (")", "]")
+        # (offered where the parser takes them: after a `has`, its condition or `within`)
+        phrases += ("followed by ", "not followed by ", ")", "]")
     else:
         phrases = (*(_PRED_OPS if pred_ok else ()), *_TAIL)
     out = []

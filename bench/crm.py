@@ -1,9 +1,9 @@
 """A deterministic synthetic CRM, generated inside DuckDB.
 
 `python bench/crm.py [--scale S] [--out bench/data/crm.duckdb]` writes contacts, orders,
-email events and cart adds (1M / 20M / 40M / 20M rows at scale 1) into a DuckDB file. Values come from DuckDB's
-`hash()` of the row number and a seed, so the same DuckDB version always produces the
-same data; nothing is committed (bench/data/ is git-ignored).
+email events and cart adds (1M / 20M / 40M / 20M rows at scale 1) into a DuckDB file.
+Values come from DuckDB's `hash()` of the row number and a seed, so the same DuckDB
+version always produces the same data; nothing is committed (bench/data/ is git-ignored).
 """
 
 from __future__ import annotations

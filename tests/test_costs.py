@@ -8,10 +8,9 @@ whatever is too big into a `limit-exceeded` error where it is defined.
 
 from __future__ import annotations
 
-import re
-
 import dataclasses
 import datetime as dt
+import re
 import time
 from decimal import Decimal
 from pathlib import Path

@@ -487,7 +487,7 @@ def test_limits_must_be_positive_ints() -> None:
 def test_defaults_leave_room_for_real_catalogs() -> None:
     """The shop catalog is far below every default limit."""
     root = Path(__file__).parent.parent / "examples" / "shop"
-    tight = segql.Limits(max_expanded_depth=16, max_nodes=200, max_windows=2)
+    tight = segql.Limits(max_expanded_depth=16, max_nodes=200, max_windows=3)  # RFM: 3
     schema = segql.load_schema(
         root / "schema.yaml", catalogs=[root / "segments.yaml"], limits=tight
     )

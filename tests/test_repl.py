@@ -450,7 +450,15 @@ def texts(text: str) -> list[str]:
         ("email_consent ", ["=", "is null"], ["<"]),
         ("count(orders) ", [">=", "between "], ["within "]),
         ("30d ", ["ago"], ["and "]),
-        ("has orders ", ["where ", "within ", "and ", "or "], ["="]),
+        ("has orders ", ["where ", "within ", "and ", "or ", "followed by ", "not followed by "],
+         ["="]),
+        # sequences: the later stream, its fields, the earlier event's, the contact's
+        ("has orders within 7d ", ["followed by ", "not followed by ", "and "], ["ago"]),
+        ("has orders where amount > 5 no", ["not followed by "], []),
+        ("has orders followed by ", ["orders", "email_opens"], ["email"]),
+        ("has email_opens not followed by orders where ",
+         ["amount", "email_opens.campaign", "age"], ["campaign"]),
+        ("has orders followed by orders ", ["where ", "within ", "and "], ["followed by "]),
         ("in segment vip ", ["and ", "or "], ["within "]),
         # after a complete condition: and, or, closing brackets
         ("age > 3 ", ["and ", "or "], ["=", "between "]),
@@ -466,13 +474,15 @@ def texts(text: str) -> list[str]:
         ("count_distinct(", ["orders.product"], []),
         # the stream's fields inside its `where`
         ("count(orders ", ["where ", "within ", ")"], ["and "]),
-        ("count(orders where ", ["amount", "category", "ordered_at", "not ", "lower("],
-         ["email", "purchases", "has ", "count("]),
-        ("count(orders where amount > 3 and ", ["gift", "quantity"], ["email"]),
+        # …then the contact's names (CONTRACT §5.3)
+        ("count(orders where ", ["amount", "category", "ordered_at", "not ", "lower(", "email",
+                                 "purchases"], ["has ", "count("]),
+        ("count(orders where amount > 3 and ", ["gift", "quantity", "email"], []),
+        ("count(orders where amount > ", ["quantity", "avg_order", "age"], ["email"]),
         ("count(orders where amount > 3 ", ["and ", "within ", ")"], []),
         ("last(email_opens where ", ["campaign", "at"], ["amount"]),
-        ("has orders where ", ["amount", "gift"], ["email", "not "]),
-        ("has orders where (amount > 3 or ", ["gift"], ["email"]),
+        ("has orders where ", ["amount", "gift", "email"], ["not "]),
+        ("has orders where (amount > 3 or ", ["gift", "email"], []),
         # a bare `has … where` takes one comparison: then it is the contact again
         ("has orders where amount > 3 and ", ["email", "purchases"], ["gift"]),
         ("has orders where amount between 1 and 5 and ", ["email"], ["gift"]),

@@ -267,7 +267,7 @@ def cost_problem(
         return Diagnostic(
             code="limit-exceeded",
             message=f"{what} ranks all contacts by {windows} different values "
-            f"(`percentile`, `top … by`); the limit is {limits.max_windows}",
+            f"(`percentile`, `ntile`, `top … by`); the limit is {limits.max_windows}",
             span=span,
             hints=(
                 "each ranking is a pass over every contact: use fewer, or raise "

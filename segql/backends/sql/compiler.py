@@ -192,11 +192,13 @@ class Compiler(EventQueries):
             select = self._join(select, s.alias(), inner=s.name in inner)
         return select
 
-    def _join(self, select: Any, alias: str, *, inner: bool) -> Any:
-        """Join the CTE ``alias`` on its key ``k`` (built directly: sqlglot's ``join``
-        builder parses the join type from text)."""
+    def _join(self, select: Any, alias: str, *, inner: bool, key: Any = None) -> Any:
+        """Join the CTE ``alias`` on its key ``k`` = the contact's (or ``key``) (built
+        directly: sqlglot's ``join`` builder parses the join type from text)."""
         exp = self.exp
-        on = exp.EQ(this=self.col("k", alias), expression=self.col(self.schema.entity.key, ENTITY))
+        if key is None:
+            key = self.col(self.schema.entity.key, ENTITY)
+        on = exp.EQ(this=self.col("k", alias), expression=key.copy())
         table = exp.Table(this=self.ident(alias), alias=exp.TableAlias(this=self.ident(alias)))
         join = (
             exp.Join(this=table, on=on, kind="INNER")

@@ -42,19 +42,34 @@ class EventQueries(ExpressionCompiler):
                 ),
             )
         filt = definitions(self.schema).filters.get(node.stream)
-        with self._event_alias(alias):
-            if filt is not None:
-                conds.append(exp.Paren(this=self.expr(filt, node.stream)))
-            if node.where is not None:
-                conds.append(exp.Paren(this=self.expr(node.where, node.stream)))
+        # What a condition reading the contact needs (CONTRACT §5.3) is joined inside the
+        # subquery on the event's key (above_own_avg at 1M contacts: 0.23 s reading a
+        # pass joined to the outer query, 0.17 s joined inside; hand plans 0.18 s)
+        outer = self.scope
+        self.scope = scope = Scope()
+        try:
+            with self._event_alias(alias):
+                if filt is not None:
+                    conds.append(exp.Paren(this=self.expr(filt, node.stream)))
+                if node.where is not None:
+                    conds.append(exp.Paren(this=self.expr(node.where, node.stream)))
+        finally:
+            self.scope = outer
         if node.within is not None:
             conds.append(exp.GTE(this=time.copy(), expression=self.ts(self._ago(node.within))))
         picked = self.col(stream.key, alias) if in_set else exp.Literal.number(1)
-        sub = (
-            exp.select(picked, copy=False)
-            .from_(self.table(stream.source, alias), copy=False)
-            .where(exp.and_(*conds, copy=False), copy=False)
-        )
+        sub = exp.select(picked, copy=False).from_(self.table(stream.source, alias), copy=False)
+        if in_set and correlated(node):  # the contact itself is not in scope there
+            sub = self._correlate(sub, scope, stream.key, alias)
+        else:
+            key = self.col(stream.key, alias)
+            for s in self.streams.values():
+                if s.name in scope.streams:
+                    sub = self._join(sub, s.alias(), inner=False, key=key)
+            for a in sorted(scope.derived, key=self.order.__getitem__):
+                sub = self._join(sub, a, inner=False, key=key)
+            self._fits(sub)
+        sub = sub.where(exp.and_(*conds, copy=False), copy=False)
         if in_set:
             # A null key is in no set (the engine's IN skips nulls: EXISTS's answer).
             member = exp.In(

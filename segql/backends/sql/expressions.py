@@ -15,6 +15,7 @@ from segql.backends.sql.plan import (
     ZERO_WHEN_EMPTY,
     Scope,
     SqlOptions,
+    StreamAggs,
     correlated,
     profile_only,
     refuse,
@@ -84,6 +85,11 @@ class ExpressionCompiler:
 
     def _join_derived(self, select: Any, scope: Scope) -> Any:
         raise NotImplementedError
+
+    def _join(self, select: Any, alias: str, *, inner: bool, key: Any = None) -> Any:
+        raise NotImplementedError
+
+    streams: dict[str, StreamAggs]
 
     def _fits(self, select: Any) -> None:
         raise NotImplementedError
@@ -322,9 +328,7 @@ class ExpressionCompiler:
                     return exp.Coalesce(this=column, expressions=[exp.Literal.number(0)])
                 return column
             case ir.Exists():
-                if self.p.caps.has_plan is HasPlan.EXISTS or (
-                    self.p.caps.has_plan is HasPlan.IN_SET and not correlated(node)
-                ):
+                if self.p.caps.has_plan is not HasPlan.COUNTED:
                     return self._exists(node)
                 if correlated(node):  # its own query: the contact's key when it has one
                     return exp.Not(this=exp.Is(this=self._own_query(node), expression=exp.null()))

@@ -148,11 +148,29 @@ def format_expr(expr: a.Expr, *, width: int = 88) -> str:
                 hints=("flatten it, or move parts into traits or named segments",),
             )
         ) from None
-    if len(flat) <= width or not isinstance(expr, a.BoolOp):
+    if len(flat) <= width:
+        return flat
+    if isinstance(expr, a.Has):
+        return _sequence_lines(expr, flat)
+    if not isinstance(expr, a.BoolOp):
         return flat
     sep = f"\n{expr.op.value} "
     need = OR + 1 if expr.op is a.BoolOpKind.OR else AND + 1
-    return sep.join(_wrap(o, need) for o in expr.operands)
+    parts = []
+    for o in expr.operands:
+        text = _wrap(o, need)
+        parts.append(_sequence_lines(o, text) if len(text) > width else text)
+    return sep.join(parts)
+
+
+def _sequence_lines(e: a.Expr, text: str) -> str:
+    """A long `has A … followed by B …` on two lines, the second indented."""
+    if not isinstance(e, a.Has) or e.then is None:
+        return text
+    head = _fmt(a.Has(stream=e.stream, where=e.where, within=e.within, span=e.span))
+    if not text.startswith(head + " "):  # (a first condition needing parentheses)
+        return text
+    return head + "\n  " + text[len(head) + 1 :]
 
 
 def _wrap(e: a.Expr, need: int) -> str:

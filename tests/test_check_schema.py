@@ -31,6 +31,38 @@ def test_trait_cycle_is_an_error() -> None:
     assert "a -> b -> a" in msg or "b -> a -> b" in msg
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "count(orders where amount > above) + 1",  # a name in an event condition (§5.3)
+        "count(orders where amount > contact.above)",
+        "count(orders where has orders where amount > above)",
+    ],
+)
+def test_trait_cycle_through_an_event_condition(text: str) -> None:
+    schema = shop_schema()
+    schema = dataclasses.replace(
+        schema, traits={**schema.traits, "above": TraitDef(name="above", text=text)}
+    )
+    assert "cycle" in [d.code for d in check_schema(schema)]
+
+
+def test_a_stream_field_shadows_a_trait_in_an_event_condition() -> None:
+    schema = shop_schema()
+    schema = dataclasses.replace(
+        schema,
+        traits={**schema.traits, "amount": TraitDef(name="amount", text="sum(orders.amount)")},
+    )
+    out = typed("count(orders where amount > 5) > 0", schema)
+    assert isinstance(out, ir.Compare) and isinstance(out.left, ir.Agg)
+    where = out.left.where
+    assert isinstance(where, ir.Compare) and isinstance(where.left, ir.EventField)
+    out = typed("count(orders where contact.amount > 5) > 0", schema)
+    assert isinstance(out, ir.Compare) and isinstance(out.left, ir.Agg)
+    where = out.left.where
+    assert isinstance(where, ir.Compare) and isinstance(where.left, ir.Agg)
+
+
 def test_segment_cycle_is_an_error() -> None:
     schema = shop_schema()
     schema = dataclasses.replace(

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from segql.checker import check_schema
-from segql.core.schema import Entity, FieldDef, Schema, SegmentDef, Source, Stream, TraitDef
+from segql.core.schema import (
+    ClassDef,
+    Entity,
+    FieldDef,
+    Schema,
+    SegmentationDef,
+    SegmentDef,
+    Source,
+    Stream,
+    TraitDef,
+)
 from segql.core.types import Type
 
 
@@ -78,6 +88,24 @@ def shop_schema(timezone: str = "UTC") -> Schema:
         streams={"orders": orders, "email_opens": opens},
         traits={n: TraitDef(name=n, text=t) for n, t in traits.items()},
         segments={n: SegmentDef(name=n, text=t) for n, t in segments.items()},
+        segmentations={
+            "value_class": SegmentationDef(
+                name="value_class",
+                classes=(
+                    ClassDef(name="very_good", text="purchases >= 5 and total_spent > 1000"),
+                    ClassDef(name="good", text="purchases >= 2"),
+                    ClassDef(name="occasional", text="purchases >= 1"),
+                ),
+                otherwise="prospects",
+            ),
+            "age_band": SegmentationDef(
+                name="age_band",
+                classes=(
+                    ClassDef(name="young", text="age < 30"),
+                    ClassDef(name="middle", text="age < 50"),
+                ),
+            ),
+        },
     )
     diags = check_schema(schema)
     assert not [d for d in diags if d.is_error], diags

@@ -267,6 +267,15 @@ def _in_segment(ctx: _Ctx, e: a.InSegment, name: str) -> ir.TExpr | None:
         )
         return None
     ctx = ctx.inner(None) if ctx.stream is not None else ctx
+    if name in ctx.schema.segmentations and name not in ctx.schema.segments:
+        first = ctx.schema.segmentations[name].classes[0].name
+        ctx.error(
+            "unknown-segment",
+            f"`{name}` is a segmentation, not a segment",
+            e.span,
+            f"compare it with one of its classes: `{name} = '{first}'`",
+        )
+        return None
     if name not in ctx.schema.segments:
         ctx.error(
             "unknown-segment",

@@ -116,6 +116,7 @@ class _Ctx:
     prior: Stream | None = None
     trait_stack: list[str] = field(default_factory=list)
     segment_stack: list[str] = field(default_factory=list)
+    segmentation_stack: list[str] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)
     limits: Limits = DEFAULT_LIMITS
     parsed: dict[str, a.Expr | SegqlError] = field(default_factory=dict)  # by "kind:name"
@@ -156,6 +157,7 @@ class _Ctx:
             prior=prior,
             trait_stack=self.trait_stack,
             segment_stack=self.segment_stack,
+            segmentation_stack=self.segmentation_stack,
             broken=self.broken,
             limits=self.limits,
             parsed=self.parsed,

@@ -1,4 +1,5 @@
-"""Traits and segments: each checked once, in dependency order, cycles reported."""
+"""Traits, segments and segmentations: each checked once, in dependency order, cycles
+reported."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from segql.checker.context import _a, _boolean_hint, _Ctx, _describe, _place, _t
 from segql.core.diagnostics import (
     Diagnostic,
     SegqlError,
+    Severity,
     Span,
 )
 from segql.core.types import Type
@@ -18,13 +20,12 @@ from segql.lang import ast as a
 from segql.lang.parser import parse
 
 
-def _segment_root(ctx: _Ctx, tree: a.Expr) -> ir.TExpr | None:
+def _segment_root(ctx: _Ctx, tree: a.Expr, what: str = "a segment") -> ir.TExpr | None:
     out = ctx.expr(tree)
     if out is not None and out.type not in (Type.BOOLEAN, Type.NULL):
         ctx.error(
             "not-boolean",
-            f"a segment must be a condition (true or false), but {_describe(tree)} is "
-            f"{_a(out.type)}",
+            f"{what} must be a condition (true or false), but {_describe(tree)} is {_a(out.type)}",
             tree.span,
             *_boolean_hint(out.type),
         )
@@ -40,17 +41,36 @@ def _segment(ctx: _Ctx, name: str, use: Span) -> ir.TExpr | None:
     return _definition(ctx, "segment", name, use)
 
 
+def _segmentation(ctx: _Ctx, name: str, use: Span) -> ir.TExpr | None:
+    return _definition(ctx, "segmentation", name, use)
+
+
+KINDS = ("trait", "segment", "segmentation")
+
+
+def _cache(ctx: _Ctx, kind: str) -> dict[str, ir.TExpr]:
+    defs = definitions(ctx.schema)
+    return {"trait": defs.traits, "segment": defs.segments}.get(kind, defs.segmentations)
+
+
+def _stacks(ctx: _Ctx) -> dict[str, list[str]]:
+    return {
+        "trait": ctx.trait_stack,
+        "segment": ctx.segment_stack,
+        "segmentation": ctx.segmentation_stack,
+    }
+
+
 def _definition(ctx: _Ctx, kind: str, name: str, use: Span) -> ir.TExpr | None:
-    """A trait or segment, checked once (cached on the schema) after every definition it
-    uses; its own diagnostics are reported where it is defined, and each use of a broken
-    one is reported at the use."""
-    schema = ctx.schema
+    """A trait, segment or segmentation, checked once (cached on the schema) after every
+    definition it uses; its own diagnostics are reported where it is defined, and each use
+    of a broken one is reported at the use."""
     is_trait = kind == "trait"
-    cache = definitions(schema).traits if is_trait else definitions(schema).segments
+    cache = _cache(ctx, kind)
     if name in cache:
         return cache[name]
     if f"{kind}:{name}" not in ctx.broken:
-        stack = ctx.trait_stack if is_trait else ctx.segment_stack
+        stack = _stacks(ctx)[kind]
         if name in stack:
             cycle = [*stack[stack.index(name) :], name]
             shown = cycle if len(cycle) <= 10 else [*cycle[:4], "…", *cycle[-3:]]
@@ -62,13 +82,13 @@ def _definition(ctx: _Ctx, kind: str, name: str, use: Span) -> ir.TExpr | None:
                 use,
                 "break the cycle by writing one of them without the others"
                 if is_trait
-                else "a segment cannot contain itself, directly or through others",
+                else f"a {kind} cannot contain itself, directly or through others",
             )
             return None
         _check_in_order(ctx, kind, name)
         if name in cache:
             return cache[name]
-    if ctx.trait_stack or ctx.segment_stack or use.end:
+    if any(_stacks(ctx).values()) or use.end:
         ctx.error(f"broken-{kind}", f"{kind} `{name}` has errors (reported above)", use)
     return None
 
@@ -78,14 +98,13 @@ def _check_in_order(ctx: _Ctx, kind: str, name: str) -> None:
     when one is checked, every definition it refers to is already cached or known broken
     (or on the current path: a cycle, reported at the reference that closes it). So a chain
     of any length takes a bounded amount of Python stack."""
-    tstack = list(ctx.trait_stack)
-    sstack = list(ctx.segment_stack)
-    on_path = {f"trait:{n}" for n in tstack} | {f"segment:{n}" for n in sstack}
+    stacks = {k: list(v) for k, v in _stacks(ctx).items()}
+    on_path = {f"{k}:{n}" for k, names in stacks.items() for n in names}
     frames: list[tuple[str, str, Iterator[tuple[str, str]]]] = []
 
     def enter(k: str, n: str) -> None:
         on_path.add(f"{k}:{n}")
-        (tstack if k == "trait" else sstack).append(n)
+        stacks[k].append(n)
         frames.append((k, n, iter(_references(ctx, k, n))))
 
     enter(kind, name)
@@ -94,25 +113,31 @@ def _check_in_order(ctx: _Ctx, kind: str, name: str) -> None:
         nxt = next(refs, None)
         if nxt is None:
             frames.pop()
-            _check_one(ctx, k, n, tstack, sstack)
-            (tstack if k == "trait" else sstack).pop()
+            _check_one(ctx, k, n, stacks)
+            stacks[k].pop()
             on_path.discard(f"{k}:{n}")
             continue
         rk, rn = nxt
         key = f"{rk}:{rn}"
-        done = definitions(ctx.schema).traits if rk == "trait" else definitions(ctx.schema).segments
-        if rn in done or key in ctx.broken or key in on_path:
+        if rn in _cache(ctx, rk) or key in ctx.broken or key in on_path:
             continue
         enter(rk, rn)
 
 
-def _parsed(ctx: _Ctx, kind: str, name: str) -> a.Expr | SegqlError:
-    key = f"{kind}:{name}"
+def _texts(ctx: _Ctx, kind: str, name: str) -> list[str]:
+    """The expression texts of a definition (one per class of a segmentation)."""
+    schema = ctx.schema
+    if kind == "segmentation":
+        return [c.text for c in schema.segmentations[name].classes]
+    return [schema.traits[name].text if kind == "trait" else schema.segments[name].text]
+
+
+def _parsed(ctx: _Ctx, kind: str, name: str, part: int = 0) -> a.Expr | SegqlError:
+    key = f"{kind}:{name}:{part}"
     got = ctx.parsed.get(key)
     if got is None:
-        defn = ctx.schema.traits[name] if kind == "trait" else ctx.schema.segments[name]
         try:
-            got = parse(defn.text, limits=ctx.limits)
+            got = parse(_texts(ctx, kind, name)[part], limits=ctx.limits)
         except SegqlError as e:
             got = e
         ctx.parsed[key] = got
@@ -120,11 +145,17 @@ def _parsed(ctx: _Ctx, kind: str, name: str) -> a.Expr | SegqlError:
 
 
 def _references(ctx: _Ctx, kind: str, name: str) -> list[tuple[str, str]]:
-    """The traits and segments a definition refers to (as the checker resolves names,
-    outside event conditions), in source order."""
-    tree = _parsed(ctx, kind, name)
-    if isinstance(tree, SegqlError):
-        return []
+    """The traits, segments and segmentations a definition refers to (as the checker
+    resolves names, also inside event conditions), in source order."""
+    out: list[tuple[str, str]] = []
+    for part in range(len(_texts(ctx, kind, name))):
+        tree = _parsed(ctx, kind, name, part)
+        if not isinstance(tree, SegqlError):
+            out += _references_in(ctx, tree)
+    return out
+
+
+def _references_in(ctx: _Ctx, tree: a.Expr) -> list[tuple[str, str]]:
     schema = ctx.schema
     out: list[tuple[str, str]] = []
     # (node, the fields of the stream whose event condition it is in, or None)
@@ -135,10 +166,15 @@ def _references(ctx: _Ctx, kind: str, name: str) -> list[tuple[str, str]]:
             case a.Name(parts=("contact", only)) if own is not None:
                 if only in schema.traits and only not in schema.entity.fields:
                     out.append(("trait", only))
+                elif only in schema.segmentations and only not in schema.entity.fields:
+                    out.append(("segmentation", only))
             case a.Name(parts=(only,)) if only not in schema.entity.fields:
                 # inside an event condition, a stream's own field comes first (§5.3)
-                if only in schema.traits and (own is None or only not in own):
-                    out.append(("trait", only))
+                if own is None or only not in own:
+                    if only in schema.traits:
+                        out.append(("trait", only))
+                    elif only in schema.segmentations:
+                        out.append(("segmentation", only))
             case a.InSegment(name=seg) if seg in schema.segments:
                 out.append(("segment", seg))
             case a.Aggregate(target=t, where=w) | a.Has(stream=t, where=w):
@@ -159,22 +195,16 @@ def _references(ctx: _Ctx, kind: str, name: str) -> list[tuple[str, str]]:
     return out
 
 
-def _check_one(ctx: _Ctx, kind: str, name: str, tstack: list[str], sstack: list[str]) -> None:
+def _check_one(ctx: _Ctx, kind: str, name: str, stacks: dict[str, list[str]]) -> None:
     """Check one definition (``name`` on top of its stack), cache it or mark it broken."""
+    if kind == "segmentation":
+        _check_segmentation(ctx, name, stacks)
+        return
     schema = ctx.schema
     is_trait = kind == "trait"
     defn = schema.traits[name] if is_trait else schema.segments[name]
     local: list[Diagnostic] = []
-    sub = _Ctx(
-        schema=schema,
-        diags=local,
-        trait_stack=tstack,
-        segment_stack=sstack,
-        broken=ctx.broken,
-        limits=ctx.limits,
-        parsed=ctx.parsed,
-        check_expr=ctx.check_expr,
-    )
+    sub = _sub(ctx, local, stacks)
     out: ir.TExpr | None = None
     tree = _parsed(ctx, kind, name)
     if isinstance(tree, SegqlError):
@@ -186,17 +216,89 @@ def _check_one(ctx: _Ctx, kind: str, name: str, tstack: list[str], sstack: list[
             out = None
             local.append(_too_deep(tree.span, f"{kind} `{name}`"))
         if out is not None and not any(d.is_error for d in local):
-            problem = dag.cost_problem(
-                out,
-                ctx.limits,
-                what=f"{kind} `{name}`",
-                span=tree.span,
-                traits=definitions(schema).traits,
-            )
-            if problem is not None:
-                local.append(problem)
+            local += _cost(ctx, out, f"{kind} `{name}`", tree.span)
     ctx.diags.extend(_place(local, defn.where, defn.text, f"<{kind} {name}>"))
     if out is None or any(d.is_error for d in local):
         ctx.broken.add(f"{kind}:{name}")
     else:
-        (definitions(schema).traits if is_trait else definitions(schema).segments)[name] = out
+        _cache(ctx, kind)[name] = out
+
+
+def _sub(ctx: _Ctx, local: list[Diagnostic], stacks: dict[str, list[str]]) -> _Ctx:
+    return _Ctx(
+        schema=ctx.schema,
+        diags=local,
+        trait_stack=stacks["trait"],
+        segment_stack=stacks["segment"],
+        segmentation_stack=stacks["segmentation"],
+        broken=ctx.broken,
+        limits=ctx.limits,
+        parsed=ctx.parsed,
+        check_expr=ctx.check_expr,
+    )
+
+
+def _cost(ctx: _Ctx, out: ir.TExpr, what: str, span: Span) -> list[Diagnostic]:
+    problem = dag.cost_problem(
+        out, ctx.limits, what=what, span=span, traits=definitions(ctx.schema).traits
+    )
+    return [] if problem is None else [problem]
+
+
+def _check_segmentation(ctx: _Ctx, name: str, stacks: dict[str, list[str]]) -> None:
+    """Each class's condition, checked like a segment's, where it is written; classes that
+    can never match (an earlier class is `true`, or the same condition) are warned about."""
+    sg = ctx.schema.segmentations[name]
+    conds: list[ir.TExpr] = []
+    failed = False
+    for i, cls in enumerate(sg.classes):
+        local: list[Diagnostic] = []
+        tree = _parsed(ctx, "segmentation", name, i)
+        out: ir.TExpr | None = None
+        if isinstance(tree, SegqlError):
+            local.extend(tree.diagnostics)
+        else:
+            try:
+                out = _segment_root(_sub(ctx, local, stacks), tree, what="a class")
+            except RecursionError:
+                local.append(_too_deep(tree.span, f"class `{cls.name}` of `{name}`"))
+            if out is not None and not any(d.is_error for d in local):
+                local += _cost(ctx, out, f"class `{cls.name}` of `{name}`", tree.span)
+                covered = next(
+                    (
+                        sg.classes[j].name
+                        for j, prev in enumerate(conds)
+                        if prev == out or (isinstance(prev, ir.Lit) and prev.value is True)
+                    ),
+                    None,
+                )
+                if covered is not None:
+                    local.append(
+                        Diagnostic(
+                            code="unreachable-class",
+                            message=f"class `{cls.name}` of `{name}` can never match: every "
+                            f"contact it would take is already in class `{covered}`",
+                            span=tree.span,
+                            hints=(
+                                "a contact is in the first class that matches; reorder "
+                                "the classes or remove this one",
+                            ),
+                            severity=Severity.WARNING,
+                        )
+                    )
+        ctx.diags.extend(_place(local, cls.where, cls.text, f"<class {cls.name} of {name}>"))
+        if out is None or any(d.is_error for d in local):
+            failed = True
+        else:
+            conds.append(out)
+    if not sg.classes:
+        failed = True
+    if failed:
+        ctx.broken.add(f"segmentation:{name}")
+        return
+    definitions(ctx.schema).segmentations[name] = ir.Classify(
+        conditions=tuple(conds),
+        names=tuple(c.name for c in sg.classes),
+        otherwise=sg.otherwise,
+        segmentation=name,
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from segql.checker.context import _Ctx, _did_you_mean
-from segql.checker.definitions import _trait
+from segql.checker.definitions import _segmentation, _trait
 from segql.core.schema import Stream
 from segql.core.types import Type
 from segql.ir import nodes as ir
@@ -41,7 +41,8 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
                     span=e.span,
                 )
             where = "the stream filter" if ctx.in_filter else f"`where` of `{stream.name}`"
-            if not ctx.in_filter and (fname in schema.entity.fields or fname in schema.traits):
+            contact = (*schema.entity.fields, *schema.traits, *schema.segmentations)
+            if not ctx.in_filter and fname in contact:
                 # not a field of the stream: the contact's (CONTRACT §5.3)
                 return _contact(ctx, a.Name(parts=parts, span=e.span))
             if fname in schema.entity.fields or fname in schema.traits:
@@ -83,6 +84,8 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
             return ir.Field(name=n, column=fd.column, type=fd.type, span=e.span)
         if n in schema.traits:
             return _trait(ctx, n, e.span)
+        if n in schema.segmentations:
+            return _segmentation(ctx, n, e.span)
         if n in schema.streams:
             ctx.error(
                 "misplaced-stream",
@@ -103,7 +106,9 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
             "unknown-name",
             f"unknown name `{n}`",
             e.span,
-            *_did_you_mean(n, [*schema.entity.fields, *schema.traits, *schema.streams]),
+            *_did_you_mean(
+                n, [*schema.entity.fields, *schema.traits, *schema.segmentations, *schema.streams]
+            ),
         )
         return None
     if len(parts) == 2 and parts[0] == "contact" and parts[0] not in schema.streams:

@@ -340,6 +340,9 @@ def _enum_check(ctx: _Ctx, target: ir.TExpr, e: a.Expr, lit: ir.TExpr) -> None:
         fd = ctx.schema.entity.fields.get(target.name)
     elif isinstance(target, ir.EventField | ir.PriorField):
         fd = ctx.schema.streams[target.stream].fields.get(target.name)
+    elif isinstance(target, ir.Classify):
+        _class_check(ctx, target, e, lit.value)
+        return
     else:
         return
     if fd is None or not fd.values or lit.value in fd.values:
@@ -433,3 +436,18 @@ def _match(ctx: _Ctx, e: a.Match) -> ir.TExpr | None:
     if e.op is a.MatchOp.NOT_CONTAINS:
         return ir.Not(operand=node, span=e.span)
     return node
+
+
+def _class_check(ctx: _Ctx, target: ir.Classify, e: a.Expr, value: str) -> None:
+    """Warn when a string is none of a segmentation's classes (CONTRACT §6.1)."""
+    known = (*target.names, *(() if target.otherwise is None else (target.otherwise,)))
+    if value in known:
+        return
+    hits = _suggest(value, known)
+    ctx.warn(
+        "unknown-value",
+        f"'{value}' is not a class of `{target.segmentation}`, so this is never true",
+        e.span,
+        *(("did you mean " + " or ".join(f"'{h}'" for h in hits) + "?",) if hits else ()),
+        "classes: " + ", ".join(known),
+    )

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from segql.config.nodes import Node
 from segql.config.reading import (
+    CATALOG_KEYS,
     SEGMENT_HINTS,
     SEGMENT_KEYS,
+    SEGMENTATION_KEYS,
     TOP_HINTS,
     TOP_KEYS,
     TRAIT_HINTS,
@@ -18,9 +20,11 @@ from segql.config.reading import (
 from segql.config.sources import SourcesReader
 from segql.core.diagnostics import NO_SPAN, Diagnostic
 from segql.core.schema import (
+    ClassDef,
     Entity,
     Located,
     Schema,
+    SegmentationDef,
     SegmentDef,
     Source,
     Stream,
@@ -97,6 +101,76 @@ class SchemaBuilder(SourcesReader):
         if got is None:
             return None
         return SegmentDef(name=name, text=got[0], description=description, tags=tags, where=got[1])
+
+    def read_segmentations(self, node: Node) -> None:
+        """``segmentations:`` (CONTRACT §6.1), into ``self.segmentations``."""
+        if is_empty(node):
+            return
+        if not self.mapping(
+            node,
+            "`segmentations` must be a mapping of names to segmentations",
+            "for example `segmentations: {loyalty: {classes: {loyal: purchases >= 4}}}`",
+        ):
+            return
+        for k, v in node.entries:
+            if not self.name_ok(k, "segmentation"):
+                continue
+            got = self.segmentation(k, v)
+            if got is not None:
+                self.segmentations[got.name] = got
+
+    def segmentation(self, key: Node, node: Node) -> SegmentationDef | None:
+        name = str(key.value)
+        what = f"segmentation `{name}`"
+        if not node.is_map:
+            self.report(
+                "schema-bad-value",
+                f"{what} must be a mapping with `classes:`",
+                node,
+                "for example `classes: {loyal: purchases >= 4, occasional: purchases >= 1}`",
+            )
+            return None
+        self.check_keys(node, SEGMENTATION_KEYS, what, {})
+        description = self.description(node, what)
+        classes_node = node.get("classes")
+        if classes_node is None or is_empty(classes_node) or (
+            classes_node.is_map and not classes_node.entries
+        ):
+            self.report("schema-missing-key", f"{what} has no `classes:`", key)
+            return None
+        if not self.mapping(
+            classes_node,
+            f"the `classes` of {what} must be an ordered mapping of class names to conditions",
+            "a contact is in the first class whose condition is true",
+        ):
+            return None
+        classes: list[ClassDef] = []
+        for ck, cv in classes_node.entries:
+            if not self.name_ok(ck, "class"):
+                continue
+            cname = str(ck.value)
+            got = self.expression(cv, f"class `{cname}` of {what}")
+            if got is not None:
+                classes.append(ClassDef(name=cname, text=got[0], where=got[1]))
+        otherwise: str | None = None
+        other_node = node.get("otherwise")
+        if other_node is not None:
+            otherwise = self.string(other_node, f"the `otherwise` class of {what}")
+            if otherwise is not None and otherwise in {c.name for c in classes}:
+                self.report(
+                    "schema-duplicate-name",
+                    f"the `otherwise` class `{otherwise}` of {what} is also one of its classes",
+                    other_node,
+                    "`otherwise` names the class of contacts in none of the others",
+                )
+                otherwise = None
+        return SegmentationDef(
+            name=name,
+            classes=tuple(classes),
+            otherwise=otherwise,
+            description=description,
+            where=key.located(),
+        )
 
     def tags(self, node: Node | None, name: str) -> tuple[str, ...]:
         if node is None:
@@ -176,6 +250,9 @@ class SchemaBuilder(SourcesReader):
         traits = self.traits(traits_node) if traits_node is not None else {}
         segs_node = root.get("segments")
         segments = self.segments(segs_node) if segs_node is not None else {}
+        classes_node = root.get("segmentations")
+        if classes_node is not None:
+            self.read_segmentations(classes_node)
         self.namespace(entity, streams, traits)
         return Schema(
             timezone=timezone,
@@ -183,6 +260,7 @@ class SchemaBuilder(SourcesReader):
             streams=streams,
             traits=traits,
             segments=segments,
+            segmentations=dict(self.segmentations),
             path=path,
         )
 
@@ -194,12 +272,18 @@ class SchemaBuilder(SourcesReader):
             )
             return {}
         special = {
-            k: "a catalog holds only `segments:`; this belongs in the schema file"
+            k: "a catalog holds only `segments:` and `segmentations:`; this belongs in the "
+            "schema file"
             for k in TOP_KEYS
-            if k != "segments"
+            if k not in CATALOG_KEYS
         }
-        self.check_keys(root, ("segments",), "the catalog", special)
+        self.check_keys(root, CATALOG_KEYS, "the catalog", special)
+        classes_node = root.get("segmentations")
+        if classes_node is not None:
+            self.read_segmentations(classes_node)
         node = root.get("segments")
+        if node is None and classes_node is not None:
+            return {}
         if node is None:
             if not root.entries:  # an empty file is an empty catalog, ready for :save
                 return {}

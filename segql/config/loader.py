@@ -22,6 +22,7 @@ from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.core.schema import (
     Located,
     Schema,
+    SegmentationDef,
     SegmentDef,
 )
 from segql.ir.definitions import definitions
@@ -63,14 +64,14 @@ def build_schema(doc: Node, *, path: str | Path | None = None) -> tuple[Schema, 
 
 def _catalog(
     source: SchemaSource, *, fmt: Format | None = None, name: str | None = None
-) -> tuple[dict[str, SegmentDef], dict[str, Located], list[Diagnostic]]:
+) -> tuple[dict[str, SegmentDef], dict[str, Located], list[Diagnostic], list[SegmentationDef]]:
     try:
         doc = load_document(source, fmt=fmt, name=name)
     except SchemaError as e:
-        return {}, {}, list(e.diagnostics)
+        return {}, {}, list(e.diagnostics), []
     builder = SchemaBuilder(doc, _base_dir(_path_of(source)))
     segments = builder.catalog()
-    return segments, builder.segment_keys, builder.diags
+    return segments, builder.segment_keys, builder.diags, list(builder.segmentations.values())
 
 
 def load_catalog(
@@ -81,7 +82,7 @@ def load_catalog(
     catalog.
 
     Never raises for bad input: unreadable or malformed files come back as diagnostics."""
-    segments, _, diags = _catalog(source, fmt=fmt, name=name)
+    segments, _, diags, _ = _catalog(source, fmt=fmt, name=name)
     return segments, diags
 
 
@@ -112,8 +113,10 @@ def load_schema(
     structural = len(diags)
     places = dict(builder.segment_keys)
     for cat in catalogs:
-        segments, keys, cdiags = _catalog(cat)
+        segments, keys, cdiags, classes = _catalog(cat)
         diags.extend(cdiags)
+        for sg in classes:
+            _add_segmentation(schema, sg, diags)
         for name, seg in segments.items():
             if name in schema.segments:
                 loc = keys.get(name, Located())
@@ -131,6 +134,8 @@ def load_schema(
                 continue
             schema.segments[name] = seg
             places[name] = keys.get(name, Located())
+    for sg in list(schema.segmentations.values()):
+        _segmentation_name_free(schema, sg, diags)
     # A broken schema structure would echo through every expression, so stop there; a
     # broken or duplicate catalog entry only hides itself: check everything else.
     if any(d.is_error for d in builder.diags[:structural]):
@@ -146,6 +151,50 @@ def load_schema(
         raise SchemaError(errors)
     schema.warnings = [d for d in diags if not d.is_error]
     return schema
+
+
+def _add_segmentation(schema: Schema, sg: SegmentationDef, diags: list[Diagnostic]) -> None:
+    first = schema.segmentations.get(sg.name)
+    if first is None:
+        schema.segmentations[sg.name] = sg
+        return
+    at = place(first.where)
+    diags.append(
+        Diagnostic(
+            code="schema-duplicate-name",
+            message=f"segmentation `{sg.name}` is defined twice",
+            span=sg.where.span or NO_SPAN,
+            hints=(f"it is first defined at {at}",) if at else (),
+            file=sg.where.file,
+            source=sg.where.text,
+        )
+    )
+
+
+def _segmentation_name_free(schema: Schema, sg: SegmentationDef, diags: list[Diagnostic]) -> None:
+    """A segmentation is read by its bare name, like fields, streams and traits."""
+    kind = (
+        "profile field"
+        if sg.name in schema.entity.fields
+        else "event stream"
+        if sg.name in schema.streams
+        else "trait"
+        if sg.name in schema.traits
+        else None
+    )
+    if kind is None:
+        return
+    del schema.segmentations[sg.name]
+    diags.append(
+        Diagnostic(
+            code="schema-duplicate-name",
+            message=f"segmentation `{sg.name}` has the same name as {kind} `{sg.name}`",
+            span=sg.where.span or NO_SPAN,
+            hints=("segmentations share one namespace with fields, streams and traits",),
+            file=sg.where.file,
+            source=sg.where.text,
+        )
+    )
 
 
 def _skip_broken_segments(schema: Schema, diags: list[Diagnostic]) -> list[Diagnostic]:

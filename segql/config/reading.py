@@ -13,15 +13,18 @@ from segql.config.nodes import Node
 from segql.core.diagnostics import NO_SPAN, Diagnostic, Severity, Span
 from segql.core.schema import (
     Located,
+    SegmentationDef,
 )
 from segql.core.types import COLUMN_TYPES
 
-TOP_KEYS = ("timezone", "entity", "events", "traits", "segments")
+TOP_KEYS = ("timezone", "entity", "events", "traits", "segments", "segmentations")
+CATALOG_KEYS = ("segments", "segmentations")
 ENTITY_KEYS = ("table", "file", "key", "fields")
 STREAM_KEYS = ("table", "file", "key", "time", "where", "fields", "description")
 FIELD_KEYS = ("type", "column", "values", "description")
 TRAIT_KEYS = ("expr", "description")
 SEGMENT_KEYS = ("where", "description", "tags")
+SEGMENTATION_KEYS = ("classes", "otherwise", "description")
 FILE_SUFFIXES = (".csv", ".parquet")
 TYPE_NAMES = tuple(t.value for t in COLUMN_TYPES)
 
@@ -77,6 +80,7 @@ class Reader:
         self.base = base
         self.diags: list[Diagnostic] = []
         self.segment_keys: dict[str, Located] = {}
+        self.segmentations: dict[str, SegmentationDef] = {}
 
     # -- reporting ---------------------------------------------------------------------
 

@@ -76,7 +76,8 @@ _TABLE = (
     _c("null-in-list", (_C,), "`null` inside `in [...]` never matches"),
     _c("bad-percent", (_C,), "a `top` percentage outside 0–100"),
     _c("out-of-range", (_C, _E), "a number, time or rounding that no engine can represent"),
-    _c("cycle", (_C,), "traits or segments that refer to each other in a circle"),
+    _c("cycle", (_C,), "traits, segments or segmentations that refer to each other in a circle"),
+    _c("unreachable-class", (_C,), "a segmentation's class that an earlier class always takes"),
     # back ends
     _c("unknown-dialect", (_S,), "no SQL dialect of that name"),
     _c("unsupported-construct", (_S,), "the dialect cannot express this construct"),
@@ -106,6 +107,7 @@ _TABLE = (
     _c("schema-bad-timezone", (_F,), "an unknown IANA time zone"),
     _c("schema-duplicate-name", (_F,), "two fields, traits, streams or segments share a name"),
     _c("broken-segment", (_F, _C), "a segment with errors is used (lenient loading skips it)"),
+    _c("broken-segmentation", (_C,), "a segmentation with errors is used"),
     _c("broken-trait", (_C,), "a trait with errors, used by the expression being checked"),
     _c("fmt-kept", (_F,), "`fmt` left an expression as written (it has `#` comments)"),
     _c("project-file", (_P,), "the project file cannot be read or parsed"),

@@ -102,6 +102,33 @@ class SegmentDef:
     where: Located = NOWHERE
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClassDef:
+    """One class of a segmentation: a name and its condition."""
+
+    name: str
+    text: str
+    where: Located = NOWHERE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentationDef:
+    """Ordered, mutually exclusive classes (CONTRACT §6.1): a contact is in the first class
+    whose condition is true, else in ``otherwise`` (or none: null)."""
+
+    name: str
+    classes: tuple[ClassDef, ...]
+    otherwise: str | None = None
+    description: str | None = None
+    where: Located = NOWHERE  # the segmentation's name
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """Every value it can take: the class names, then ``otherwise``."""
+        names = tuple(c.name for c in self.classes)
+        return names if self.otherwise is None else (*names, self.otherwise)
+
+
 @dataclass(slots=True, kw_only=True, weakref_slot=True)
 class Schema:
     """A loaded schema: plain data. The typed trees of its definitions are kept beside it
@@ -113,6 +140,7 @@ class Schema:
     streams: dict[str, Stream]
     traits: dict[str, TraitDef] = field(default_factory=dict)
     segments: dict[str, SegmentDef] = field(default_factory=dict)
+    segmentations: dict[str, SegmentationDef] = field(default_factory=dict)
     path: Path | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
     # Segments skipped by a lenient load (``strict=False``), with their errors.

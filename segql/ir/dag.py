@@ -209,6 +209,8 @@ def _deepest_path(
     while node is not None:
         if isinstance(node, ir.IsTrue):
             out.append(f"segment `{node.segment}`")
+        elif isinstance(node, ir.Classify):
+            out.append(f"segmentation `{node.segmentation}`")
         elif id(node) in names and node is not root:
             out.append(f"trait `{names[id(node)]}`")
         kids = ir.children(node)

@@ -30,6 +30,7 @@ class Definitions:
     traits: dict[str, ir.TExpr] = field(default_factory=dict)
     filters: dict[str, ir.TExpr] = field(default_factory=dict)
     segments: dict[str, ir.TExpr] = field(default_factory=dict)
+    segmentations: dict[str, ir.TExpr] = field(default_factory=dict)
 
 
 _BY_SCHEMA: dict[int, Definitions] = {}

@@ -27,6 +27,7 @@ __all__ = [
     "Arith",
     "Between",
     "BoolOp",
+    "Classify",
     "Compare",
     "DateToTimestamp",
     "Duration",
@@ -375,6 +376,19 @@ class Sequence:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Classify:
+    """A segmentation's value (CONTRACT §6.1): ``names[i]`` for the first ``conditions[i]``
+    that is true (unknown counts as not true), else ``otherwise`` (None: null)."""
+
+    conditions: tuple[TExpr, ...]
+    names: tuple[str, ...]
+    otherwise: str | None
+    segmentation: str
+    type: Type = Type.STRING
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IsTrue:
     """``in segment S``: true exactly when the segment's expression is true; never null."""
 
@@ -434,6 +448,7 @@ TExpr: TypeAlias = (
     | Exists
     | Sequence
     | PriorField
+    | Classify
     | IsTrue
     | Percentile
     | TopPercent
@@ -464,6 +479,8 @@ def children(node: TExpr) -> tuple[TExpr, ...]:
             return (o, *items)
         case Func(args=args):
             return args
+        case Classify(conditions=conds):
+            return conds
         case Agg(where=w, operand=o):
             return tuple(x for x in (o, w) if x is not None)
         case Exists(where=w):

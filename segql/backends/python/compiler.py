@@ -279,6 +279,16 @@ class _Compiler:
                 return exists
             case ir.Sequence():
                 return self._sequence(node)
+            case ir.Classify(conditions=conds, names=names, otherwise=other):
+                tests = list(zip([self.compile(c) for c in conds], names, strict=True))
+
+                def classify(env: _Env, ev: Any) -> Any:
+                    for test, name in tests:
+                        if test(env, ev) is True:
+                            return name
+                    return other
+
+                return classify
             case ir.IsTrue(operand=o):
                 g = self.compile(o)
                 return lambda env, ev: g(env, ev) is True

@@ -339,6 +339,14 @@ class ExpressionCompiler:
                 return exp.GT(this=count, expression=zero.copy())
             case ir.Sequence():
                 return self._sequence(node)
+            case ir.Classify(conditions=conds, names=names, otherwise=other):
+                # WHEN takes only a true condition: unknown falls through, as specified
+                ifs = [
+                    exp.If(this=self.expr(c, stream), true=self.lit(n, node.span))
+                    for c, n in zip(conds, names, strict=True)
+                ]
+                default = self.lit(other, node.span) if other is not None else None
+                return exp.Case(ifs=ifs, default=default)
             case ir.IsTrue(operand=o):
                 return exp.Coalesce(
                     this=exp.Paren(this=self.expr(o, stream)), expressions=[self.p.false()]

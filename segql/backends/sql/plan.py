@@ -134,6 +134,7 @@ CONTACT_LEVEL = (
     ir.Exists,
     ir.Sequence,
     ir.IsTrue,
+    ir.Classify,
     ir.Percentile,
     ir.TopPercent,
 )

@@ -133,8 +133,10 @@ class SchemaBuilder(SourcesReader):
         self.check_keys(node, SEGMENTATION_KEYS, what, {})
         description = self.description(node, what)
         classes_node = node.get("classes")
-        if classes_node is None or is_empty(classes_node) or (
-            classes_node.is_map and not classes_node.entries
+        if (
+            classes_node is None
+            or is_empty(classes_node)
+            or (classes_node.is_map and not classes_node.entries)
         ):
             self.report("schema-missing-key", f"{what} has no `classes:`", key)
             return None

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -145,7 +145,7 @@ class Database:
         return str(self._query(source, schema, as_of, tuple(fields)).sql(dialect="duckdb"))
 
     def _values(self, schema: Schema, fields: tuple[str, ...]) -> list[tuple[str, ir.TExpr]]:
-        """Profile fields and traits to return beside the key, by name."""
+        """Values to return beside the key (CONTRACT §6.2)."""
         from segql.engines.base import select_values
 
         return select_values(schema, fields)
@@ -156,13 +156,15 @@ class Database:
         schema: Schema,
         as_of: dt.datetime | dt.date | None,
         fields: tuple[str, ...],
+        values: Sequence[tuple[str, ir.TExpr]] | None = None,
     ) -> Any:
         from sqlglot import exp
 
         from segql.pipeline import compile
 
         texpr = compile(source, schema, limits=self.limits)
-        values = self._values(schema, fields)
+        if values is None:
+            values = self._values(schema, fields)
         self.validate(schema)
         sources: dict[str, Any] = {}
         for src in validation.sources(schema):
@@ -230,6 +232,46 @@ class Database:
 
         return self._call(fetch, timeout)
 
+    def membership(
+        self,
+        schema: Schema,
+        names: Sequence[str] | None = None,
+        *,
+        as_of: dt.datetime | dt.date | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Every contact with one column per segment (bool) and per segmentation (its
+        class) in ``names`` (None: all of the schema's), computed in one query: one pass
+        over each stream for all of them. A pyarrow Table."""
+        from segql.engines.base import membership_values
+
+        values = membership_values(schema, names)
+        every = ir.Lit(value=True, type=Type.BOOLEAN)
+        coded = [(f"m{i}", v) for i, (_, v) in enumerate(values)]
+        text = self._text(self._query(every, schema, as_of, (), coded))
+        table = self._call(lambda: self.con.sql(text).to_arrow_table(), timeout)
+        return table.rename_columns([schema.entity.key, *(n for n, _ in values)])
+
+    def counts(
+        self,
+        schema: Schema,
+        names: Sequence[str] | None = None,
+        *,
+        as_of: dt.datetime | dt.date | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """How many members each segment (and each class of each segmentation) in
+        ``names`` has, in one query; also ``"contacts"``, the number of contacts."""
+        from segql.engines.base import counts_of, counts_query, membership_values
+
+        values = membership_values(schema, names)
+        every = ir.Lit(value=True, type=Type.BOOLEAN)
+        coded = [(f"m{i}", v) for i, (_, v) in enumerate(values)]
+        query, labels = counts_query(self._query(every, schema, as_of, (), coded), values)
+        text = self._text(query)
+        rows = self._call(lambda: self.con.execute(text).fetchall(), timeout)
+        return counts_of(rows[0], labels)
+
     def members(
         self,
         source: str | ir.TExpr,
@@ -239,7 +281,8 @@ class Database:
         fields: Iterable[str] = (),
         timeout: float | None = None,
     ) -> Any:
-        """Members with the chosen profile fields and traits, as a pyarrow Table."""
+        """Members with the chosen values (profile fields, traits, segmentations,
+        ``EXPR as NAME``: CONTRACT §6.2), as a pyarrow Table."""
         text = self._text(self._query(source, schema, as_of, tuple(fields)))
         return self._call(lambda: self.con.sql(text).to_arrow_table(), timeout)
 
@@ -263,8 +306,9 @@ class Database:
         fmt = ExportFormat(format)
         names = tuple(fields)
         inner = self._query(source, schema, as_of, names)
-        types = [self._key_type(schema), *(v.type for _, v in self._values(schema, names))]
-        columns = [schema.entity.key, *(n for n in names if n != schema.entity.key)]
+        values = self._values(schema, names)
+        types = [self._key_type(schema), *(v.type for _, v in values)]
+        columns = [schema.entity.key, *(n for n, _ in values)]
         query = export_select(inner, columns, types, fmt)
         if isinstance(target, str | Path):
             with atomic_target(Path(target)) as tmp:

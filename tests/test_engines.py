@@ -172,6 +172,59 @@ def test_members_with_fields_equal_duckdb(db: Any, reference: Any) -> None:
     assert [_plain(r) for r in sorted(got, key=key)] == [_plain(r) for r in sorted(want, key=key)]
 
 
+VALUES = [
+    "value_class",
+    "age_band",
+    "last_value(orders.product) as product",
+    "round(avg_order, 2) as `average order`",
+    "count(orders where amount > avg_order) as above, days_since(last_order) as idle",
+]
+
+
+def test_members_with_values_equal_duckdb(db: Any, reference: Any) -> None:
+    """CONTRACT §6.2: segmentations and named value expressions beside the key."""
+    from segql.engines.base import split_fields
+
+    schema = _schema(_is_clickhouse(db))
+    fields = [f for v in VALUES for f in split_fields(v)]
+    got = db.members("true", schema, as_of=AS_OF, fields=fields)
+    want = reference.members("true", DATA.schema, as_of=AS_OF, fields=fields)
+    assert got.column_names == ["id", "value_class", "age_band", "product", "average order",
+                                "above", "idle"]  # fmt: skip
+    key = lambda r: r["id"]  # noqa: E731
+    rows = sorted(got.to_pylist(), key=key)
+    assert [_plain(r) for r in rows] == [_plain(r) for r in sorted(want.to_pylist(), key=key)]
+    assert rows[0]["value_class"] == "very_good" and rows[0]["product"] == "boots"
+
+
+def test_membership_and_counts_equal_one_query_per_segment(db: Any) -> None:
+    """All segments and segmentations in one query agree with one query each."""
+    schema = _schema(_is_clickhouse(db))
+    table = db.membership(schema, as_of=AS_OF)
+    assert table.column_names == ["id", "vip", "lapsed_vip", "buyers", "value_class", "age_band"]
+    rows = table.to_pylist()
+    assert len(rows) == len(DATA.contacts())
+    for name in schema.segments:
+        want = set(db.member_ids(f"in segment {name}", schema, as_of=AS_OF))
+        assert {r["id"] for r in rows if r[name]} == want, name
+        assert all(r[name] in (True, False) for r in rows)  # never null
+    for sg in ("value_class", "age_band"):
+        for cls in (*schema.segmentations[sg].values, None):
+            test = f"{sg} is null" if cls is None else f"{sg} = '{cls}'"
+            want = set(db.member_ids(test, schema, as_of=AS_OF))
+            assert {r["id"] for r in rows if r[sg] == cls} == want, test
+    counts = db.counts(schema, ["@vip", "buyers", "value_class"], as_of=AS_OF)
+    assert counts == {
+        "contacts": 6,
+        "vip": 1,
+        "buyers": 4,
+        "value_class": {"very_good": 1, "good": 0, "occasional": 3, "prospects": 2},
+    }
+    with pytest.raises(segql.SegqlError) as info:
+        db.counts(schema, ["vip", "vpi"], as_of=AS_OF)
+    assert info.value.diagnostics[0].code == "unknown-segment"
+
+
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     """Values compared across engines: instants in UTC, decimals as numbers."""
     out = {}

@@ -495,6 +495,10 @@ def texts(text: str) -> list[str]:
         ("country = D", ["'DE'"], []),
         ("count(orders where category = ", ["'shoes'", "'bags'"], ["'DE'"]),
         ("email in [", [], ["'DE'", "email"]),
+        # segmentations: a string whose values are its classes
+        ("value_", ["value_class"], []),
+        ("value_class = ", ["'very_good'", "'good'", "'occasional'", "'prospects'"], ["age"]),
+        ("age_band in [", ["'young'", "'middle'"], []),
         # segment names
         ("in segment ", ["vip", "lapsed_vip", "buyers"], ["email"]),
         ("in segment la", ["lapsed_vip"], ["vip"]),

@@ -34,10 +34,17 @@ def check(
     return _check(source, schema, limits)[1]
 
 
-def typed(source: str | a.Expr, schema: Schema, *, limits: Limits = DEFAULT_LIMITS) -> ir.TExpr:
-    """The typed tree of a valid segment; raises :class:`CheckError` with every error
+def typed(
+    source: str | a.Expr,
+    schema: Schema,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    value: bool = False,
+) -> ir.TExpr:
+    """The typed tree of a valid segment (``value``: of any value expression, such as a
+    metric or a field to export); raises :class:`CheckError` with every error
     (:class:`LimitError` when every error is an exceeded limit)."""
-    expr, diags = _check(source, schema, limits)
+    expr, diags = _check(source, schema, limits, value=value)
     errors = [d for d in diags if d.is_error]
     if errors and all(d.code == "limit-exceeded" for d in errors):
         raise LimitError(errors)
@@ -47,7 +54,7 @@ def typed(source: str | a.Expr, schema: Schema, *, limits: Limits = DEFAULT_LIMI
 
 
 def _check(
-    source: str | a.Expr, schema: Schema, limits: Limits
+    source: str | a.Expr, schema: Schema, limits: Limits, *, value: bool = False
 ) -> tuple[ir.TExpr | None, list[Diagnostic]]:
     text = source if isinstance(source, str) else None
     if text is None and not isinstance(source, _AST_TYPES):
@@ -58,7 +65,7 @@ def _check(
         return None, list(e.diagnostics)
     ctx = _Ctx(schema=schema, diags=[], limits=limits, check_expr=_expr)
     try:
-        out = _segment_root(ctx, tree)
+        out = ctx.expr(tree) if value else _segment_root(ctx, tree)
     except RecursionError:
         out = None
         ctx.diags.append(_too_deep(tree.span, "this expression"))

@@ -171,8 +171,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--dialect", "-d", type=_dialect, default=None, help=f"SQL dialect ({SUPPORTED}, …)"
     )
 
-    sp = sub.add_parser("count", help="count the members of a segment")
-    sp.add_argument("expr", help="an expression, or @name for a catalog segment")
+    sp = sub.add_parser(
+        "count", help="count the members of a segment, or of several at once (one pass)"
+    )
+    sp.add_argument(
+        "expr",
+        nargs="*",
+        help="an expression, or @name for a catalog segment; several @names (segments or "
+        "segmentations) are counted in one query",
+    )
+    sp.add_argument(
+        "--all", action="store_true", help="every segment and segmentation of the catalog"
+    )
+    sp.add_argument(
+        "--format", choices=("table", "json"), default="table", help="for several segments"
+    )
     common(sp, db=True)
 
     sp = sub.add_parser("members", help="export the members of a segment")
@@ -189,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--fields",
         default="",
-        help="comma-separated profile fields and traits to include besides the key",
+        help="values to include besides the key, comma-separated: profile fields, traits, "
+        "segmentations, or `EXPR as NAME`",
     )
 
     sp = sub.add_parser("check", help="check a schema and its catalogs")

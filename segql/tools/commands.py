@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import json
 import os
 import sys
 import threading
@@ -203,12 +204,58 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_count(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    targets: list[str] = list(args.expr)
+    if args.all and targets:
+        raise UsageError("give segments or --all, not both")
+    if not args.all and not targets:
+        raise UsageError("give an expression, @names, or --all")
     schema = _load(settings)
-    texpr = _expr(args.expr, schema, settings.limits)
+    single = len(targets) == 1 and not (
+        targets[0].startswith("@") and targets[0][1:] in schema.segmentations
+    )
+    if single and not args.all:
+        texpr = _expr(targets[0], schema, settings.limits)
+        with _database(args, settings, schema) as db, _progress("counting"):
+            n = db.count(texpr, schema, as_of=args.as_of)
+        print(n)
+        return 0
+    plain = [t for t in targets if not t.startswith("@")]
+    if plain:
+        raise UsageError(
+            f"`{plain[0]}`: to count several at once, name catalog segments or segmentations "
+            "with @ (`segql count @vip @value_class`)"
+        )
     with _database(args, settings, schema) as db, _progress("counting"):
-        n = db.count(texpr, schema, as_of=args.as_of)
-    print(n)
+        counts = db.counts(schema, None if args.all else targets, as_of=args.as_of)
+    _print_counts(counts, args.format)
     return 0
+
+
+def _print_counts(counts: dict[str, Any], fmt: str) -> None:
+    total = counts["contacts"]
+    if fmt == "json":
+        out = {
+            "contacts": total,
+            "segments": {k: v for k, v in counts.items() if k != "contacts" and isinstance(v, int)},
+            "segmentations": {k: v for k, v in counts.items() if isinstance(v, dict)},
+        }
+        print(json.dumps(out, indent=2))
+        return
+    rows: list[tuple[str, int]] = []
+    for name, v in counts.items():
+        if name == "contacts":
+            continue
+        if isinstance(v, dict):
+            rows += [(f"{name} = {cls}", n) for cls, n in v.items()]
+        else:
+            rows.append((name, v))
+    width = max((len(r[0]) for r in rows), default=7)
+    digits = max(len(f"{total:,}"), 7)
+    print(f"{'segment':<{width}}  {'members':>{digits}}  {'share':>6}")
+    for label, n in rows:
+        share = f"{100 * n / total:.1f}%" if total else "-"
+        print(f"{label:<{width}}  {n:>{digits},}  {share:>6}")
+    print(f"{'(contacts)':<{width}}  {total:>{digits},}")
 
 
 def _output(args: argparse.Namespace) -> tuple[Path | None, str]:
@@ -250,7 +297,9 @@ def cmd_members(args: argparse.Namespace) -> int:
     out, fmt = _output(args)
     schema = _load(settings)
     texpr = _expr(args.expr, schema, settings.limits)
-    fields = [f.strip() for f in args.fields.split(",") if f.strip()]
+    from segql.engines.base import split_fields
+
+    fields = split_fields(args.fields)
     with _database(args, settings, schema) as db, _progress("exporting"):
         if out is not None:
             db.export(texpr, schema, out, format=fmt, as_of=args.as_of, fields=fields)

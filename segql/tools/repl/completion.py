@@ -175,11 +175,15 @@ class _Context:
         f = self.schema.entity.fields.get(name)
         if f is not None:
             return f.type
+        if name in self.schema.segmentations:
+            return Type.STRING
         return texpr_type(definitions(self.schema).traits.get(name))
 
     def values_of(self, name: str) -> tuple[str, ...] | None:
         fields = self.stream.fields if self.stream is not None else self.schema.entity.fields
         f = fields.get(name)
+        if f is None and name in self.schema.segmentations:
+            return self.schema.segmentations[name].values  # its class names
         return f.values if f is not None else None
 
     def operand_type(self, toks: list[Any]) -> Type | str | None:
@@ -439,6 +443,10 @@ def _value_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> list[
             ttype = texpr_type(definitions(schema).traits.get(n))
             if _compatible(lhs, ttype):
                 out.append(Candidate(quote_name(n), f"trait: {' '.join(tr.text.split())}"))
+        for n, sg in schema.segmentations.items():
+            if _compatible(lhs, Type.STRING):
+                classes = ", ".join(sg.values)
+                out.append(Candidate(quote_name(n), f"segmentation: {classes}"))
     if start:
         for phrase, meta in (
             (("not ", "negation"),)

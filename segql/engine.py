@@ -272,6 +272,51 @@ class Database:
         rows = self._call(lambda: self.con.execute(text).fetchall(), timeout)
         return counts_of(rows[0], labels)
 
+    def profile(
+        self,
+        schema: Schema,
+        targets: Sequence[str],
+        metrics: Sequence[str],
+        *,
+        as_of: dt.datetime | dt.date | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Size, share and metric statistics per segment, expression or class, and η² per
+        segmentation (CONTRACT §6.3), computed by the engine in one statement. Targets are
+        ``@segment``, ``@segmentation`` or expressions; metrics numeric value expressions
+        (``EXPR`` or ``EXPR as NAME``)."""
+        from segql.engines import profile as prof
+
+        tg = prof.targets_of(schema, targets)
+        ms = prof.metrics_of(schema, metrics)
+        every = ir.Lit(value=True, type=Type.BOOLEAN)
+        inner = self._query(every, schema, as_of, (), prof.membership_columns(tg, ms))
+        profile = profile_for("duckdb")
+        assert profile is not None
+        text = self._text(prof.profile_query(profile, inner, tg, ms))
+        rows = self._call(lambda: self.con.execute(text).fetchall(), timeout)
+        return prof.profile_result(rows, tg, ms, _as_of_text(as_of))
+
+    def overlap(
+        self,
+        schema: Schema,
+        targets: Sequence[str] | None = None,
+        *,
+        as_of: dt.datetime | dt.date | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Sizes, pairwise intersections and Jaccard indexes of ``targets`` (``@segment``
+        or expressions; None: every catalog segment), in one statement."""
+        from segql.engines.overlap import overlap_query, overlap_result, overlap_targets
+
+        values = overlap_targets(schema, targets)
+        every = ir.Lit(value=True, type=Type.BOOLEAN)
+        coded = [(f"g{i}", v) for i, (_, v) in enumerate(values)]
+        query = overlap_query(self._query(every, schema, as_of, (), coded), len(values))
+        text = self._text(query)
+        rows = self._call(lambda: self.con.execute(text).fetchall(), timeout)
+        return overlap_result(rows[0], [n for n, _ in values])
+
     def members(
         self,
         source: str | ir.TExpr,
@@ -365,3 +410,9 @@ class Database:
             schema, lambda q, p: self._call(lambda: self.con.execute(q, p).fetchall())
         )
         self._checked[id(schema)] = schema
+
+
+def _as_of_text(as_of: dt.datetime | dt.date | None) -> str:
+    from segql.ir.timecalc import normalize_as_of
+
+    return normalize_as_of(as_of).isoformat().replace("+00:00", "Z")

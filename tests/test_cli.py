@@ -320,3 +320,73 @@ def test_fmt_syntax_error_points_into_the_file(tmp_path: Path) -> None:
     r = run("fmt", str(path))
     assert r.returncode == 1
     assert "c.yaml:5:9" in r.stderr
+
+
+# --- several segments at once, profiles and overlaps (CONTRACT §6.1–6.3) -----------------
+
+
+def test_count_several_segments_in_one_query(db: Path) -> None:
+    r = run("count", "@vip", "@buyers", "@value_class", *base(db), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {
+        "contacts": 6,
+        "segments": {"vip": 1, "buyers": 4},
+        "segmentations": {
+            "value_class": {"very_good": 1, "good": 0, "occasional": 3, "prospects": 2}
+        },
+    }
+    r = run("count", "--all", *base(db))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["segment", "members", "share"]
+    assert any(line.split()[:4] == ["value_class", "=", "occasional", "3"] for line in lines)
+    assert lines[-1].split() == ["(contacts)", "6"]
+    assert run("count", "@vip", *base(db)).stdout == "1\n"  # one segment: the number alone
+    r = run("count", "@vip", "age > 3", *base(db))
+    assert r.returncode == 2 and "name catalog segments or segmentations with @" in r.stderr
+    r = run("count", "@vip", "@vpi", *base(db))
+    assert r.returncode == 1 and "did you mean `@vip`?" in r.stderr
+    assert run("count", *base(db)).returncode == 2
+
+
+def test_members_with_values(db: Path) -> None:
+    r = run(
+        "members", "@buyers", *base(db), "--fields",
+        "email, value_class, round(total_spent, 1) as spent, last_value(orders.product) as p",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert list(rows[0]) == ["id", "email", "value_class", "spent", "p"]
+    one = next(row for row in rows if row["id"] == "1")
+    assert (one["value_class"], one["spent"], one["p"]) == ("very_good", "1110.3", "boots")
+    r = run("members", "@buyers", *base(db), "--fields", "total_spent * 2")
+    assert r.returncode == 1 and "name a value expression with `as`" in r.stderr
+
+
+def test_profile_and_overlap(db: Path) -> None:
+    r = run("profile", "@value_class", "-m", "total_spent, age as years", *base(db),
+            "--format", "json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) == {"as_of", "population", "groups", "separation", "warnings"}
+    assert out["population"] == 6 and out["as_of"] == "2026-06-01T12:00:00Z"
+    assert [g["name"] for g in out["groups"]] == ["very_good", "good", "occasional", "prospects"]
+    assert out["groups"][0]["metrics"]["total_spent"]["max"] == 1110.25
+    assert set(out["separation"]) == {"total_spent", "years"}
+    assert {w["code"] for w in out["warnings"]} == {"small-class"}  # six contacts in all
+    table = run("profile", "@value_class", "-m", "total_spent", *base(db)).stdout
+    assert "total_spent  (η² " in table and "warning[small-class]" in table
+    text = run("profile", "@vip", "-m", "total_spent", *base(db), "--format", "csv").stdout
+    assert text.splitlines()[0].startswith("group,size,share,metric,count,nulls,mean")
+    r = run("profile", "@vip", "-m", "email", *base(db))
+    assert r.returncode == 1 and "must be a number" in r.stderr
+    r = run("overlap", "@vip", "@buyers", "@lapsed_vip", *base(db), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["segments"] == [{"name": "vip", "size": 1}, {"name": "buyers", "size": 4},
+                               {"name": "lapsed_vip", "size": 0}]  # fmt: skip
+    assert out["pairs"][0] == {"a": "vip", "b": "buyers", "both": 1, "jaccard": 0.25}
+    assert out["pairs"][1]["jaccard"] == 0.0 and out["pairs"][2]["jaccard"] == 0.0
+    assert run("overlap", "@vip", *base(db)).returncode == 2
+    r = run("overlap", "@vip", "@value_class", *base(db))
+    assert r.returncode == 1 and "classes never overlap" in r.stderr

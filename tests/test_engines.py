@@ -225,6 +225,46 @@ def test_membership_and_counts_equal_one_query_per_segment(db: Any) -> None:
     assert info.value.diagnostics[0].code == "unknown-segment"
 
 
+def test_profile_equals_pandas(db: Any, reference: Any) -> None:
+    """CONTRACT §6.3, computed by each engine, against pandas over the members' values."""
+    from profile_reference import assert_profile
+
+    schema = _schema(_is_clickhouse(db))
+    metrics = ["total_spent", "purchases", "age", "idle"]
+    specs = ["total_spent", "purchases", "age", "days_since(last_order) as idle"]
+    got = db.profile(schema, ["@value_class"], specs, as_of=AS_OF)
+    values = reference.members(
+        "true", DATA.schema, as_of=AS_OF, fields=["value_class", *specs]
+    ).to_pandas()
+    groups = {c: values.value_class == c for c in schema.segmentations["value_class"].values}
+    assert_profile(got, values, groups, metrics, {m: "value_class" for m in metrics})
+    both = db.profile(schema, ["@vip", "age > 30", "@age_band"], ["score"], as_of=AS_OF)
+    assert [g["name"] for g in both["groups"]] == [
+        "vip", "age > 30", "age_band = young", "age_band = middle"
+    ]  # fmt: skip
+    assert [g["size"] for g in both["groups"]] == [1, 3, 1, 2]
+    assert set(both["separation"]) == {"age_band"}
+
+
+def test_overlap_equals_set_arithmetic(db: Any) -> None:
+    schema = _schema(_is_clickhouse(db))
+    specs = ["@vip", "@buyers", "age > 30", "country in ['DE', 'US']"]
+    got = db.overlap(schema, specs, as_of=AS_OF)
+    sets = [
+        set(db.member_ids(f"in segment {s[1:]}" if s[0] == "@" else s, schema, as_of=AS_OF))
+        for s in specs
+    ]  # fmt: skip
+    assert [x["size"] for x in got["segments"]] == [len(x) for x in sets]
+    k = 0
+    for i in range(len(specs)):
+        for j in range(i + 1, len(specs)):
+            both = len(sets[i] & sets[j])
+            union = len(sets[i] | sets[j])
+            assert got["pairs"][k]["both"] == both
+            assert got["pairs"][k]["jaccard"] == (both / union if union else None)
+            k += 1
+
+
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     """Values compared across engines: instants in UTC, decimals as numbers."""
     out = {}

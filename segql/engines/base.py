@@ -291,7 +291,7 @@ class EngineDatabase:
         self.limits = limits or DEFAULT_LIMITS
         profile = profile_for(adapter.dialect)
         assert profile is not None
-        self.profile: Profile = profile
+        self.dialect: Profile = profile
         self._checked: dict[int, Schema] = {}
         self._lock = threading.Lock()
 
@@ -327,7 +327,7 @@ class EngineDatabase:
             return build_query(
                 texpr,
                 schema,
-                profile=self.profile,
+                profile=self.dialect,
                 as_of=as_of,
                 options=SqlOptions(select=tuple(values), sources=self._file_sources(schema)),
             )
@@ -337,7 +337,7 @@ class EngineDatabase:
             raise type(e)(with_source(e.diagnostics, source)) from None
 
     def _text(self, query: Any) -> str:
-        return render(query, self.profile, pretty=False)
+        return render(query, self.dialect, pretty=False)
 
     def sql(
         self,
@@ -348,7 +348,7 @@ class EngineDatabase:
         fields: Iterable[str] = (),
     ) -> str:
         """The SQL this database would run."""
-        return render(self._query(source, schema, as_of, tuple(fields)), self.profile)
+        return render(self._query(source, schema, as_of, tuple(fields)), self.dialect)
 
     def count(
         self,
@@ -420,6 +420,47 @@ class EngineDatabase:
         text = self._text(query)
         rows = self._call(lambda: self.adapter.rows(text), timeout)
         return counts_of(rows[0], labels)
+
+    def profile(
+        self,
+        schema: Schema,
+        targets: Sequence[str],
+        metrics: Sequence[str],
+        *,
+        as_of: dt.datetime | dt.date | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """As :meth:`segql.engine.Database.profile`, on this engine."""
+        from segql.engine import _as_of_text
+        from segql.engines import profile as prof
+
+        tg = prof.targets_of(schema, targets)
+        ms = prof.metrics_of(schema, metrics)
+        every = ir.Lit(value=True, type=Type.BOOLEAN)
+        inner = self._query(every, schema, as_of, (), prof.membership_columns(tg, ms))
+        text = self._text(prof.profile_query(self.dialect, inner, tg, ms))
+        rows = self._call(lambda: self.adapter.rows(text), timeout)
+        return prof.profile_result(rows, tg, ms, _as_of_text(as_of))
+
+    def overlap(
+        self,
+        schema: Schema,
+        targets: Sequence[str] | None = None,
+        *,
+        as_of: dt.datetime | dt.date | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Sizes, pairwise intersections and Jaccard indexes of ``targets`` (``@segment``
+        or expressions; None: every catalog segment), in one statement."""
+        from segql.engines.overlap import overlap_query, overlap_result, overlap_targets
+
+        values = overlap_targets(schema, targets)
+        every = ir.Lit(value=True, type=Type.BOOLEAN)
+        coded = [(f"g{i}", v) for i, (_, v) in enumerate(values)]
+        query = overlap_query(self._query(every, schema, as_of, (), coded), len(values))
+        text = self._text(query)
+        rows = self._call(lambda: self.adapter.rows(text), timeout)
+        return overlap_result(rows[0], [n for n, _ in values])
 
     def members(
         self,

@@ -206,6 +206,28 @@ def build_parser() -> argparse.ArgumentParser:
         "segmentations, or `EXPR as NAME`",
     )
 
+    sp = sub.add_parser(
+        "profile",
+        help="size, share and metric statistics per segment or class; η² per segmentation",
+    )
+    sp.add_argument("targets", nargs="+", help="@segment, @segmentation (one group per class), "
+                    "or an expression")  # fmt: skip
+    sp.add_argument(
+        "--metrics",
+        "-m",
+        required=True,
+        help='numeric values, comma-separated, each EXPR or `EXPR as NAME`: "total_spent, '
+        'purchases, days_since(last_order) as idle"',
+    )
+    sp.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    common(sp, db=True)
+
+    sp = sub.add_parser("overlap", help="sizes, pairwise intersections and Jaccard of segments")
+    sp.add_argument("targets", nargs="*", help="@segments (or expressions)")
+    sp.add_argument("--all", action="store_true", help="every segment of the catalog")
+    sp.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    common(sp, db=True)
+
     sp = sub.add_parser("check", help="check a schema and its catalogs")
     project(sp)
     sp.add_argument("--json", action="store_true", help="diagnostics as JSON lines")

@@ -11,8 +11,11 @@ import os
 import sys
 from collections.abc import Sequence
 
+from segql.tools.analytics import cmd_overlap, cmd_profile
 from segql.tools.arguments import UsageError, build_parser
 from segql.tools.commands import COMMANDS, report
+
+ALL = {**COMMANDS, "profile": cmd_profile, "overlap": cmd_overlap}
 
 __all__ = ["main"]
 
@@ -23,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from segql.core.diagnostics import Interrupted, SegqlError, with_source
 
     try:
-        return COMMANDS[args.command](args)
+        return ALL[args.command](args)
     except Interrupted:
         print("interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,146 @@
+"""The analytics commands (CONTRACT §6.3): `segql profile` and `segql overlap`, printed as
+a table for a person, or JSON / CSV for a program."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from typing import Any
+
+from segql.tools.arguments import UsageError
+from segql.tools.commands import _database, _load, _progress, _settings
+
+STATS = ("count", "nulls", "mean", "std", "min", "p10", "median", "p90", "max")
+
+
+def verdict(eta2: float | None) -> str:
+    """How well classes separate a metric, in words (docs/analytics.md)."""
+    if eta2 is None:
+        return "no variance"
+    if eta2 >= 0.5:
+        return "strong"
+    if eta2 >= 0.2:
+        return "useful"
+    return "weak"
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from segql.engines.base import split_fields
+
+    settings = _settings(args)
+    metrics = split_fields(args.metrics)
+    if not metrics:
+        raise UsageError('give metrics: --metrics "total_spent, purchases"')
+    schema = _load(settings)
+    with _database(args, settings, schema) as db, _progress("profiling"):
+        result = db.profile(schema, args.targets, metrics, as_of=args.as_of)
+    print(render_profile(result, args.format), end="")
+    return 0
+
+
+def render_profile(result: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(result, indent=2) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["group", "size", "share", "metric", *STATS])
+        for g in result["groups"]:
+            for m, st in g["metrics"].items():
+                w.writerow(
+                    [g["name"], g["size"], _num(g["share"]), m, *(_num(st[k]) for k in STATS)]
+                )
+        return out.getvalue()
+    lines = [f"as of {result['as_of']}: {result['population']:,} contacts", ""]
+    groups = result["groups"]
+    width = max([len("group"), *(len(g["name"]) for g in groups)])
+    lines.append(f"{'group':<{width}}  {'size':>9}  {'share':>6}")
+    for g in groups:
+        share = "-" if g["share"] is None else f"{100 * g['share']:.1f}%"
+        lines.append(f"{g['name']:<{width}}  {g['size']:>9,}  {share:>6}")
+    separation = result["separation"]
+    metrics = list(groups[0]["metrics"]) if groups else []
+    for m in metrics:
+        lines.append("")
+        eta = _eta_line(separation, m)
+        lines.append(f"{m}{eta}")
+        head = "  ".join(f"{k:>9}" for k in STATS)
+        lines.append(f"{'group':<{width}}  {head}")
+        for g in groups:
+            st = g["metrics"][m]
+            cells = "  ".join(f"{_short(st[k]):>9}" for k in STATS)
+            lines.append(f"{g['name']:<{width}}  {cells}")
+    for w in result["warnings"]:
+        lines.append("")
+        lines.append(f"warning[{w['code']}]: {w['message']}")
+    return "\n".join(lines) + "\n"
+
+
+def _eta_line(separation: dict[str, Any], metric: str) -> str:
+    if not separation:
+        return ""
+    if metric in separation and not isinstance(separation[metric], dict):
+        e = separation[metric]
+        shown = "-" if e is None else f"{e:.2f}"
+        return f"  (η² {shown}: {verdict(e)})"
+    parts = []
+    for name, etas in separation.items():
+        e = etas.get(metric)
+        shown = "-" if e is None else f"{e:.2f}"
+        parts.append(f"{name}: η² {shown} {verdict(e)}")
+    return "  (" + "; ".join(parts) + ")"
+
+
+def _short(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if abs(v) >= 1e6 or (v != 0 and abs(v) < 1e-3):
+        return f"{v:.3g}"
+    return f"{v:,.2f}"
+
+
+def _num(v: Any) -> str:
+    return "" if v is None else repr(v) if isinstance(v, float) else str(v)
+
+
+def cmd_overlap(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.all and args.targets:
+        raise UsageError("give segments or --all, not both")
+    if not args.all and len(args.targets) < 2:
+        raise UsageError("give two segments or more (@vip @lapsed_vip), or --all")
+    schema = _load(settings)
+    with _database(args, settings, schema) as db, _progress("counting"):
+        result = db.overlap(schema, None if args.all else args.targets, as_of=args.as_of)
+    print(render_overlap(result, args.format), end="")
+    return 0
+
+
+def render_overlap(result: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(result, indent=2) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["a", "b", "size_a", "size_b", "both", "jaccard"])
+        sizes = {s["name"]: s["size"] for s in result["segments"]}
+        for p in result["pairs"]:
+            w.writerow(
+                [p["a"], p["b"], sizes[p["a"]], sizes[p["b"]], p["both"], _num(p["jaccard"])]
+            )
+        return out.getvalue()
+    segs = result["segments"]
+    width = max(len(s["name"]) for s in segs)
+    lines = [f"{'segment':<{width}}  {'size':>9}"]
+    lines += [f"{s['name']:<{width}}  {s['size']:>9,}" for s in segs]
+    lines.append("")
+    lines.append(f"{'pair':<{2 * width + 3}}  {'both':>9}  {'jaccard':>7}")
+    for p in result["pairs"]:
+        j = "-" if p["jaccard"] is None else f"{p['jaccard']:.3f}"
+        pair = f"{p['a']} & {p['b']}"
+        lines.append(f"{pair:<{2 * width + 3}}  {p['both']:>9,}  {j:>7}")
+    return "\n".join(lines) + "\n"

@@ -44,6 +44,7 @@ __all__ = [
     "SyntaxErrorDiagnostic",
     "check",
     "connect",
+    "explain",
     "format",
     "load_schema",
     "matches",
@@ -114,6 +115,27 @@ def matches(
     return _matches(
         source, schema, contact=contact, events=events, as_of=as_of, limits=limits or DEFAULT_LIMITS
     )
+
+
+def explain(
+    source: str,
+    schema: Schema,
+    key: Any,
+    *,
+    db: Any = None,
+    as_of: dt.datetime | dt.date | None = None,
+) -> Any:
+    """Why contact ``key`` is in ``source`` (an expression, ``@segment`` or
+    ``@segmentation``) or not: the clause tree with each clause's truth (true, false,
+    unknown) and compared values, read from ``db`` (a :func:`connect` URL or database;
+    None: the schema's files in memory). ``.to_json()`` gives it as data; ``str()`` as
+    text."""
+    from segql.engines import connect as _connect
+
+    if db is not None and not isinstance(db, str):
+        return db.explain(source, schema, key, as_of=as_of)
+    with _connect(db) as d:
+        return d.explain(source, schema, key, as_of=as_of)
 
 
 def connect(url: Any = None, *, timeout: float | None = None, limits: Limits | None = None) -> Any:

@@ -390,3 +390,16 @@ def test_profile_and_overlap(db: Path) -> None:
     assert run("overlap", "@vip", *base(db)).returncode == 2
     r = run("overlap", "@vip", "@value_class", *base(db))
     assert r.returncode == 1 and "classes never overlap" in r.stderr
+
+
+def test_explain_a_contact(db: Path) -> None:
+    r = run("explain", "@lapsed_vip", "--contact", "1", *base(db))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "contact 1 is not a member"
+    assert "false    last_order > 180d   (last_order = 2026-05-30T00:00:00)" in r.stdout
+    r = run("explain", "@value_class", "-k", "2", *base(db), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["class"] == "occasional" and out["clauses"]["kind"] == "segmentation"
+    r = run("explain", "age > 3", "--contact", "x", *base(db))
+    assert r.returncode == 1 and "not an integer" in r.stderr

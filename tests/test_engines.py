@@ -265,6 +265,33 @@ def test_overlap_equals_set_arithmetic(db: Any) -> None:
             k += 1
 
 
+@pytest.mark.parametrize("key", [1, 2, 3])
+def test_explain_agrees_with_each_clause_alone(db: Any, key: int) -> None:
+    """Each clause's truth for the contact: true when the contact is a member of the clause,
+    false when of its negation, unknown when of neither."""
+    schema = _schema(_is_clickhouse(db))
+    tree = db.explain(
+        "in segment lapsed_vip or (age > 30 and country != 'DE') or last_order < first_order + 52w",
+        schema, key, as_of=AS_OF,
+    )  # fmt: skip
+    seen = 0
+    stack = [tree]
+    while stack:
+        c = stack.pop()
+        stack.extend(c.children)
+        text = c.text
+        yes = key in db.member_ids(text, schema, as_of=AS_OF)
+        no = key in db.member_ids(f"not ({text})", schema, as_of=AS_OF)
+        assert c.truth == (True if yes else False if no else None), text
+        seen += 1
+    assert seen >= 9
+    cls = db.explain("@value_class", schema, key, as_of=AS_OF)
+    assert cls.values == [{1: "very_good", 2: "occasional", 3: "prospects"}[key]]
+    with pytest.raises(segql.SegqlError) as info:
+        db.explain("@vip", schema, 99, as_of=AS_OF)
+    assert "no contact has the key" in info.value.diagnostics[0].message
+
+
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     """Values compared across engines: instants in UTC, decimals as numbers."""
     out = {}

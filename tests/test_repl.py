@@ -169,6 +169,21 @@ def test_sql_of_the_last_expression(db: Database) -> None:
     assert "hint: supported: duckdb" in out.getvalue()
 
 
+def test_explain_the_last_expression_for_a_contact(db: Database) -> None:
+    s, out = session(db)
+    assert not s.handle(":explain 1")
+    assert "no expression yet" in out.getvalue()
+    s.handle("in segment vip and age > 30")
+    assert not s.handle(":explain")
+    assert s.handle(":explain 1")
+    text = out.getvalue()
+    assert "contact 1 is a member" in text
+    assert "true     purchases >= 5   (purchases = 6)" in text
+    assert "true     age > 30   (age = 34)" in text
+    assert not s.handle(":explain 77")
+    assert "no contact has the key" in out.getvalue()
+
+
 def test_schema(db: Database) -> None:
     s, out = session(db)
     assert s.handle(":schema")

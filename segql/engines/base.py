@@ -462,6 +462,37 @@ class EngineDatabase:
         rows = self._call(lambda: self.adapter.rows(text), timeout)
         return overlap_result(rows[0], [n for n, _ in values])
 
+    def explain(
+        self,
+        source: str,
+        schema: Schema,
+        key: Any,
+        *,
+        as_of: dt.datetime | dt.date | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Why contact ``key`` is in ``source`` (an expression or ``@segment``) or not: the
+        clause tree with each clause's truth and compared value, read from the engine
+        (:class:`segql.engines.explain.Clause`; ``.to_json()``, or
+        :func:`segql.engines.explain.render`)."""
+        from segql.engines.explain import clauses, contact_is, fill
+
+        values: list[tuple[str, ir.TExpr]] = []
+        root = clauses(source, schema, values)
+        query = self._query(contact_is(schema, key), schema, as_of, (), values)
+        text = self._text(query)
+        rows = self._call(lambda: self.adapter.rows(text), timeout)
+        if not rows:
+            raise EngineError(
+                Diagnostic(
+                    code="bad-input",
+                    message=f"no contact has the key {key!r}",
+                    hints=(f"keys are the `{schema.entity.key}` column of the contacts",),
+                )
+            )
+        fill(root, dict(zip(["k", *(c for c, _ in values)], rows[0], strict=True)))
+        return root
+
     def members(
         self,
         source: str | ir.TExpr,

@@ -1,5 +1,5 @@
-"""The analytics commands (CONTRACT §6.3): `segql profile` and `segql overlap`, printed as
-a table for a person, or JSON / CSV for a program."""
+"""The analytics commands (CONTRACT §6.3): `segql profile`, `segql overlap` and `segql
+explain`, printed as a table for a person, or JSON / CSV for a program."""
 
 from __future__ import annotations
 
@@ -144,3 +144,23 @@ def render_overlap(result: dict[str, Any], fmt: str) -> str:
         pair = f"{p['a']} & {p['b']}"
         lines.append(f"{pair:<{2 * width + 3}}  {p['both']:>9,}  {j:>7}")
     return "\n".join(lines) + "\n"
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from segql.engines.explain import render
+
+    settings = _settings(args)
+    schema = _load(settings)
+    with _database(args, settings, schema) as db, _progress("reading"):
+        tree = db.explain(args.expr, schema, args.contact, as_of=args.as_of)
+    if args.format == "json":
+        out: dict[str, Any] = {"contact": args.contact}
+        if tree.kind == "segmentation":
+            out["class"] = tree.values[0] if tree.values else None
+        else:
+            out["member"] = tree.truth is True
+        out["clauses"] = tree.to_json()
+        print(json.dumps(out, indent=2))
+    else:
+        print(render(tree, args.contact), end="")
+    return 0

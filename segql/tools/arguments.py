@@ -228,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", choices=("table", "json", "csv"), default="table")
     common(sp, db=True)
 
+    sp = sub.add_parser("explain", help="why one contact is in a segment or not, clause by clause")
+    sp.add_argument("expr", help="an expression, or @name for a catalog segment")
+    sp.add_argument("--contact", "-k", required=True, metavar="KEY", help="the contact's key")
+    sp.add_argument("--format", choices=("text", "json"), default="text")
+    common(sp, db=True)
+
     sp = sub.add_parser("check", help="check a schema and its catalogs")
     project(sp)
     sp.add_argument("--json", action="store_true", help="diagnostics as JSON lines")

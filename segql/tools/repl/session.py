@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "segments": ("", "catalog segments with member counts"),
     "as-of": ("[T]", "show or set the evaluation time (ISO date or timestamp, UTC)"),
     "save": ("NAME [description]", "add the last expression to the catalog file"),
+    "explain": ("KEY", "why contact KEY is in the last expression or not, clause by clause"),
     "pager": ("[on|off]", "show or set paging of output taller than the terminal"),
     "help": ("", "this text"),
     "quit": ("", "leave (also Ctrl-D)"),
@@ -269,6 +270,8 @@ class Session:
             case "save":
                 name, _, description = arg.partition(" ")
                 return self.save(name, description.strip() or None)
+            case "explain":
+                return self.explain(arg)
         near = difflib.get_close_matches(cmd, COMMANDS, n=1)
         hint = f"; did you mean :{near[0]}?" if near else ""
         self.complain(
@@ -277,6 +280,28 @@ class Session:
             + ")"
         )
         return False
+
+    def explain(self, key: str) -> bool:
+        from segql.engines.explain import render
+
+        if self.last is None:
+            self.complain("no expression yet: type one, then :explain KEY")
+            return False
+        if not key:
+            self.complain("give a contact's key: :explain 42")
+            return False
+        text = self.last
+        try:
+            tree = cancellable(
+                lambda: self.db.explain(text, self.schema, key, as_of=self.as_of), self.db
+            )
+        except SegqlError as e:
+            if is_interrupt(e):
+                raise KeyboardInterrupt from None
+            self.report(e.diagnostics, text, None)
+            return False
+        self.show(render(tree, key).rstrip("\n").split("\n"))
+        return True
 
     def set_as_of(self, arg: str) -> bool:
         if arg:

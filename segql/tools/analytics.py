@@ -164,3 +164,28 @@ def cmd_explain(args: argparse.Namespace) -> int:
     else:
         print(render(tree, args.contact), end="")
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from segql.core.fsutil import write_atomic
+    from segql.engines.base import split_fields
+    from segql.tools.report import collect, render
+
+    settings = _settings(args)
+    metrics = split_fields(args.metrics) if args.metrics is not None else None
+    out = None if args.output == "-" else Path(args.output)
+    if out is not None and out.is_dir():
+        raise UsageError(f"`{out}` is a folder; give a file name with -o")
+    schema = _load(settings)
+    with _database(args, settings, schema) as db, _progress("reporting"):
+        data = collect(db, schema, as_of=args.as_of, metrics=metrics)
+    text = json.dumps(data, indent=2) + "\n" if args.json else render(data)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(out, text)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0

@@ -234,6 +234,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", choices=("text", "json"), default="text")
     common(sp, db=True)
 
+    sp = sub.add_parser(
+        "report",
+        help="one self-contained HTML page: sizes, overlaps, each segmentation's profile",
+    )
+    sp.add_argument("--output", "-o", default="report.html", metavar="FILE",
+                    help="the page to write (default: report.html; `-`: stdout)")  # fmt: skip
+    sp.add_argument(
+        "--metrics",
+        "-m",
+        default=None,
+        help="numeric values to profile the segmentations by (default: the schema's numeric "
+        "traits)",
+    )
+    sp.add_argument("--json", action="store_true", help="write the page's data as JSON instead")
+    common(sp, db=True)
+
     sp = sub.add_parser("check", help="check a schema and its catalogs")
     project(sp)
     sp.add_argument("--json", action="store_true", help="diagnostics as JSON lines")

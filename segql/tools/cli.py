@@ -11,11 +11,17 @@ import os
 import sys
 from collections.abc import Sequence
 
-from segql.tools.analytics import cmd_explain, cmd_overlap, cmd_profile
+from segql.tools.analytics import cmd_explain, cmd_overlap, cmd_profile, cmd_report
 from segql.tools.arguments import UsageError, build_parser
 from segql.tools.commands import COMMANDS, report
 
-ALL = {**COMMANDS, "profile": cmd_profile, "overlap": cmd_overlap, "explain": cmd_explain}
+ALL = {
+    **COMMANDS,
+    "profile": cmd_profile,
+    "overlap": cmd_overlap,
+    "explain": cmd_explain,
+    "report": cmd_report,
+}
 
 __all__ = ["main"]
 

@@ -146,7 +146,7 @@ class Database:
 
     def _values(self, schema: Schema, fields: tuple[str, ...]) -> list[tuple[str, ir.TExpr]]:
         """Values to return beside the key (CONTRACT §6.2)."""
-        from segql.engines.base import select_values
+        from segql.engines.selection import select_values
 
         return select_values(schema, fields)
 
@@ -243,7 +243,7 @@ class Database:
         """Every contact with one column per segment (bool) and per segmentation (its
         class) in ``names`` (None: all of the schema's), computed in one query: one pass
         over each stream for all of them. A pyarrow Table."""
-        from segql.engines.base import membership_values
+        from segql.engines.selection import membership_values
 
         values = membership_values(schema, names)
         every = ir.Lit(value=True, type=Type.BOOLEAN)
@@ -262,7 +262,7 @@ class Database:
     ) -> dict[str, Any]:
         """How many members each segment (and each class of each segmentation) in
         ``names`` has, in one query; also ``"contacts"``, the number of contacts."""
-        from segql.engines.base import counts_of, counts_query, membership_values
+        from segql.engines.selection import counts_of, counts_query, membership_values
 
         values = membership_values(schema, names)
         every = ir.Lit(value=True, type=Type.BOOLEAN)
@@ -285,7 +285,7 @@ class Database:
         segmentation (CONTRACT §6.3), computed by the engine in one statement. Targets are
         ``@segment``, ``@segmentation`` or expressions; metrics numeric value expressions
         (``EXPR`` or ``EXPR as NAME``)."""
-        from segql.engines import profile as prof
+        import segql.engines.profile as prof
 
         tg = prof.targets_of(schema, targets)
         ms = prof.metrics_of(schema, metrics)
@@ -295,7 +295,7 @@ class Database:
         assert profile is not None
         text = self._text(prof.profile_query(profile, inner, tg, ms))
         rows = self._call(lambda: self.con.execute(text).fetchall(), timeout)
-        return prof.profile_result(rows, tg, ms, _as_of_text(as_of))
+        return prof.profile_result(rows, tg, ms, prof.as_of_text(as_of))
 
     def overlap(
         self,
@@ -441,9 +441,3 @@ class Database:
             schema, lambda q, p: self._call(lambda: self.con.execute(q, p).fetchall())
         )
         self._checked[id(schema)] = schema
-
-
-def _as_of_text(as_of: dt.datetime | dt.date | None) -> str:
-    from segql.ir.timecalc import normalize_as_of
-
-    return normalize_as_of(as_of).isoformat().replace("+00:00", "Z")

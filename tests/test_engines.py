@@ -183,7 +183,7 @@ VALUES = [
 
 def test_members_with_values_equal_duckdb(db: Any, reference: Any) -> None:
     """CONTRACT §6.2: segmentations and named value expressions beside the key."""
-    from segql.engines.base import split_fields
+    from segql.engines.selection import split_fields
 
     schema = _schema(_is_clickhouse(db))
     fields = [f for v in VALUES for f in split_fields(v)]

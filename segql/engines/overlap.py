@@ -17,7 +17,7 @@ __all__ = ["overlap_query", "overlap_result", "overlap_targets"]
 def overlap_targets(schema: Schema, specs: Sequence[str] | None) -> list[tuple[str, ir.TExpr]]:
     """``@segment`` or an expression each (None: every segment of the catalog)."""
     from segql.checker import typed
-    from segql.engines.base import membership_values
+    from segql.engines.selection import membership_values
 
     if specs is None:
         specs = [f"@{n}" for n in schema.segments]

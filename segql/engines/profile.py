@@ -55,7 +55,7 @@ class Metric:
 def targets_of(schema: Schema, specs: Sequence[str]) -> list[Target]:
     """``@segment``, ``@segmentation`` or an expression, each a target."""
     from segql.checker import typed
-    from segql.engines.base import membership_values
+    from segql.engines.selection import membership_values
 
     out: list[Target] = []
     for spec in specs:
@@ -83,7 +83,7 @@ def targets_of(schema: Schema, specs: Sequence[str]) -> list[Target]:
 def metrics_of(schema: Schema, specs: Sequence[str]) -> list[Metric]:
     """Numeric value expressions, each ``EXPR`` or ``EXPR as NAME`` (named by its text)."""
     from segql.checker import typed
-    from segql.engines.base import _AS
+    from segql.engines.selection import _AS
 
     out: list[Metric] = []
     problems: list[Diagnostic] = []
@@ -459,3 +459,22 @@ def _eta2(groups: Sequence[dict[str, Any] | None]) -> float | None:
 
 def _warning(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
+
+
+def as_of_text(as_of: Any) -> str:
+    """The instant a result is for, as ISO 8601 UTC (``…Z``)."""
+    from segql.ir.timecalc import normalize_as_of
+
+    return normalize_as_of(as_of).isoformat().replace("+00:00", "Z")
+
+
+def verdict(eta2: float | None) -> str:
+    """How well classes separate a metric, in words (docs/analytics.md): strong from 0.5,
+    useful from 0.2 (the contract's threshold), else weak."""
+    if eta2 is None:
+        return "no variance"
+    if eta2 >= 0.5:
+        return "strong"
+    if eta2 >= SEPARATING:
+        return "useful"
+    return "weak"

@@ -9,25 +9,15 @@ import io
 import json
 from typing import Any
 
+from segql.engines.profile import verdict
 from segql.tools.arguments import UsageError
 from segql.tools.commands import _database, _load, _progress, _settings
 
 STATS = ("count", "nulls", "mean", "std", "min", "p10", "median", "p90", "max")
 
 
-def verdict(eta2: float | None) -> str:
-    """How well classes separate a metric, in words (docs/analytics.md)."""
-    if eta2 is None:
-        return "no variance"
-    if eta2 >= 0.5:
-        return "strong"
-    if eta2 >= 0.2:
-        return "useful"
-    return "weak"
-
-
 def cmd_profile(args: argparse.Namespace) -> int:
-    from segql.engines.base import split_fields
+    from segql.engines.selection import split_fields
 
     settings = _settings(args)
     metrics = split_fields(args.metrics)
@@ -171,7 +161,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from segql.core.fsutil import write_atomic
-    from segql.engines.base import split_fields
+    from segql.engines.selection import split_fields
     from segql.tools.report import collect, render
 
     settings = _settings(args)

@@ -297,7 +297,7 @@ def cmd_members(args: argparse.Namespace) -> int:
     out, fmt = _output(args)
     schema = _load(settings)
     texpr = _expr(args.expr, schema, settings.limits)
-    from segql.engines.base import split_fields
+    from segql.engines.selection import split_fields
 
     fields = split_fields(args.fields)
     with _database(args, settings, schema) as db, _progress("exporting"):

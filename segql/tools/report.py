@@ -63,9 +63,9 @@ def collect(
     if first is not None:
         data["as_of"] = first["as_of"]
     else:
-        from segql.engine import _as_of_text
+        from segql.engines.profile import as_of_text
 
-        data["as_of"] = _as_of_text(as_of)
+        data["as_of"] = as_of_text(as_of)
     return data
 
 
@@ -227,7 +227,7 @@ def _overlap(ov: dict[str, Any]) -> list[str]:
 
 
 def _verdict(e: float | None) -> str:
-    from segql.tools.analytics import verdict
+    from segql.engines.profile import verdict
 
     return verdict(e)
 

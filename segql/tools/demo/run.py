@@ -18,7 +18,7 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from segql.ir.definitions import definitions
 from segql.tools.demo.generate import AS_OF
@@ -126,12 +126,17 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
         print(w, file=sys.stderr)
     print(f"as of {as_of:%Y-%m-%d %H:%M} UTC (set in {folder / 'segql.toml'})\n", file=out)
     rows: list[tuple[str, int, str]] = []
+    usable = [n for n in schema.segments if n in definitions(schema).segments]
     with Database(file_roots=[folder]) as db:
-        total = db.count("true", schema, as_of=as_of)
-        for name, seg in schema.segments.items():
-            if name in definitions(schema).segments:
-                n = db.count(definitions(schema).segments[name], schema, as_of=as_of)
-                rows.append((name, n, seg.description or ""))
+        counts = db.counts(schema, usable, as_of=as_of)  # every segment in one query
+        total = counts["contacts"]
+        rows = [(n, counts[n], schema.segments[n].description or "") for n in usable]
+        profiled = (
+            db.profile(schema, [f"@{CLASSES}"], PROFILE_METRICS, as_of=as_of)
+            if CLASSES in definitions(schema).segmentations
+            else None
+        )
+        report = _write_report(db, schema, as_of, folder)
     width = max([len(r[0]) for r in rows] + [7])
     print(f"{'segment':<{width}}  {'members':>8}  {'share':>6}  description", file=out)
     print(f"{'-' * width}  {'-' * 8}  {'-' * 6}  {'-' * 11}", file=out)
@@ -139,6 +144,8 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
         share = 100.0 * n / total if total else 0.0
         print(f"{name:<{width}}  {n:>8,}  {share:>5.1f}%  {desc}", file=out)
     print(f"\n{total:,} contacts in all.\n", file=out)
+    if profiled is not None:
+        _print_classes(profiled, out)
     shown = (
         SHOWN_SEGMENT
         if SHOWN_SEGMENT in definitions(schema).segments
@@ -166,4 +173,56 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
         f"or from anywhere, with --project:  segql repl --project {folder}",
         file=out,
     )
+    if report is not None:
+        print(f"\nThe catalog's sizes, overlaps and classes, as a page: {report}", file=out)
     return 0
+
+
+CLASSES = "value_class"
+PROFILE_METRICS = ["total_spent", "purchases", "days_since(last_order) as days_since_order"]
+
+
+def _print_classes(profiled: dict[str, Any], out: IO[str]) -> None:
+    """The demo's classes: size, share and mean of each metric, and how well they separate."""
+    from segql.engines.profile import verdict
+
+    groups = profiled["groups"]
+    metrics = list(groups[0]["metrics"]) if groups else []
+    width = max([len(g["name"]) for g in groups] + [5])
+    cols = [max(len(m), 8) for m in metrics]
+    print(f"Classes `{CLASSES}` (segql profile @{CLASSES} -m …), the mean of each metric:\n",
+          file=out)  # fmt: skip
+    head = "  ".join(f"{m:>{w}}" for m, w in zip(metrics, cols, strict=True))
+    print(f"{'class':<{width}}  {'contacts':>8}  {'share':>6}  {head}", file=out)
+    for g in groups:
+        means = "  ".join(
+            f"{_mean(g['metrics'][m]['mean']):>{w}}" for m, w in zip(metrics, cols, strict=True)
+        )
+        print(f"{g['name']:<{width}}  {g['size']:>8,}  {100 * g['share']:>5.1f}%  {means}",
+              file=out)  # fmt: skip
+    etas = "  ".join(
+        f"{_eta(profiled['separation'][m]):>{w}}" for m, w in zip(metrics, cols, strict=True)
+    )
+    print(f"{'η² (variance explained)':<{width + 20}}  {etas}", file=out)
+    words = ", ".join(f"{m} {verdict(profiled['separation'][m])}" for m in metrics)
+    print(f"\nHow well the classes separate: {words}.", file=out)
+    for w in profiled["warnings"]:
+        print(f"warning[{w['code']}]: {w['message']}", file=out)
+    print("", file=out)
+
+
+def _mean(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.1f}"
+
+
+def _eta(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def _write_report(db: Any, schema: Any, as_of: Any, folder: Path) -> Path | None:
+    from segql.core.fsutil import write_atomic
+    from segql.tools.report import collect, render
+
+    path = folder / "report.html"
+    write_atomic(path, render(collect(db, schema, as_of=as_of)))
+    return path

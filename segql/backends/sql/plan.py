@@ -157,7 +157,9 @@ def entity_only_conjuncts(texpr: ir.TExpr) -> list[ir.TExpr]:
     parts = (
         texpr.operands if isinstance(texpr, ir.BoolOp) and texpr.op is BoolOpKind.AND else (texpr,)
     )
-    return [c for c in parts if profile_only(c)]
+    # (a constant restricts nothing: `true`, the condition of a batch, would cost a
+    # semi join of every event with every contact)
+    return [c for c in parts if profile_only(c) and not isinstance(c, ir.Lit)]
 
 
 LEAVES = (ir.Lit, ir.Field, ir.EventField, ir.PriorField, ir.Now, ir.Today, ir.Ago)

@@ -303,3 +303,32 @@ def test_every_catalog_segment_is_non_trivial_and_matches_plain_sql(
     assert not trivial
     for name, sql in PLAIN_SQL.items():
         assert counts[name] == scalar(con, _VISIBLE + sql.format(as_of=AS_OF)), name
+
+
+def test_the_demo_profile_equals_pandas(
+    con: duckdb.DuckDBPyConnection, shop: Path, shop_with_config: Path
+) -> None:
+    """The value classes' profile on the demo data against pandas over plain SQL values."""
+    from profile_reference import assert_profile
+
+    from segql.config.loader import load_schema
+    from segql.engine import Database
+
+    schema = load_schema(
+        shop_with_config / "schema.yaml", catalogs=[shop_with_config / "segments.yaml"]
+    )
+    as_of = AS_OF.replace(tzinfo=dt.UTC)
+    with Database(file_roots=[shop_with_config, shop]) as db:
+        got = db.profile(schema, ["@value_class"], ["total_spent", "purchases"], as_of=as_of)
+        classes = db.membership(schema, ["value_class"], as_of=as_of).to_pandas()
+    plain = con.sql(
+        _VISIBLE
+        + """SELECT p.id, coalesce(sum(o.amount), 0) AS total_spent, count(o.contact_id)
+             AS purchases FROM contacts p LEFT JOIN o ON o.contact_id = p.id GROUP BY p.id"""
+    ).df()
+    frame = classes.merge(plain, on="id")
+    values = schema.segmentations["value_class"].values
+    groups = {c: frame.value_class == c for c in values}
+    assert_profile(got, frame, groups, ["total_spent", "purchases"],
+                   {"total_spent": "value_class", "purchases": "value_class"})  # fmt: skip
+    assert got["separation"]["total_spent"] > 0.5  # the classes are about spend

@@ -769,7 +769,7 @@ def test_script_mode_with_a_text_stream(db: Database) -> None:
         "   6 |   age > 'x'",
         "     |         ^~~",
         "error: unknown command `:nonsense` (commands: :sql, :schema, :segments, :as-of, "
-        ":save, :pager, :help, :quit)",
+        ":save, :explain, :pager, :help, :quit)",
         "0 members (0.0% of 6 contacts)",
     ]
 

@@ -78,6 +78,9 @@ _TABLE = (
     _c("out-of-range", (_C, _E), "a number, time or rounding that no engine can represent"),
     _c("cycle", (_C,), "traits, segments or segmentations that refer to each other in a circle"),
     _c("unreachable-class", (_C,), "a segmentation's class that an earlier class always takes"),
+    _c("small-class", (_N,), "profile: a class under 1% of the contacts or under 100 of them"),
+    _c("many-classes", (_N,), "profile: a segmentation with more than 12 classes"),
+    _c("weak-separation", (_N,), "profile: no metric with η² of 0.2 or more"),
     # back ends
     _c("unknown-dialect", (_S,), "no SQL dialect of that name"),
     _c("unsupported-construct", (_S,), "the dialect cannot express this construct"),

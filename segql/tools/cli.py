@@ -39,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SegqlError as e:
         diags = list(e.diagnostics)
         expr = getattr(args, "expr", None)
+        if isinstance(expr, list) and len(expr) == 1:  # `segql count EXPR`
+            expr = expr[0]
         if isinstance(expr, str) and not expr.startswith("@"):
             # Found after checking (a time out of range at compile time): show the line.
             diags = with_source(diags, expr)

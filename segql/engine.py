@@ -163,6 +163,7 @@ class Database:
         from segql.pipeline import compile
 
         texpr = compile(source, schema, limits=self.limits)
+        batch = values is not None  # every contact's values (membership, profile, …)
         if values is None:
             values = self._values(schema, fields)
         self.validate(schema)
@@ -181,7 +182,7 @@ class Database:
                 schema,
                 profile=profile,
                 as_of=as_of,
-                options=SqlOptions(sources=sources, select=tuple(values)),
+                options=SqlOptions(sources=sources, select=tuple(values), batch=batch),
             )
         except SegqlError as e:  # found while compiling (a time out of range): show the line
             if not isinstance(source, str):

@@ -292,6 +292,32 @@ def test_explain_agrees_with_each_clause_alone(db: Any, key: int) -> None:
     assert "no contact has the key" in info.value.diagnostics[0].message
 
 
+def test_every_corpus_case_in_batches_of_ten(db: Any) -> None:
+    """The batch plans (a `has` counted in its pass, sequences and conditions reading the
+    contact as key sets) give every corpus case's members, ten segments per query."""
+    import dataclasses
+
+    from corpus_data import CASES
+
+    from segql.core.schema import SegmentDef
+
+    dialect = getattr(getattr(db, "adapter", None), "dialect", "duckdb")
+    cases = [
+        (e, want)
+        for e, want, unsupported in CASES
+        if dialect not in unsupported
+        and not (dialect == "clickhouse" and ("tags" in e or "lucky_numbers" in e))
+    ]
+    base_schema = _schema(_is_clickhouse(db))
+    for start in range(0, len(cases), 10):
+        chunk = cases[start : start + 10]
+        segs = {f"c{i}": SegmentDef(name=f"c{i}", text=e) for i, (e, _) in enumerate(chunk)}
+        schema = dataclasses.replace(base_schema, segments={**base_schema.segments, **segs})
+        rows = db.membership(schema, list(segs), as_of=AS_OF).to_pylist()
+        for i, (e, want) in enumerate(chunk):
+            assert {r["id"] for r in rows if r[f"c{i}"]} == want, e
+
+
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     """Values compared across engines: instants in UTC, decimals as numbers."""
     out = {}

@@ -145,6 +145,7 @@ class EngineDatabase:
         from segql.pipeline import compile
 
         texpr = compile(source, schema, limits=self.limits)
+        batch = values is not None  # every contact's values (membership, profile, …)
         if values is None:
             values = select_values(schema, fields)
         self.validate(schema)
@@ -154,7 +155,9 @@ class EngineDatabase:
                 schema,
                 profile=self.dialect,
                 as_of=as_of,
-                options=SqlOptions(select=tuple(values), sources=self._file_sources(schema)),
+                options=SqlOptions(
+                    select=tuple(values), sources=self._file_sources(schema), batch=batch
+                ),
             )
         except SegqlError as e:
             if not isinstance(source, str):

@@ -114,6 +114,9 @@ class Compiler(EventQueries):
         select = select.where(cond, copy=False)
         fence = True if self.p.caps.materialized_ctes else None
         shared = {level.alias for level in self.levels.values()}
+        if self.options.batch:
+            # a batch's passes are read by many of its queries: computed once
+            shared |= {s.alias() for s in self.streams.values()}
         for alias, cte in ctes:
             select = select.with_(
                 self.ident(alias),

@@ -272,8 +272,11 @@ class EventQueries(ExpressionCompiler):
         self._exists_count += 2
         # reading the contact inside the inner EXISTS is two levels out: where an engine
         # cannot, the contact is joined inside and its key tested IN the set of a's keys
-        in_set = self.p.caps.has_plan is HasPlan.IN_SET or (
-            not self.p.caps.deep_correlation and correlated(node)
+        batch = self.options.batch  # a set of keys, joined once, not a probe per contact
+        in_set = (
+            batch
+            or self.p.caps.has_plan is HasPlan.IN_SET
+            or (not self.p.caps.deep_correlation and correlated(node))
         )
         own = in_set and correlated(node)
         outer = self.scope
@@ -338,10 +341,31 @@ class EventQueries(ExpressionCompiler):
         if own:
             sub = self._correlate(sub, scope, first.key, a_alias)
         sub = sub.where(exp.and_(*a_conds, copy=False), copy=False)
+        if batch:
+            return self._key_set(node, sub, self.col(first.key, a_alias), scope if own else None)
         if in_set:
             member = exp.In(this=self.col(ent.key, ENTITY), query=exp.Subquery(this=sub))
             return exp.Coalesce(this=exp.Paren(this=member), expressions=[self.p.false()])
         return exp.Exists(this=sub)
+
+    def _key_set(self, node: ir.TExpr, sub: Any, key: Any, scope: Scope | None) -> Any:
+        """In a batch (every contact's value): the keys ``sub`` selects as a CTE of their own,
+        LEFT-joined on the key like a ranking — true where the contact's key is there."""
+        exp = self.exp
+        shape = self.shapes[node]
+        outer = self.scope
+        alias = self.own_aliases.get(shape)
+        if alias is None:
+            q = sub.select(exp.alias_(exp.Literal.number(1), "v", quoted=True), copy=False)
+            q.set("expressions", [exp.alias_(key.copy(), "k", quoted=True), q.expressions[-1]])
+            q = q.group_by(key.copy(), copy=False)
+            alias = self._fresh(f"segql_c{len(self.own_aliases)}")
+            self.own_aliases[shape] = alias
+            level = self._level(scope) - 1 if scope is not None else 0
+            self.order[alias] = (level, 1, len(self.order))
+            self.derived[alias] = q
+        outer.derived.add(alias)
+        return exp.Not(this=exp.Is(this=self.col("v", alias), expression=exp.null()))
 
     @contextlib.contextmanager
     def _prior_alias(self, alias: str) -> Iterator[None]:

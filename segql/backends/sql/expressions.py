@@ -328,7 +328,8 @@ class ExpressionCompiler:
                     return exp.Coalesce(this=column, expressions=[exp.Literal.number(0)])
                 return column
             case ir.Exists():
-                if self.p.caps.has_plan is not HasPlan.COUNTED:
+                batch = self.options.batch
+                if self.p.caps.has_plan is not HasPlan.COUNTED and not batch:
                     return self._exists(node)
                 if correlated(node):  # its own query: the contact's key when it has one
                     return exp.Not(this=exp.Is(this=self._own_query(node), expression=exp.null()))

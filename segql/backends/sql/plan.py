@@ -43,6 +43,10 @@ class SqlOptions:
     sources: dict[str, Any] = field(default_factory=dict)
     # Values returned beside the key (engine `members`): output name and typed value.
     select: tuple[tuple[str, ir.TExpr], ...] = ()
+    # Every contact's values, not a filter (a batch of segments): `has` is counted in its
+    # stream's pass, which the batch reads anyway, sequences and conditions reading the
+    # contact become key sets joined once, instead of probes per contact.
+    batch: bool = False
 
 
 # Exact decimal arithmetic on literals (a `top` percent has at most 38 digits).

@@ -349,6 +349,39 @@ class Database:
         fill(root, dict(zip(["k", *(c for c, _ in values)], rows[0], strict=True)))
         return root
 
+    def history(
+        self,
+        source: str | ir.TExpr,
+        schema: Schema,
+        *,
+        start: dt.datetime | dt.date,
+        end: dt.datetime | dt.date,
+        every: str,
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """The segment's size at ``start``, ``start + every``, … up to ``end``, with how
+        many entered and exited since the previous point (CONTRACT §6.4)."""
+        from segql.engines.history import history, points
+
+        at = points(schema, start, end, every)
+        return history(self, source, schema, at, timeout)
+
+    def diff(
+        self,
+        source: str | ir.TExpr,
+        schema: Schema,
+        *,
+        as_of: dt.datetime | dt.date,
+        against: dt.datetime | dt.date,
+        members: bool = False,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Entered, exited and stayed between ``against`` and ``as_of`` (with the keys of
+        each when ``members``)."""
+        from segql.engines.history import diff
+
+        return diff(self, source, schema, as_of, against, members, timeout)
+
     def members(
         self,
         source: str | ir.TExpr,

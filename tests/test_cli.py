@@ -403,3 +403,23 @@ def test_explain_a_contact(db: Path) -> None:
     assert out["class"] == "occasional" and out["clauses"]["kind"] == "segmentation"
     r = run("explain", "age > 3", "--contact", "x", *base(db))
     assert r.returncode == 1 and "not an integer" in r.stderr
+
+
+def test_history_and_diff(db: Path) -> None:
+    r = run("history", "@buyers", "--from", "2025-06-01", "--every", "13w", *base(db),
+            "--format", "json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    points = json.loads(r.stdout)
+    assert points[0] == {"as_of": "2025-06-01T00:00:00Z", "size": 0, "entered": None,
+                         "exited": None}  # fmt: skip
+    assert points[-1]["as_of"] == "2026-05-31T00:00:00Z"
+    table = run("history", "@buyers", "--from", "2025-06-01", "--every", "13w", *base(db))
+    assert table.returncode == 0 and table.stdout.splitlines()[-1].startswith("▁")
+    r = run("diff", "@buyers", "--against", "2025-06-01", *base(db), "--members",
+            "--format", "json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["entered"], out["exited"], out["stayed"]) == (4, 0, 0)
+    assert out["members"]["entered"] == [1, 2, 4, 5]
+    r = run("history", "@buyers", "--from", "2025-06-01", "--every", "soon", *base(db))
+    assert r.returncode == 1 and "not a duration" in r.stderr

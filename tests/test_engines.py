@@ -318,6 +318,39 @@ def test_every_corpus_case_in_batches_of_ten(db: Any) -> None:
             assert {r["id"] for r in rows if r[f"c{i}"]} == want, e
 
 
+def test_history_and_diff_equal_counts_and_set_differences(db: Any) -> None:
+    """CONTRACT §6.4: each point is the count at its as_of; entered and exited are the set
+    differences of consecutive points' members."""
+    schema = _schema(_is_clickhouse(db))
+    expr = "has orders within 91d or has email_opens within 30d"
+    start = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    points = db.history(expr, schema, start=start, end=AS_OF, every="13w")
+    assert [p["as_of"] for p in points] == [
+        "2025-06-01T00:00:00Z", "2025-08-31T00:00:00Z", "2025-11-30T00:00:00Z",
+        "2026-03-01T00:00:00Z", "2026-05-31T00:00:00Z",
+    ]  # fmt: skip
+    before: set[Any] | None = None
+    for p in points:
+        at = dt.datetime.fromisoformat(p["as_of"].replace("Z", "+00:00"))
+        now = set(db.member_ids(expr, schema, as_of=at))
+        assert p["size"] == db.count(expr, schema, as_of=at) == len(now)
+        if before is None:
+            assert p["entered"] is None and p["exited"] is None
+        else:
+            assert (p["entered"], p["exited"]) == (len(now - before), len(before - now))
+        before = now
+    assert any(p["entered"] for p in points[1:]) and any(p["exited"] for p in points[1:])
+    d = db.diff(expr, schema, as_of=AS_OF, against=start, members=True)
+    now = set(db.member_ids(expr, schema, as_of=AS_OF))
+    then = set(db.member_ids(expr, schema, as_of=start))
+    assert d["members"] == {
+        "entered": sorted(now - then), "exited": sorted(then - now), "stayed": sorted(now & then)
+    }  # fmt: skip
+    assert (d["entered"], d["exited"], d["stayed"]) == (
+        len(now - then), len(then - now), len(now & then)
+    )  # fmt: skip
+
+
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     """Values compared across engines: instants in UTC, decimals as numbers."""
     out = {}

@@ -1,5 +1,6 @@
-"""The analytics commands (CONTRACT §6.3): `segql profile`, `segql overlap` and `segql
-explain`, printed as a table for a person, or JSON / CSV for a program."""
+"""The analytics commands (CONTRACT §6.3, §6.4): `segql profile`, `overlap`, `explain`,
+`report`, `history` and `diff`, printed as a table for a person, or JSON / CSV for a
+program."""
 
 from __future__ import annotations
 
@@ -178,4 +179,77 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         write_atomic(out, text)
         print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int]) -> str:
+    """The sizes as one line of block characters, lowest to highest."""
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    if hi == lo:
+        return _BLOCKS[3] * len(values)
+    return "".join(_BLOCKS[round((v - lo) * 7 / (hi - lo))] for v in values)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from segql.tools.commands import _expr
+
+    settings = _settings(args)
+    schema = _load(settings)
+    texpr = _expr(args.expr, schema, settings.limits)
+    end = args.end or args.as_of or (settings.project.as_of if settings.project else None)
+    if end is None:
+        import datetime as dt
+
+        end = dt.datetime.now(dt.UTC)
+    with _database(args, settings, schema) as db, _progress("evaluating"):
+        points = db.history(texpr, schema, start=args.start, end=end, every=args.every)
+    if args.format == "json":
+        print(json.dumps(points, indent=2))
+    elif args.format == "csv":
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["as_of", "size", "entered", "exited"])
+        for p in points:
+            w.writerow([p["as_of"], p["size"], _num(p["entered"]), _num(p["exited"])])
+        print(out.getvalue(), end="")
+    else:
+        print(f"{'as_of':<20}  {'size':>9}  {'entered':>8}  {'exited':>8}")
+        for p in points:
+            entered = "" if p["entered"] is None else f"+{p['entered']:,}"
+            exited = "" if p["exited"] is None else f"-{p['exited']:,}"
+            print(f"{p['as_of']:<20}  {p['size']:>9,}  {entered:>8}  {exited:>8}")
+        print(f"\n{sparkline([p['size'] for p in points])}")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from segql.tools.commands import _expr
+
+    settings = _settings(args)
+    schema = _load(settings)
+    texpr = _expr(args.expr, schema, settings.limits)
+    as_of = args.as_of or (settings.project.as_of if settings.project else None)
+    if as_of is None:
+        import datetime as dt
+
+        as_of = dt.datetime.now(dt.UTC)
+    with _database(args, settings, schema) as db, _progress("comparing"):
+        got = db.diff(texpr, schema, as_of=as_of, against=args.against, members=args.members)
+    if args.format == "json":
+        print(json.dumps(got, indent=2, default=str))
+        return 0
+    print(f"from {got['against']} to {got['as_of']}:")
+    for k in ("entered", "exited", "stayed"):
+        print(f"  {k:<8} {got[k]:>9,}")
+    if args.members:
+        for k in ("entered", "exited", "stayed"):
+            keys = got["members"][k]
+            print(f"\n{k} ({len(keys):,}):")
+            for key in keys:
+                print(f"  {key}")
     return 0

@@ -250,6 +250,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="write the page's data as JSON instead")
     common(sp, db=True)
 
+    sp = sub.add_parser("history", help="a segment's size over time, with who entered and left")
+    sp.add_argument("expr", help="an expression, or @name for a catalog segment")
+    sp.add_argument("--from", dest="start", type=_as_of, required=True, metavar="T")
+    sp.add_argument("--to", dest="end", type=_as_of, default=None, metavar="T",
+                    help="default: --as-of (the project's, else now)")  # fmt: skip
+    sp.add_argument("--every", default="1w", metavar="D", help="a duration (default 1w)")
+    sp.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    common(sp, db=True)
+
+    sp = sub.add_parser("diff", help="who entered, left and stayed between two instants")
+    sp.add_argument("expr", help="an expression, or @name for a catalog segment")
+    sp.add_argument("--against", type=_as_of, required=True, metavar="T",
+                    help="the earlier instant")  # fmt: skip
+    sp.add_argument("--members", action="store_true", help="list the keys of each")
+    sp.add_argument("--format", choices=("table", "json"), default="table")
+    common(sp, db=True)
+
     sp = sub.add_parser("check", help="check a schema and its catalogs")
     project(sp)
     sp.add_argument("--json", action="store_true", help="diagnostics as JSON lines")

@@ -11,7 +11,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from segql.tools.analytics import cmd_explain, cmd_overlap, cmd_profile, cmd_report
+from segql.tools.analytics import (
+    cmd_diff,
+    cmd_explain,
+    cmd_history,
+    cmd_overlap,
+    cmd_profile,
+    cmd_report,
+)
 from segql.tools.arguments import UsageError, build_parser
 from segql.tools.commands import COMMANDS, report
 
@@ -21,6 +28,8 @@ ALL = {
     "overlap": cmd_overlap,
     "explain": cmd_explain,
     "report": cmd_report,
+    "history": cmd_history,
+    "diff": cmd_diff,
 }
 
 __all__ = ["main"]

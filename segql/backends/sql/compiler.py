@@ -343,11 +343,13 @@ class Compiler(EventQueries):
         if key in s.columns:
             return self.col(s.columns[key].alias, s.alias())
         conds = []
-        if node.where is not None:
-            conds.append(self.expr(node.where, node.stream))
+        # the window first: a cheap comparison that rules out most of a long history
+        # before the event condition is evaluated
         if since is not None:
             time = self.p.timestamp_column(self.col(stream.time, EVENT))
             conds.append(exp.GTE(this=time, expression=self.ts(since)))
+        if node.where is not None:
+            conds.append(self.expr(node.where, node.stream))
         cond = exp.and_(*conds, copy=False) if conds else None
         target = None
         if func in (ir.AggFunc.FIRST, ir.AggFunc.LAST):

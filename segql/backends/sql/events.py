@@ -194,11 +194,22 @@ class EventQueries(ExpressionCompiler):
         outer.derived.add(alias)
         return self.col("v", alias)
 
-    def _correlate(self, q: Any, scope: Scope, key: str, alias: str) -> Any:
+    def _correlate(self, q: Any, scope: Scope, key: str, alias: str, contact: bool = True) -> Any:
         """``q`` over events (as ``alias``) joined to their contact and to what ``scope``
-        reads of the contact: passes and derived CTEs, joined on the contact's key."""
+        reads of the contact: passes and derived CTEs, joined on the contact's key. Without
+        ``contact`` (the condition reads no profile field) the entity table is left out and
+        the CTEs join on the event's key."""
         exp = self.exp
         ent = self.schema.entity
+        if not contact:
+            on_key = self.col(key, alias)
+            for s in self.streams.values():
+                if s.name in scope.streams:
+                    q = self._join(q, s.alias(), inner=False, key=on_key)
+            for a in sorted(scope.derived, key=self.order.__getitem__):
+                q = self._join(q, a, inner=False, key=on_key)
+            self._fits(q)
+            return q
         on = exp.EQ(this=self.col(ent.key, ENTITY), expression=self.col(key, alias))
         q.append("joins", exp.Join(this=self.table(ent.source, ENTITY), on=on, kind="INNER"))
         q = self._join_aggs(q, only=scope.streams)
@@ -249,7 +260,9 @@ class EventQueries(ExpressionCompiler):
             exp.alias_(AGGREGATES[func](self, target, None), "v", quoted=True, copy=False),
             copy=False,
         ).from_(self.table(stream.source, EVENT), copy=False)
-        q = self._correlate(q, scope, stream.key, EVENT)
+        # the contacts table only when the condition, as written, reads it
+        reads = {c.table for cond in conds for c in cond.find_all(exp.Column)}
+        q = self._correlate(q, scope, stream.key, EVENT, contact=ENTITY in reads)
         q = q.where(exp.and_(*conds, copy=False), copy=False).group_by(key.copy(), copy=False)
         alias = self._fresh(f"segql_c{len(self.own_aliases)}")
         self.own_aliases[shape] = alias

@@ -103,3 +103,45 @@ def test_odd_options_are_usage_errors(tmp_path: Path, db: Path, output: str, lim
     code, text = _run(argv, tmp_path)
     assert code in (0, 1, 2), text
     assert "Traceback" not in text
+
+
+TARGETS = st.one_of(
+    st.sampled_from(["@vip", "@value_class", "@nope", "@", "age > 1", "age", "", "'x'"]),
+    st.text(max_size=20),
+)
+METRICS = st.one_of(
+    st.sampled_from(["age", "email", "", ",,", "age as", "age as 1", "total_spent as `a b`",
+                     "percentile(age)", "last(orders)", "age, age", "count(orders) as n"]),
+    st.text(max_size=20),
+)  # fmt: skip
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    command=st.sampled_from(["profile", "overlap", "explain", "history", "diff", "count"]),
+    target=TARGETS,
+    other=TARGETS,
+    metrics=METRICS,
+    key=st.sampled_from(["1", "x", "", "99", "1.5"]),
+    every=st.sampled_from(["1w", "0d", "1x", "", "13w"]),
+)
+def test_the_analytics_commands_never_crash(
+    db: Path, tmp_path: Path, command: str, target: str, other: str, metrics: str, key: str,
+    every: str,
+) -> None:  # fmt: skip
+    argv = [command, target]
+    if command in ("overlap", "count"):
+        argv.append(other)
+    if command == "profile":
+        argv += ["--metrics", metrics]
+    if command == "explain":
+        argv += ["--contact", key]
+    if command == "history":
+        argv += ["--from", "2026-01-01", "--every", every]
+    if command == "diff":
+        argv += ["--against", "2026-01-01"]
+    argv += ["--schema", str(SCHEMA), "--catalog", str(CATALOG), "--no-project"]
+    argv += ["--db", str(db), "--as-of", "2026-06-01T12:00:00"]
+    code, text = _run(argv, tmp_path)
+    assert code in (0, 1, 2), text
+    assert "Traceback" not in text

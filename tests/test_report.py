@@ -126,5 +126,7 @@ def test_report_json_and_errors(db: Path, tmp_path: Path) -> None:  # noqa: F811
     assert data["as_of"] == "2026-06-01T12:00:00Z"
     r = run("report", *base(db), "-o", str(tmp_path))
     assert r.returncode == 2 and "is a folder" in r.stderr
+    r = run("report", *base(db), "-o", str(tmp_path / "nowhere" / "x.html"))
+    assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
     r = run("report", *base(db), "-o", str(tmp_path / "x.html"), "-m", "email")
     assert r.returncode == 1 and not (tmp_path / "x.html").exists()

@@ -170,6 +170,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = None if args.output == "-" else Path(args.output)
     if out is not None and out.is_dir():
         raise UsageError(f"`{out}` is a folder; give a file name with -o")
+    if out is not None and not out.resolve().parent.is_dir():
+        raise UsageError(f"the folder of `{out}` does not exist")
     schema = _load(settings)
     with _database(args, settings, schema) as db, _progress("reporting"):
         data = collect(db, schema, as_of=args.as_of, metrics=metrics)
@@ -177,7 +179,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     if out is None:
         sys.stdout.write(text)
     else:
-        write_atomic(out, text)
+        try:
+            write_atomic(out, text)
+        except OSError as e:
+            raise UsageError(f"cannot write `{out}`: {e.strerror or e}") from None
         print(f"wrote {out}", file=sys.stderr)
     return 0
 

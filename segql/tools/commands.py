@@ -249,7 +249,7 @@ def _print_counts(counts: dict[str, Any], fmt: str) -> None:
             rows += [(f"{name} = {cls}", n) for cls, n in v.items()]
         else:
             rows.append((name, v))
-    width = max((len(r[0]) for r in rows), default=7)
+    width = max([len(r[0]) for r in rows] + [len("(contacts)")])
     digits = max(len(f"{total:,}"), 7)
     print(f"{'segment':<{width}}  {'members':>{digits}}  {'share':>6}")
     for label, n in rows:

@@ -30,13 +30,14 @@ from typing import IO, Any, TypeVar
 from segql.backends.duckdb import connection as connection_mod
 from segql.backends.duckdb import validation
 from segql.backends.duckdb.export import ExportFormat, atomic_target, copy_statement, export_select
-from segql.backends.sql.dialects import profile_for
+from segql.backends.sql.dialects import Profile, profile_for
 from segql.backends.sql.plan import SqlOptions
 from segql.backends.sql.query import build_query
 from segql.core.diagnostics import Diagnostic, EngineError, SegqlError, with_source
 from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.core.schema import Schema
 from segql.core.types import Type
+from segql.engines.analyses import Analyses
 from segql.ir import nodes as ir
 
 __all__ = ["Database", "ExportFormat"]
@@ -53,7 +54,7 @@ def _has_numpy() -> bool:
     return importlib.util.find_spec("numpy") is not None
 
 
-class Database:
+class Database(Analyses):
     """A DuckDB connection prepared for segql: session time zone UTC, ``file:`` sources
     readable, data frames registered by name.
 
@@ -82,6 +83,9 @@ class Database:
         self._export_dir: Path | None = None
         self.timeout = timeout
         self.limits = limits or DEFAULT_LIMITS
+        profile = profile_for("duckdb")
+        assert profile is not None
+        self.dialect: Profile = profile
         # Schemas already compared with the tables, by identity; weak, so that a
         # long-lived Database does not keep every schema it has seen alive.
         self._checked: weakref.WeakValueDictionary[int, Schema] = weakref.WeakValueDictionary()
@@ -144,7 +148,7 @@ class Database:
         """The DuckDB SQL this database would run (file sources read in place)."""
         return str(self._query(source, schema, as_of, tuple(fields)).sql(dialect="duckdb"))
 
-    def _values(self, schema: Schema, fields: tuple[str, ...]) -> list[tuple[str, ir.TExpr]]:
+    def _values(self, schema: Schema, fields: Sequence[str]) -> list[tuple[str, ir.TExpr]]:
         """Values to return beside the key (CONTRACT §6.2)."""
         from segql.engines.selection import select_values
 
@@ -155,15 +159,16 @@ class Database:
         source: str | ir.TExpr,
         schema: Schema,
         as_of: dt.datetime | dt.date | None,
-        fields: tuple[str, ...],
+        fields: Sequence[str],
         values: Sequence[tuple[str, ir.TExpr]] | None = None,
+        *,
+        batch: bool = False,
     ) -> Any:
         from sqlglot import exp
 
         from segql.pipeline import compile
 
         texpr = compile(source, schema, limits=self.limits)
-        batch = values is not None  # every contact's values (membership, profile, …)
         if values is None:
             values = self._values(schema, fields)
         self.validate(schema)
@@ -174,13 +179,11 @@ class Database:
                     this=validation.reader(src.file),
                     expressions=[exp.Literal.string(str(src.file))],
                 )
-        profile = profile_for("duckdb")
-        assert profile is not None
         try:
             return build_query(
                 texpr,
                 schema,
-                profile=profile,
+                profile=self.dialect,
                 as_of=as_of,
                 options=SqlOptions(sources=sources, select=tuple(values), batch=batch),
             )
@@ -195,6 +198,13 @@ class Database:
 
     def _text(self, query: Any) -> str:
         return str(query.sql(dialect="duckdb", copy=False))  # the tree is built per call
+
+    def _rows(self, text: str, timeout: float | None) -> list[Any]:
+        return self._call(lambda: self.con.execute(text).fetchall(), timeout)
+
+    def _table(self, text: str, names: list[str], types: list[Type], timeout: float | None) -> Any:
+        table = self._call(lambda: self.con.sql(text).to_arrow_table(), timeout)
+        return table.rename_columns(names)  # DuckDB's Arrow types are the declared ones
 
     def count(
         self,
@@ -233,155 +243,6 @@ class Database:
 
         return self._call(fetch, timeout)
 
-    def membership(
-        self,
-        schema: Schema,
-        names: Sequence[str] | None = None,
-        *,
-        as_of: dt.datetime | dt.date | None = None,
-        timeout: float | None = None,
-    ) -> Any:
-        """Every contact with one column per segment (bool) and per segmentation (its
-        class) in ``names`` (None: all of the schema's), computed in one query: one pass
-        over each stream for all of them. A pyarrow Table."""
-        from segql.engines.selection import membership_values
-
-        values = membership_values(schema, names)
-        every = ir.Lit(value=True, type=Type.BOOLEAN)
-        coded = [(f"m{i}", v) for i, (_, v) in enumerate(values)]
-        text = self._text(self._query(every, schema, as_of, (), coded))
-        table = self._call(lambda: self.con.sql(text).to_arrow_table(), timeout)
-        return table.rename_columns([schema.entity.key, *(n for n, _ in values)])
-
-    def counts(
-        self,
-        schema: Schema,
-        names: Sequence[str] | None = None,
-        *,
-        as_of: dt.datetime | dt.date | None = None,
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """How many members each segment (and each class of each segmentation) in
-        ``names`` has, in one query; also ``"contacts"``, the number of contacts."""
-        from segql.engines.selection import counts_of, counts_query, membership_values
-
-        values = membership_values(schema, names)
-        every = ir.Lit(value=True, type=Type.BOOLEAN)
-        coded = [(f"m{i}", v) for i, (_, v) in enumerate(values)]
-        query, labels = counts_query(self._query(every, schema, as_of, (), coded), values)
-        text = self._text(query)
-        rows = self._call(lambda: self.con.execute(text).fetchall(), timeout)
-        return counts_of(rows[0], labels)
-
-    def profile(
-        self,
-        schema: Schema,
-        targets: Sequence[str],
-        metrics: Sequence[str],
-        *,
-        as_of: dt.datetime | dt.date | None = None,
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """Size, share and metric statistics per segment, expression or class, and η² per
-        segmentation (CONTRACT §6.3), computed by the engine in one statement. Targets are
-        ``@segment``, ``@segmentation`` or expressions; metrics numeric value expressions
-        (``EXPR`` or ``EXPR as NAME``)."""
-        import segql.engines.profile as prof
-
-        tg = prof.targets_of(schema, targets)
-        ms = prof.metrics_of(schema, metrics)
-        every = ir.Lit(value=True, type=Type.BOOLEAN)
-        inner = self._query(every, schema, as_of, (), prof.membership_columns(tg, ms))
-        profile = profile_for("duckdb")
-        assert profile is not None
-        text = self._text(prof.profile_query(profile, inner, tg, ms))
-        rows = self._call(lambda: self.con.execute(text).fetchall(), timeout)
-        return prof.profile_result(rows, tg, ms, prof.as_of_text(as_of))
-
-    def overlap(
-        self,
-        schema: Schema,
-        targets: Sequence[str] | None = None,
-        *,
-        as_of: dt.datetime | dt.date | None = None,
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """Sizes, pairwise intersections and Jaccard indexes of ``targets`` (``@segment``
-        or expressions; None: every catalog segment), in one statement."""
-        from segql.engines.overlap import overlap_query, overlap_result, overlap_targets
-
-        values = overlap_targets(schema, targets)
-        every = ir.Lit(value=True, type=Type.BOOLEAN)
-        coded = [(f"g{i}", v) for i, (_, v) in enumerate(values)]
-        query = overlap_query(self._query(every, schema, as_of, (), coded), len(values))
-        text = self._text(query)
-        rows = self._call(lambda: self.con.execute(text).fetchall(), timeout)
-        return overlap_result(rows[0], [n for n, _ in values])
-
-    def explain(
-        self,
-        source: str,
-        schema: Schema,
-        key: Any,
-        *,
-        as_of: dt.datetime | dt.date | None = None,
-        timeout: float | None = None,
-    ) -> Any:
-        """Why contact ``key`` is in ``source`` (an expression or ``@segment``) or not: the
-        clause tree with each clause's truth and compared value, read from the engine
-        (:class:`segql.engines.explain.Clause`; ``.to_json()``, or
-        :func:`segql.engines.explain.render`)."""
-        from segql.engines.explain import clauses, contact_is, fill
-
-        values: list[tuple[str, ir.TExpr]] = []
-        root = clauses(source, schema, values)
-        query = self._query(contact_is(schema, key), schema, as_of, (), values)
-        text = self._text(query)
-        rows = self._call(lambda: self.con.execute(text).fetchall(), timeout)
-        if not rows:
-            raise EngineError(
-                Diagnostic(
-                    code="bad-input",
-                    message=f"no contact has the key {key!r}",
-                    hints=(f"keys are the `{schema.entity.key}` column of the contacts",),
-                )
-            )
-        fill(root, dict(zip(["k", *(c for c, _ in values)], rows[0], strict=True)))
-        return root
-
-    def history(
-        self,
-        source: str | ir.TExpr,
-        schema: Schema,
-        *,
-        start: dt.datetime | dt.date,
-        end: dt.datetime | dt.date,
-        every: str,
-        timeout: float | None = None,
-    ) -> list[dict[str, Any]]:
-        """The segment's size at ``start``, ``start + every``, … up to ``end``, with how
-        many entered and exited since the previous point (CONTRACT §6.4)."""
-        from segql.engines.history import history, points
-
-        at = points(schema, start, end, every)
-        return history(self, source, schema, at, timeout)
-
-    def diff(
-        self,
-        source: str | ir.TExpr,
-        schema: Schema,
-        *,
-        as_of: dt.datetime | dt.date,
-        against: dt.datetime | dt.date,
-        members: bool = False,
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """Entered, exited and stayed between ``against`` and ``as_of`` (with the keys of
-        each when ``members``)."""
-        from segql.engines.history import diff
-
-        return diff(self, source, schema, as_of, against, members, timeout)
-
     def members(
         self,
         source: str | ir.TExpr,
@@ -414,9 +275,8 @@ class Database:
         a JSON array in one cell); JSON numbers for decimals. Parquet keeps the types
         (timestamps as UTC instants)."""
         fmt = ExportFormat(format)
-        names = tuple(fields)
-        inner = self._query(source, schema, as_of, names)
-        values = self._values(schema, names)
+        values = self._values(schema, tuple(fields))
+        inner = self._query(source, schema, as_of, (), values)
         types = [self._key_type(schema), *(v.type for _, v in values)]
         columns = [schema.entity.key, *(n for n, _ in values)]
         query = export_select(inner, columns, types, fmt)

@@ -24,10 +24,8 @@ from segql.core.diagnostics import Diagnostic, EngineError, Interrupted, SegqlEr
 from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.core.schema import Schema
 from segql.core.types import Type
+from segql.engines.analyses import Analyses
 from segql.engines.selection import (
-    counts_of,
-    counts_query,
-    membership_values,
     select_values,
 )
 from segql.engines.values import _key_type, _write, arrow_type, normalize, normalize_all
@@ -97,7 +95,7 @@ class Adapter(abc.ABC):
         return None
 
 
-class EngineDatabase:
+class EngineDatabase(Analyses):
     """Segments on one engine through its :class:`Adapter`; the same operations as
     :class:`segql.engine.Database`."""
 
@@ -141,11 +139,12 @@ class EngineDatabase:
         as_of: dt.datetime | dt.date | None,
         fields: Sequence[str],
         values: Sequence[tuple[str, ir.TExpr]] | None = None,
+        *,
+        batch: bool = False,
     ) -> Any:
         from segql.pipeline import compile
 
         texpr = compile(source, schema, limits=self.limits)
-        batch = values is not None  # every contact's values (membership, profile, …)
         if values is None:
             values = select_values(schema, fields)
         self.validate(schema)
@@ -166,6 +165,19 @@ class EngineDatabase:
 
     def _text(self, query: Any) -> str:
         return render(query, self.dialect, pretty=False)
+
+    def _rows(self, text: str, timeout: float | None) -> list[Any]:
+        return self._call(lambda: self.adapter.rows(text), timeout)
+
+    def _table(self, text: str, names: list[str], types: list[Type], timeout: float | None) -> Any:
+        import pyarrow as pa
+
+        rows = self._rows(text, timeout)
+        arrays = [
+            pa.array([normalize(r[i], t) for r in rows], type=arrow_type(t))
+            for i, t in enumerate(types)
+        ]
+        return pa.Table.from_arrays(arrays, names=names)
 
     def sql(
         self,
@@ -206,153 +218,6 @@ class EngineDatabase:
         ids = self._call(lambda: self.adapter.first_column(text), timeout)
         return normalize_all(ids, _key_type(schema))
 
-    def membership(
-        self,
-        schema: Schema,
-        names: Sequence[str] | None = None,
-        *,
-        as_of: dt.datetime | dt.date | None = None,
-        timeout: float | None = None,
-    ) -> Any:
-        """Every contact with one column per segment (bool) and per segmentation (its
-        class) in ``names`` (None: all of the schema's), computed in one query: one pass
-        over each stream for all of them. A pyarrow Table."""
-        import pyarrow as pa
-
-        values = membership_values(schema, names)
-        every = ir.Lit(value=True, type=Type.BOOLEAN)
-        coded = [(f"m{i}", v) for i, (_, v) in enumerate(values)]
-        text = self._text(self._query(every, schema, as_of, (), coded))
-        rows = self._call(lambda: self.adapter.rows(text), timeout)
-        types = [_key_type(schema), *(v.type for _, v in values)]
-        arrays = [
-            pa.array([normalize(r[i], t) for r in rows], type=arrow_type(t))
-            for i, t in enumerate(types)
-        ]
-        return pa.Table.from_arrays(arrays, names=[schema.entity.key, *(n for n, _ in values)])
-
-    def counts(
-        self,
-        schema: Schema,
-        names: Sequence[str] | None = None,
-        *,
-        as_of: dt.datetime | dt.date | None = None,
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """How many members each segment (and each class of each segmentation) in
-        ``names`` has, in one query; also ``"contacts"``, the number of contacts."""
-        values = membership_values(schema, names)
-        every = ir.Lit(value=True, type=Type.BOOLEAN)
-        coded = [(f"m{i}", v) for i, (_, v) in enumerate(values)]
-        query, labels = counts_query(self._query(every, schema, as_of, (), coded), values)
-        text = self._text(query)
-        rows = self._call(lambda: self.adapter.rows(text), timeout)
-        return counts_of(rows[0], labels)
-
-    def profile(
-        self,
-        schema: Schema,
-        targets: Sequence[str],
-        metrics: Sequence[str],
-        *,
-        as_of: dt.datetime | dt.date | None = None,
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """As :meth:`segql.engine.Database.profile`, on this engine."""
-        import segql.engines.profile as prof
-
-        tg = prof.targets_of(schema, targets)
-        ms = prof.metrics_of(schema, metrics)
-        every = ir.Lit(value=True, type=Type.BOOLEAN)
-        inner = self._query(every, schema, as_of, (), prof.membership_columns(tg, ms))
-        text = self._text(prof.profile_query(self.dialect, inner, tg, ms))
-        rows = self._call(lambda: self.adapter.rows(text), timeout)
-        return prof.profile_result(rows, tg, ms, prof.as_of_text(as_of))
-
-    def overlap(
-        self,
-        schema: Schema,
-        targets: Sequence[str] | None = None,
-        *,
-        as_of: dt.datetime | dt.date | None = None,
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """Sizes, pairwise intersections and Jaccard indexes of ``targets`` (``@segment``
-        or expressions; None: every catalog segment), in one statement."""
-        from segql.engines.overlap import overlap_query, overlap_result, overlap_targets
-
-        values = overlap_targets(schema, targets)
-        every = ir.Lit(value=True, type=Type.BOOLEAN)
-        coded = [(f"g{i}", v) for i, (_, v) in enumerate(values)]
-        query = overlap_query(self._query(every, schema, as_of, (), coded), len(values))
-        text = self._text(query)
-        rows = self._call(lambda: self.adapter.rows(text), timeout)
-        return overlap_result(rows[0], [n for n, _ in values])
-
-    def explain(
-        self,
-        source: str,
-        schema: Schema,
-        key: Any,
-        *,
-        as_of: dt.datetime | dt.date | None = None,
-        timeout: float | None = None,
-    ) -> Any:
-        """Why contact ``key`` is in ``source`` (an expression or ``@segment``) or not: the
-        clause tree with each clause's truth and compared value, read from the engine
-        (:class:`segql.engines.explain.Clause`; ``.to_json()``, or
-        :func:`segql.engines.explain.render`)."""
-        from segql.engines.explain import clauses, contact_is, fill
-
-        values: list[tuple[str, ir.TExpr]] = []
-        root = clauses(source, schema, values)
-        query = self._query(contact_is(schema, key), schema, as_of, (), values)
-        text = self._text(query)
-        rows = self._call(lambda: self.adapter.rows(text), timeout)
-        if not rows:
-            raise EngineError(
-                Diagnostic(
-                    code="bad-input",
-                    message=f"no contact has the key {key!r}",
-                    hints=(f"keys are the `{schema.entity.key}` column of the contacts",),
-                )
-            )
-        fill(root, dict(zip(["k", *(c for c, _ in values)], rows[0], strict=True)))
-        return root
-
-    def history(
-        self,
-        source: str | ir.TExpr,
-        schema: Schema,
-        *,
-        start: dt.datetime | dt.date,
-        end: dt.datetime | dt.date,
-        every: str,
-        timeout: float | None = None,
-    ) -> list[dict[str, Any]]:
-        """The segment's size at ``start``, ``start + every``, … up to ``end``, with how
-        many entered and exited since the previous point (CONTRACT §6.4)."""
-        from segql.engines.history import history, points
-
-        at = points(schema, start, end, every)
-        return history(self, source, schema, at, timeout)
-
-    def diff(
-        self,
-        source: str | ir.TExpr,
-        schema: Schema,
-        *,
-        as_of: dt.datetime | dt.date,
-        against: dt.datetime | dt.date,
-        members: bool = False,
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """Entered, exited and stayed between ``against`` and ``as_of`` (with the keys of
-        each when ``members``)."""
-        from segql.engines.history import diff
-
-        return diff(self, source, schema, as_of, against, members, timeout)
-
     def members(
         self,
         source: str | ir.TExpr,
@@ -362,18 +227,12 @@ class EngineDatabase:
         fields: Iterable[str] = (),
         timeout: float | None = None,
     ) -> Any:
-        """Members with the chosen profile fields and traits, as a pyarrow Table."""
-        import pyarrow as pa
-
-        names = tuple(fields)
-        text = self._text(self._query(source, schema, as_of, names))
-        columns, types = _columns(schema, names)
-        rows = self._call(lambda: self.adapter.rows(text), timeout)
-        arrays = [
-            pa.array([normalize(r[i], t) for r in rows], type=arrow_type(t))
-            for i, t in enumerate(types)
-        ]
-        return pa.Table.from_arrays(arrays, names=columns)
+        """Members with the chosen values (profile fields, traits, segmentations,
+        ``EXPR as NAME``: CONTRACT §6.2), as a pyarrow Table."""
+        values = select_values(schema, tuple(fields))
+        text = self._text(self._query(source, schema, as_of, (), values))
+        columns, types = _columns(schema, values)
+        return self._table(text, columns, types, timeout)
 
     def export(
         self,
@@ -390,10 +249,10 @@ class EngineDatabase:
         :meth:`segql.engine.Database.export`, streamed in batches; a file appears complete
         or not at all."""
         fmt = ExportFormat(format)
-        names = tuple(fields)
-        query = self._query(source, schema, as_of, names)
+        values = select_values(schema, tuple(fields))
+        query = self._query(source, schema, as_of, (), values)
         text = self._text(query)
-        columns, types = _columns(schema, names)
+        columns, types = _columns(schema, values)
 
         def write(out: IO[bytes]) -> int:
             def work() -> int:
@@ -560,7 +419,8 @@ def engine_error(title: str, e: BaseException) -> EngineError:
     )
 
 
-def _columns(schema: Schema, names: Sequence[str]) -> tuple[list[str], list[Type]]:
-    values = select_values(schema, names)
+def _columns(
+    schema: Schema, values: Sequence[tuple[str, ir.TExpr]]
+) -> tuple[list[str], list[Type]]:
     columns = [schema.entity.key, *(n for n, _ in values)]
     return columns, [_key_type(schema), *(v.type for _, v in values)]

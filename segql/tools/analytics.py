@@ -206,11 +206,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     settings = _settings(args)
     schema = _load(settings)
     texpr = _expr(args.expr, schema, settings.limits)
-    end = args.end or args.as_of or (settings.project.as_of if settings.project else None)
-    if end is None:
-        import datetime as dt
-
-        end = dt.datetime.now(dt.UTC)
+    end = args.end or args.as_of  # (the project's as_of, by _settings; None: now)
     with _database(args, settings, schema) as db, _progress("evaluating"):
         points = db.history(texpr, schema, start=args.start, end=end, every=args.every)
     if args.format == "json":
@@ -238,13 +234,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     settings = _settings(args)
     schema = _load(settings)
     texpr = _expr(args.expr, schema, settings.limits)
-    as_of = args.as_of or (settings.project.as_of if settings.project else None)
-    if as_of is None:
-        import datetime as dt
-
-        as_of = dt.datetime.now(dt.UTC)
     with _database(args, settings, schema) as db, _progress("comparing"):
-        got = db.diff(texpr, schema, as_of=as_of, against=args.against, members=args.members)
+        got = db.diff(texpr, schema, as_of=args.as_of, against=args.against, members=args.members)
     if args.format == "json":
         print(json.dumps(got, indent=2, default=str))
         return 0

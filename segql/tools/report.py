@@ -34,39 +34,39 @@ def default_metrics(schema: Schema) -> list[str]:
 def collect(
     db: Any, schema: Schema, *, as_of: Any = None, metrics: list[str] | None = None
 ) -> dict[str, Any]:
-    """Everything the page shows, computed by the engine: sizes (one query), overlaps (one
-    query) and a profile per segmentation."""
+    """Everything the page shows, computed by the engine at one instant: the overlaps (one
+    query, which gives the sizes too), the number of contacts, a profile per segmentation."""
+    from segql.engines.profile import as_of_text
+    from segql.ir.timecalc import normalize_as_of
+
+    at = normalize_as_of(as_of)  # "now" is one instant for the whole page
     segments = list(schema.segments)
-    counts = db.counts(schema, segments, as_of=as_of) if segments else {"contacts": 0}
-    population = counts["contacts"]
-    if not segments:
-        population = db.count("true", schema, as_of=as_of)
-    data: dict[str, Any] = {
+    overlap = db.overlap(schema, as_of=at) if len(segments) >= 2 else None
+    if overlap is not None:
+        sizes = {s["name"]: s["size"] for s in overlap["segments"]}
+    else:
+        sizes = db.counts(schema, segments, as_of=at) if segments else {}
+    population = db.count("true", schema, as_of=at)
+    chosen = metrics if metrics is not None else default_metrics(schema)
+    return {
+        "as_of": as_of_text(at),
         "population": population,
         "segments": [
             {
                 "name": n,
-                "size": counts[n],
-                "share": counts[n] / population if population else None,
+                "size": sizes[n],
+                "share": sizes[n] / population if population else None,
                 "description": schema.segments[n].description,
             }
             for n in segments
         ],
-        "overlap": db.overlap(schema, as_of=as_of) if len(segments) >= 2 else None,
-        "profiles": {},
+        "overlap": overlap,
+        "profiles": {
+            name: db.profile(schema, [f"@{name}"], chosen, as_of=at)
+            for name in schema.segmentations
+            if chosen
+        },
     }
-    chosen = metrics if metrics is not None else default_metrics(schema)
-    for name in schema.segmentations:
-        if chosen:
-            data["profiles"][name] = db.profile(schema, [f"@{name}"], chosen, as_of=as_of)
-    first = next(iter(data["profiles"].values()), None)
-    if first is not None:
-        data["as_of"] = first["as_of"]
-    else:
-        from segql.engines.profile import as_of_text
-
-        data["as_of"] = as_of_text(as_of)
-    return data
 
 
 # --- the page ------------------------------------------------------------------------------

@@ -149,19 +149,28 @@ def profile_query(
             q = exp.union(q, exp.select(exp.alias_(lit(i), name, quoted=True)), distinct=False)
         return q
 
+    def aliased(source: Any, alias: str) -> Any:
+        """A CTE (by its name) or a query, as ``alias``."""
+        if isinstance(source, str):
+            table = exp.Table(this=exp.to_identifier(source, quoted=True))
+            return exp.alias_(table, alias, table=True, quoted=True)
+        return exp.alias_(exp.Subquery(this=source), alias, table=True, quoted=True)
+
     t_of, j_of = col("t", "k"), col("j", "mm")
+
+    def target(i: int) -> Any:
+        return exp.EQ(this=t_of.copy(), expression=lit(i))
+
     member = []
     classes = []
     for i, tg in enumerate(targets):
         g = col(f"g{i}", "m")
         if tg.is_segmentation:
-            member.append(
-                exp.and_(exp.EQ(this=t_of.copy(), expression=lit(i)), g.is_(exp.null()).not_())
-            )
-            classes.append(exp.If(this=exp.EQ(this=t_of.copy(), expression=lit(i)), true=g.copy()))
+            member.append(exp.and_(target(i), g.is_(exp.null()).not_()))
+            classes.append(exp.If(this=target(i), true=g.copy()))
         else:
-            member.append(exp.and_(exp.EQ(this=t_of.copy(), expression=lit(i)), g))
-    member.append(exp.EQ(this=t_of.copy(), expression=lit(len(targets))))  # every contact
+            member.append(exp.and_(target(i), g))
+    member.append(target(len(targets)))  # every contact
     c = (
         exp.Coalesce(this=exp.Case(ifs=classes), expressions=[exp.Literal.string("")])
         if classes
@@ -180,17 +189,13 @@ def profile_query(
             exp.alias_(j_of.copy(), "j", quoted=True),
             exp.alias_(profile.to_double(x), "x", quoted=True),
         )
-        .from_(exp.alias_(exp.Subquery(this=inner), "m", table=True, quoted=True))
+        .from_(aliased(inner, "m"))
         .join(
-            exp.alias_(
-                exp.Subquery(this=numbers("t", len(targets) + 1)), "k", table=True, quoted=True
-            ),
+            aliased(numbers("t", len(targets) + 1), "k"),
             join_type="CROSS",
         )
         .join(
-            exp.alias_(
-                exp.Subquery(this=numbers("j", len(metrics))), "mm", table=True, quoted=True
-            ),
+            aliased(numbers("j", len(metrics)), "mm"),
             join_type="CROSS",
         )
         .where(exp.or_(*(exp.Paren(this=p) for p in member)))
@@ -208,11 +213,7 @@ def profile_query(
         exp.alias_(exp.Avg(this=xs.copy()), "mean", quoted=True),
         exp.alias_(exp.Min(this=xs.copy()), "lo", quoted=True),
         exp.alias_(exp.Max(this=xs.copy()), "hi", quoted=True),
-    ).from_(
-        exp.alias_(
-            exp.Table(this=exp.to_identifier("segql_u", quoted=True)), "u", table=True, quoted=True
-        )
-    )
+    ).from_(aliased("segql_u", "u"))
     s = s.group_by(*(col(k, "u") for k in keys))
     rank = exp.Sub(
         this=exp.Window(
@@ -230,21 +231,9 @@ def profile_query(
             col("n", "s"),
             col("mean", "s"),
         )
-        .from_(
-            exp.alias_(
-                exp.Table(this=exp.to_identifier("segql_u", quoted=True)),
-                "u",
-                table=True,
-                quoted=True,
-            )
-        )
+        .from_(aliased("segql_u", "u"))
         .join(
-            exp.alias_(
-                exp.Table(this=exp.to_identifier("segql_s", quoted=True)),
-                "s",
-                table=True,
-                quoted=True,
-            ),
+            aliased("segql_s", "s"),
             on=on("u", "s"),
         )
         .where(xs.copy().is_(exp.null()).not_())
@@ -298,14 +287,7 @@ def profile_query(
         aggs.append(exp.alias_(exp.Sum(this=weighted), name, quoted=True))
     q = (
         exp.select(*(col(k, "r") for k in keys), *aggs)
-        .from_(
-            exp.alias_(
-                exp.Table(this=exp.to_identifier("segql_r", quoted=True)),
-                "r",
-                table=True,
-                quoted=True,
-            )
-        )
+        .from_(aliased("segql_r", "r"))
         .group_by(*(col(k, "r") for k in keys))
     )
     final = (
@@ -314,21 +296,9 @@ def profile_query(
             *(col(n, "s") for n in ("size", "n", "mean", "lo", "hi")),
             *(col(n, "q") for n in ("ss", *_TENTHS)),
         )
-        .from_(
-            exp.alias_(
-                exp.Table(this=exp.to_identifier("segql_s", quoted=True)),
-                "s",
-                table=True,
-                quoted=True,
-            )
-        )
+        .from_(aliased("segql_s", "s"))
         .join(
-            exp.alias_(
-                exp.Table(this=exp.to_identifier("segql_q", quoted=True)),
-                "q",
-                table=True,
-                quoted=True,
-            ),
+            aliased("segql_q", "q"),
             on=on("s", "q"),
             join_type="LEFT",
         )

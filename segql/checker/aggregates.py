@@ -41,6 +41,19 @@ def _stream_of(ctx: _Ctx, target: a.Name, func: str) -> Stream | None:
 _NUMERIC = (ir.AggFunc.SUM, ir.AggFunc.AVG, ir.AggFunc.MEDIAN)  # aggregates of numbers
 
 
+def _whole_stream(ctx: _Ctx, target: a.Name, word: str, test: str) -> Stream | None:
+    """The stream after `has` or `followed by`: a stream, not one of its fields."""
+    if len(target.parts) != 1:
+        ctx.error(
+            "bad-aggregate",
+            f"`{word}` takes an event stream, not a field",
+            target.span,
+            f"e.g. `{word} {target.parts[0]} where {target.parts[-1]} {test}`",
+        )
+        return None
+    return _stream_of(ctx, target, word)
+
+
 def _contact_level(ctx: _Ctx, what: str, span: Span) -> _Ctx | None:
     """The context for a contact-level construct: inside an aggregate's `where` it reads
     the contact, like a profile name there (CONTRACT §5.3); a stream filter, which is about
@@ -212,15 +225,7 @@ def _has(ctx: _Ctx, e: a.Has) -> ir.TExpr | None:
     if got is None:
         return None
     ctx = got
-    if len(e.stream.parts) != 1:
-        ctx.error(
-            "bad-aggregate",
-            "`has` takes an event stream, not a field",
-            e.stream.span,
-            f"e.g. `has {e.stream.parts[0]} where {e.stream.parts[-1]} is not null`",
-        )
-        return None
-    stream = _stream_of(ctx, e.stream, "has")
+    stream = _whole_stream(ctx, e.stream, "has", "is not null")
     if stream is None:
         return None
     where = _event_where(ctx, stream, e.where)
@@ -230,15 +235,7 @@ def _has(ctx: _Ctx, e: a.Has) -> ir.TExpr | None:
     if e.then is None:
         return ir.Exists(stream=stream.name, where=where, within=within, span=e.span)
     then = e.then
-    if len(then.stream.parts) != 1:
-        ctx.error(
-            "bad-aggregate",
-            "`followed by` takes an event stream, not a field",
-            then.stream.span,
-            f"e.g. `followed by {then.stream.parts[0]} where {then.stream.parts[-1]} = …`",
-        )
-        return None
-    later = _stream_of(ctx, then.stream, "followed by")
+    later = _whole_stream(ctx, then.stream, "followed by", "= …")
     if later is None:
         return None
     then_where = _event_where(ctx, later, then.where, prior=stream)

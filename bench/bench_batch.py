@@ -66,10 +66,7 @@ def main() -> None:
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--runs", type=int, default=5)
     args = p.parse_args()
-    path = Path(__file__).parent / "data" / f"crm-v3-{args.scale:g}.duckdb"
-    if not path.exists():
-        t = time.perf_counter()
-        print(f"generated {crm.generate(path, args.scale)} in {time.perf_counter() - t:.1f}s")
+    path = crm.ensure(args.scale)
     s = schema()
     db = Database(path)
     names = list(CATALOG)

@@ -290,11 +290,7 @@ def main() -> None:
     p.add_argument("--no-pandas", action="store_true")
     p.add_argument("--only", default="", help="comma-separated segment names")
     args = p.parse_args()
-    path = Path(__file__).parent / "data" / f"crm-v3-{args.scale:g}.duckdb"
-    if not path.exists():
-        t = time.perf_counter()
-        counts = crm.generate(path, args.scale)
-        print(f"generated {counts} in {time.perf_counter() - t:.1f}s")
+    path = crm.ensure(args.scale)
     # segql runs through its engine (the product path, with its DuckDB settings); the hand
     # plans run on the same connection, so they get the same settings.
     db = Database(path)

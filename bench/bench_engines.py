@@ -185,9 +185,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--engines", default="duckdb,sqlite,postgres,chdb,spark")
     args = p.parse_args()
-    duck = Path(__file__).parent / "data" / f"crm-v2-{args.scale:g}.duckdb"
-    if not duck.exists():
-        crm.generate(duck, args.scale)
+    duck = crm.ensure(args.scale)
     folder = Path(tempfile.mkdtemp(prefix="segql-bench-"))
     files = _parquet(duck, folder)
     schema = crm.schema()

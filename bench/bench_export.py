@@ -44,9 +44,7 @@ def main() -> None:
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--runs", type=int, default=5)
     args = p.parse_args()
-    path = Path(__file__).parent / "data" / f"crm-v2-{args.scale:g}.duckdb"
-    if not path.exists():
-        crm.generate(path, args.scale)
+    path = crm.ensure(args.scale)
     schema = crm.schema()
     as_of = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
     out = Path(tempfile.mkdtemp(prefix="segql-bench-export-"))

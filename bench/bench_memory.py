@@ -79,9 +79,7 @@ def main() -> None:
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--engines", default="duckdb,sqlite,postgres,chdb,spark")
     args = p.parse_args()
-    duck = Path(__file__).parent / "data" / f"crm-v2-{args.scale:g}.duckdb"
-    if not duck.exists():
-        crm.generate(duck, args.scale)
+    duck = crm.ensure(args.scale)
     folder = Path(tempfile.mkdtemp(prefix="segql-bench-mem-"))
     files = _files(duck, folder)
     rows: list[list[Any]] = []

@@ -114,6 +114,20 @@ def generate(path: Path, scale: float = 1.0) -> dict[str, int]:
     return {"contacts": n_c, "orders": n_o, "email_events": n_e, "cart_adds": n_a}
 
 
+VERSION = 3  # of the generator: a change to the data names a new file
+
+
+def ensure(scale: float = 1.0) -> Path:
+    """The CRM at ``scale`` under bench/data/, generated on first use (the file is named
+    after the generator's version, so an older file is never read as the current data)."""
+    path = Path(__file__).parent / "data" / f"crm-v{VERSION}-{scale:g}.duckdb"
+    if not path.exists():
+        start = time.perf_counter()
+        counts = generate(path, scale)
+        print(f"generated {counts} in {time.perf_counter() - start:.1f}s")
+    return path
+
+
 def schema() -> Schema:
     from segql.checker import check_schema
 

@@ -226,13 +226,9 @@ def _overlap(ov: dict[str, Any]) -> list[str]:
     return out
 
 
-def _verdict(e: float | None) -> str:
+def _profile(name: str, prof: dict[str, Any]) -> list[str]:
     from segql.engines.profile import verdict
 
-    return verdict(e)
-
-
-def _profile(name: str, prof: dict[str, Any]) -> list[str]:
     esc = html.escape
     n = esc(name)
     groups = prof["groups"]
@@ -251,7 +247,7 @@ def _profile(name: str, prof: dict[str, Any]) -> list[str]:
     for m in metrics:
         e = prof["separation"].get(m)
         shown = "-" if e is None else f"{e:.2f}"
-        v = _verdict(e)
+        v = verdict(e)
         out.append(
             f'<h3>{esc(m)} — η² <span data-k="eta2:{n}:{esc(m)}">{shown}</span> '
             f'<span class="verdict {v.split()[0]}">{v}</span></h3>'

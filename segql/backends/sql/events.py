@@ -181,18 +181,14 @@ class EventQueries(ExpressionCompiler):
             .from_(exp.alias_(exp.Subquery(this=ranked), "p", table=True, quoted=True))
             .where(exp.EQ(this=self.col("r", "p"), expression=exp.Literal.number(1)), copy=False)
         )
-        alias = self._fresh(f"segql_v{len(self.pick_aliases)}")
-        self.pick_aliases[shape] = alias
         # reads only the stream: before every shared level and ranking; else after what
         # its condition reads
-        self.order[alias] = (
+        place = (
             (self._level(scope) - 1, 1, len(self.order))
             if correlated(node)
-            else (0, 0, len(self.pick_aliases))
+            else (0, 0, len(self.pick_aliases) + 1)
         )
-        self.derived[alias] = q
-        outer.derived.add(alias)
-        return self.col("v", alias)
+        return self.col("v", self._derive(self.pick_aliases, "v", shape, q, place, outer))
 
     def _correlate(self, q: Any, scope: Scope, key: str, alias: str, contact: bool = True) -> Any:
         """``q`` over events (as ``alias``) joined to their contact and to what ``scope``
@@ -264,12 +260,8 @@ class EventQueries(ExpressionCompiler):
         reads = {c.table for cond in conds for c in cond.find_all(exp.Column)}
         q = self._correlate(q, scope, stream.key, EVENT, contact=ENTITY in reads)
         q = q.where(exp.and_(*conds, copy=False), copy=False).group_by(key.copy(), copy=False)
-        alias = self._fresh(f"segql_c{len(self.own_aliases)}")
-        self.own_aliases[shape] = alias
-        self.order[alias] = (self._level(scope) - 1, 1, len(self.order))
-        self.derived[alias] = q
-        outer.derived.add(alias)
-        return self.col("v", alias)
+        order = (self._level(scope) - 1, 1, len(self.order))
+        return self.col("v", self._derive(self.own_aliases, "c", shape, q, order, outer))
 
     def _sequence(self, node: ir.Sequence) -> Any:
         """``has A … [not] followed by B …`` (CONTRACT §5.3): an event a of A for which a
@@ -372,12 +364,12 @@ class EventQueries(ExpressionCompiler):
             q = sub.select(exp.alias_(exp.Literal.number(1), "v", quoted=True), copy=False)
             q.set("expressions", [exp.alias_(key.copy(), "k", quoted=True), q.expressions[-1]])
             q = q.group_by(key.copy(), copy=False)
-            alias = self._fresh(f"segql_c{len(self.own_aliases)}")
-            self.own_aliases[shape] = alias
             level = self._level(scope) - 1 if scope is not None else 0
-            self.order[alias] = (level, 1, len(self.order))
-            self.derived[alias] = q
-        outer.derived.add(alias)
+            alias = self._derive(
+                self.own_aliases, "c", shape, q, (level, 1, len(self.order)), outer
+            )
+        else:
+            outer.derived.add(alias)
         return exp.Not(this=exp.Is(this=self.col("v", alias), expression=exp.null()))
 
     @contextlib.contextmanager

@@ -519,12 +519,27 @@ class ExpressionCompiler:
         if present is not None:
             q = q.where(present, copy=False)
         self.scope = outer
-        alias = self._fresh(f"segql_p{len(self.window_aliases)}")
-        self.window_aliases[shape] = alias
-        self.order[alias] = (self._level(scope) - 1, 1, len(self.order))
-        self.derived[alias] = q
+        order = (self._level(scope) - 1, 1, len(self.order))
+        return self.col("v", self._derive(self.window_aliases, "p", shape, q, order, outer))
+
+    def _derive(
+        self,
+        aliases: dict[int, str],
+        prefix: str,
+        shape: int,
+        query: Any,
+        order: tuple[int, int, int],
+        outer: Scope,
+    ) -> str:
+        """``query`` as a CTE of its own (``segql_<prefix>N``, found again by ``shape`` in
+        ``aliases``), placed by ``order`` after what it reads and joined on the key by
+        ``outer``, the scope that reads it; returns its alias."""
+        alias = self._fresh(f"segql_{prefix}{len(aliases)}")
+        aliases[shape] = alias
+        self.order[alias] = order
+        self.derived[alias] = query
         outer.derived.add(alias)
-        return self.col("v", alias)
+        return alias
 
     def _population_size(self, operand: ir.TExpr, nullable: bool, joined: bool) -> Any:
         """How many contacts have a value: a scalar subquery where one can say it (DuckDB

@@ -10,7 +10,6 @@ import io
 import json
 from typing import Any
 
-from segql.engines.profile import verdict
 from segql.tools.arguments import UsageError
 from segql.tools.commands import _database, _load, _progress, _settings
 
@@ -70,6 +69,8 @@ def render_profile(result: dict[str, Any], fmt: str) -> str:
 
 
 def _eta_line(separation: dict[str, Any], metric: str) -> str:
+    from segql.engines.profile import verdict  # (not on the start-up path of `segql`)
+
     if not separation:
         return ""
     if metric in separation and not isinstance(separation[metric], dict):

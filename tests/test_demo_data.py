@@ -103,7 +103,7 @@ def test_ensure_demo_data_generates_once_atomically(
     monkeypatch.setattr(demo, "generate", small)
     cache = tmp_path / "it's a cache"  # a quote in the path must not break the SQL
     folder = demo.ensure_demo_data(cache)
-    assert folder == cache / "demo-v1"
+    assert folder == cache / "demo-v2"
     assert calls and calls[0] != folder  # written elsewhere, then renamed into place
     assert list(cache.iterdir()) == [folder]  # no temporary directory left behind
     assert demo.ensure_demo_data(cache) == folder

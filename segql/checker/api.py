@@ -5,7 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 from segql.checker.context import _AST_TYPES, _Ctx, _dedupe, _place, _printable, _too_deep
-from segql.checker.definitions import _segment, _segment_root, _segmentation, _trait
+from segql.checker.definitions import (
+    _experiment,
+    _segment,
+    _segment_root,
+    _segmentation,
+    _trait,
+)
 from segql.checker.expressions import _expr
 from segql.core.diagnostics import (
     NO_SPAN,
@@ -119,6 +125,8 @@ def check_schema(schema: Schema, *, limits: Limits = DEFAULT_LIMITS) -> list[Dia
         _segment(root, name, _NO_USE)
     for name in schema.segmentations:
         _segmentation(root, name, _NO_USE)
+    for name in schema.experiments:
+        _experiment(root, name, _NO_USE)
     diags += root.diags
     return _dedupe(diags)
 

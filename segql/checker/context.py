@@ -117,6 +117,7 @@ class _Ctx:
     trait_stack: list[str] = field(default_factory=list)
     segment_stack: list[str] = field(default_factory=list)
     segmentation_stack: list[str] = field(default_factory=list)
+    experiment_stack: list[str] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)
     limits: Limits = DEFAULT_LIMITS
     parsed: dict[str, a.Expr | SegqlError] = field(default_factory=dict)  # by "kind:name"
@@ -158,6 +159,7 @@ class _Ctx:
             trait_stack=self.trait_stack,
             segment_stack=self.segment_stack,
             segmentation_stack=self.segmentation_stack,
+            experiment_stack=self.experiment_stack,
             broken=self.broken,
             limits=self.limits,
             parsed=self.parsed,

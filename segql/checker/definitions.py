@@ -3,6 +3,7 @@ reported."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from segql.checker.context import _a, _boolean_hint, _Ctx, _describe, _place, _too_deep
@@ -12,11 +13,13 @@ from segql.core.diagnostics import (
     Severity,
     Span,
 )
+from segql.core.schema import Schema
 from segql.core.types import Type
 from segql.ir import dag
 from segql.ir import nodes as ir
 from segql.ir.definitions import definitions
 from segql.lang import ast as a
+from segql.lang.formatter import quote_name
 from segql.lang.parser import parse
 
 
@@ -45,12 +48,20 @@ def _segmentation(ctx: _Ctx, name: str, use: Span) -> ir.TExpr | None:
     return _definition(ctx, "segmentation", name, use)
 
 
-KINDS = ("trait", "segment", "segmentation")
+def _experiment(ctx: _Ctx, name: str, use: Span) -> ir.TExpr | None:
+    return _definition(ctx, "experiment", name, use)
+
+
+KINDS = ("trait", "segment", "segmentation", "experiment")
 
 
 def _cache(ctx: _Ctx, kind: str) -> dict[str, ir.TExpr]:
     defs = definitions(ctx.schema)
-    return {"trait": defs.traits, "segment": defs.segments}.get(kind, defs.segmentations)
+    return {
+        "trait": defs.traits,
+        "segment": defs.segments,
+        "experiment": defs.experiments,
+    }.get(kind, defs.segmentations)
 
 
 def _stacks(ctx: _Ctx) -> dict[str, list[str]]:
@@ -58,6 +69,7 @@ def _stacks(ctx: _Ctx) -> dict[str, list[str]]:
         "trait": ctx.trait_stack,
         "segment": ctx.segment_stack,
         "segmentation": ctx.segmentation_stack,
+        "experiment": ctx.experiment_stack,
     }
 
 
@@ -129,7 +141,16 @@ def _texts(ctx: _Ctx, kind: str, name: str) -> list[str]:
     schema = ctx.schema
     if kind == "segmentation":
         return [c.text for c in schema.segmentations[name].classes]
+    if kind == "experiment":
+        ex = schema.experiments[name]
+        return [audience_text(schema, ex.audience), ex.goal]
     return [schema.traits[name].text if kind == "trait" else schema.segments[name].text]
+
+
+def audience_text(schema: Schema, text: str) -> str:
+    """An audience may name a segment (CONTRACT §6.5: `audience: lapsed_vip`)."""
+    plain = text.strip().strip("`")
+    return f"in segment {quote_name(plain)}" if plain in schema.segments else text
 
 
 def _parsed(ctx: _Ctx, kind: str, name: str, part: int = 0) -> a.Expr | SegqlError:
@@ -168,6 +189,8 @@ def _references_in(ctx: _Ctx, tree: a.Expr) -> list[tuple[str, str]]:
                     out.append(("trait", only))
                 elif only in schema.segmentations and only not in schema.entity.fields:
                     out.append(("segmentation", only))
+                elif only in schema.experiments and only not in schema.entity.fields:
+                    out.append(("experiment", only))
             case a.Name(parts=(only,)) if only not in schema.entity.fields:
                 # inside an event condition, a stream's own field comes first (§5.3)
                 if own is None or only not in own:
@@ -175,6 +198,8 @@ def _references_in(ctx: _Ctx, tree: a.Expr) -> list[tuple[str, str]]:
                         out.append(("trait", only))
                     elif only in schema.segmentations:
                         out.append(("segmentation", only))
+                    elif only in schema.experiments:
+                        out.append(("experiment", only))
             case a.InSegment(name=seg) if seg in schema.segments:
                 out.append(("segment", seg))
             case a.Aggregate(target=t, where=w) | a.Has(stream=t, where=w):
@@ -199,6 +224,9 @@ def _check_one(ctx: _Ctx, kind: str, name: str, stacks: dict[str, list[str]]) ->
     """Check one definition (``name`` on top of its stack), cache it or mark it broken."""
     if kind == "segmentation":
         _check_segmentation(ctx, name, stacks)
+        return
+    if kind == "experiment":
+        _check_experiment(ctx, name, stacks)
         return
     schema = ctx.schema
     is_trait = kind == "trait"
@@ -231,6 +259,7 @@ def _sub(ctx: _Ctx, local: list[Diagnostic], stacks: dict[str, list[str]]) -> _C
         trait_stack=stacks["trait"],
         segment_stack=stacks["segment"],
         segmentation_stack=stacks["segmentation"],
+        experiment_stack=stacks["experiment"],
         broken=ctx.broken,
         limits=ctx.limits,
         parsed=ctx.parsed,
@@ -302,3 +331,86 @@ def _check_segmentation(ctx: _Ctx, name: str, stacks: dict[str, list[str]]) -> N
         otherwise=sg.otherwise,
         segmentation=name,
     )
+
+
+def _check_experiment(ctx: _Ctx, name: str, stacks: dict[str, list[str]]) -> None:
+    """The audience (a condition, evaluated at the start) and the goal (a condition or a
+    number); the arm is the first arm whose share of buckets holds the contact's
+    ``bucket(salt)``, among the audience at the start (CONTRACT §6.5)."""
+    ex = ctx.schema.experiments[name]
+    parts: list[ir.TExpr | None] = []
+    failed = False
+    for i, (what, where, text) in enumerate(
+        [
+            ("the audience", ex.audience_where, ex.audience),
+            ("the goal", ex.goal_where, ex.goal),
+        ]
+    ):
+        local: list[Diagnostic] = []
+        sub = _sub(ctx, local, stacks)
+        tree = _parsed(ctx, "experiment", name, i)
+        out: ir.TExpr | None = None
+        if isinstance(tree, SegqlError):
+            local.extend(tree.diagnostics)
+        else:
+            try:
+                out = _segment_root(sub, tree, what=what) if i == 0 else sub.expr(tree)
+            except RecursionError:
+                local.append(_too_deep(tree.span, f"{what} of `{name}`"))
+            if i == 1 and out is not None and not _goal_type(out.type):
+                sub.error(
+                    "not-boolean",
+                    f"the goal of `{name}` must be a condition (a conversion) or a number "
+                    f"(a mean), but {_describe(tree)} is {_a(out.type)}",
+                    tree.span,
+                    "e.g. `has orders` or `sum(orders.amount)`",
+                )
+                out = None
+            if out is not None and not any(d.is_error for d in local):
+                local += _cost(ctx, out, f"{what} of `{name}`", tree.span)
+        written = _texts(ctx, "experiment", name)[i]
+        if written != text:  # a segment's name, read as `in segment NAME`
+            where, text = dataclasses.replace(where, offsets=None), written
+        ctx.diags.extend(_place(local, where, text, f"<{what} of {name}>"))
+        if out is None or any(d.is_error for d in local):
+            failed = True
+        parts.append(out)
+    audience, goal = parts
+    if failed or audience is None or goal is None:
+        ctx.broken.add(f"experiment:{name}")
+        return
+    at = ir.AtTime(operand=audience, as_of=ex.start, type=Type.BOOLEAN)
+    key = ctx.schema.entity.key
+    declared = ctx.schema.entity.fields.get(key)
+    bucket = ir.Func(
+        func=ir.FuncName.BUCKET,
+        args=(
+            ir.Lit(value=ex.salt, type=Type.STRING),
+            ir.Field(name=key, column=key, type=declared.type if declared else Type.INTEGER),
+        ),
+        type=Type.INTEGER,
+    )
+    conds = tuple(
+        ir.BoolOp(
+            op=a.BoolOpKind.AND,
+            operands=(
+                at,
+                ir.Compare(
+                    op=a.CmpOp.LT, left=bucket, right=ir.Lit(value=bound, type=Type.INTEGER)
+                ),
+            ),
+        )
+        for bound in ex.bounds()
+    )
+    defs = definitions(ctx.schema)
+    defs.goals[name] = goal
+    defs.experiments[name] = ir.Classify(
+        conditions=conds,
+        names=tuple(arm.name for arm in ex.arms),
+        otherwise=None,
+        segmentation=name,
+    )
+
+
+def _goal_type(t: Type) -> bool:
+    return t in (Type.BOOLEAN, Type.NULL) or t.is_numeric

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from segql.checker.context import _Ctx, _did_you_mean
-from segql.checker.definitions import _segmentation, _trait
+from segql.checker.definitions import _experiment, _segmentation, _trait
 from segql.core.schema import Stream
 from segql.core.types import Type
 from segql.ir import nodes as ir
@@ -86,6 +86,8 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
             return _trait(ctx, n, e.span)
         if n in schema.segmentations:
             return _segmentation(ctx, n, e.span)
+        if n in schema.experiments:
+            return _experiment(ctx, n, e.span)
         if n in schema.streams:
             ctx.error(
                 "misplaced-stream",
@@ -107,7 +109,14 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
             f"unknown name `{n}`",
             e.span,
             *_did_you_mean(
-                n, [*schema.entity.fields, *schema.traits, *schema.segmentations, *schema.streams]
+                n,
+                [
+                    *schema.entity.fields,
+                    *schema.traits,
+                    *schema.segmentations,
+                    *schema.experiments,
+                    *schema.streams,
+                ],
             ),
         )
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from segql.config.experiments import ExperimentsReader
 from segql.config.nodes import Node
 from segql.config.reading import (
     CATALOG_KEYS,
@@ -17,7 +18,6 @@ from segql.config.reading import (
     is_empty,
     place,
 )
-from segql.config.sources import SourcesReader
 from segql.core.diagnostics import NO_SPAN, Diagnostic
 from segql.core.schema import (
     ClassDef,
@@ -32,7 +32,7 @@ from segql.core.schema import (
 )
 
 
-class SchemaBuilder(SourcesReader):
+class SchemaBuilder(ExperimentsReader):
     """Builds traits, segments and catalogs, then the whole schema."""
 
     def traits(self, node: Node) -> dict[str, TraitDef]:
@@ -255,6 +255,9 @@ class SchemaBuilder(SourcesReader):
         classes_node = root.get("segmentations")
         if classes_node is not None:
             self.read_segmentations(classes_node)
+        experiments_node = root.get("experiments")
+        if experiments_node is not None:
+            self.read_experiments(experiments_node)
         self.namespace(entity, streams, traits)
         return Schema(
             timezone=timezone,
@@ -263,6 +266,7 @@ class SchemaBuilder(SourcesReader):
             traits=traits,
             segments=segments,
             segmentations=dict(self.segmentations),
+            experiments=dict(self.experiments),
             path=path,
         )
 
@@ -274,8 +278,8 @@ class SchemaBuilder(SourcesReader):
             )
             return {}
         special = {
-            k: "a catalog holds only `segments:` and `segmentations:`; this belongs in the "
-            "schema file"
+            k: "a catalog holds only `segments:`, `segmentations:` and `experiments:`; this "
+            "belongs in the schema file"
             for k in TOP_KEYS
             if k not in CATALOG_KEYS
         }
@@ -283,8 +287,11 @@ class SchemaBuilder(SourcesReader):
         classes_node = root.get("segmentations")
         if classes_node is not None:
             self.read_segmentations(classes_node)
+        experiments_node = root.get("experiments")
+        if experiments_node is not None:
+            self.read_experiments(experiments_node)
         node = root.get("segments")
-        if node is None and classes_node is not None:
+        if node is None and (classes_node is not None or experiments_node is not None):
             return {}
         if node is None:
             if not root.entries:  # an empty file is an empty catalog, ready for :save

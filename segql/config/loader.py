@@ -20,6 +20,7 @@ from segql.config.reading import place
 from segql.core.diagnostics import NO_SPAN, Diagnostic, SchemaError, Severity
 from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.core.schema import (
+    ExperimentDef,
     Located,
     Schema,
     SegmentationDef,
@@ -64,14 +65,26 @@ def build_schema(doc: Node, *, path: str | Path | None = None) -> tuple[Schema, 
 
 def _catalog(
     source: SchemaSource, *, fmt: Format | None = None, name: str | None = None
-) -> tuple[dict[str, SegmentDef], dict[str, Located], list[Diagnostic], list[SegmentationDef]]:
+) -> tuple[
+    dict[str, SegmentDef],
+    dict[str, Located],
+    list[Diagnostic],
+    list[SegmentationDef],
+    list[ExperimentDef],
+]:
     try:
         doc = load_document(source, fmt=fmt, name=name)
     except SchemaError as e:
-        return {}, {}, list(e.diagnostics), []
+        return {}, {}, list(e.diagnostics), [], []
     builder = SchemaBuilder(doc, _base_dir(_path_of(source)))
     segments = builder.catalog()
-    return segments, builder.segment_keys, builder.diags, list(builder.segmentations.values())
+    return (
+        segments,
+        builder.segment_keys,
+        builder.diags,
+        list(builder.segmentations.values()),
+        list(builder.experiments.values()),
+    )
 
 
 def load_catalog(
@@ -82,7 +95,7 @@ def load_catalog(
     catalog.
 
     Never raises for bad input: unreadable or malformed files come back as diagnostics."""
-    segments, _, diags, _ = _catalog(source, fmt=fmt, name=name)
+    segments, _, diags, _, _ = _catalog(source, fmt=fmt, name=name)
     return segments, diags
 
 
@@ -113,10 +126,12 @@ def load_schema(
     structural = len(diags)
     places = dict(builder.segment_keys)
     for cat in catalogs:
-        segments, keys, cdiags, classes = _catalog(cat)
+        segments, keys, cdiags, classes, experiments = _catalog(cat)
         diags.extend(cdiags)
         for sg in classes:
             _add_segmentation(schema, sg, diags)
+        for ex in experiments:
+            _add_experiment(schema, ex, diags)
         for name, seg in segments.items():
             if name in schema.segments:
                 loc = keys.get(name, Located())
@@ -136,6 +151,8 @@ def load_schema(
             places[name] = keys.get(name, Located())
     for sg in list(schema.segmentations.values()):
         _segmentation_name_free(schema, sg, diags)
+    for ex in list(schema.experiments.values()):
+        _experiment_name_free(schema, ex, diags)
     # A broken schema structure would echo through every expression, so stop there; a
     # broken or duplicate catalog entry only hides itself: check everything else.
     if any(d.is_error for d in builder.diags[:structural]):
@@ -193,6 +210,54 @@ def _segmentation_name_free(schema: Schema, sg: SegmentationDef, diags: list[Dia
             hints=("segmentations share one namespace with fields, streams and traits",),
             file=sg.where.file,
             source=sg.where.text,
+        )
+    )
+
+
+def _add_experiment(schema: Schema, ex: ExperimentDef, diags: list[Diagnostic]) -> None:
+    first = schema.experiments.get(ex.name)
+    if first is None:
+        schema.experiments[ex.name] = ex
+        return
+    at = place(first.where)
+    diags.append(
+        Diagnostic(
+            code="schema-duplicate-name",
+            message=f"experiment `{ex.name}` is defined twice",
+            span=ex.where.span or NO_SPAN,
+            hints=(f"it is first defined at {at}",) if at else (),
+            file=ex.where.file,
+            source=ex.where.text,
+        )
+    )
+
+
+def _experiment_name_free(schema: Schema, ex: ExperimentDef, diags: list[Diagnostic]) -> None:
+    """An experiment is read by its bare name (its arm), like fields and segmentations."""
+    kind = (
+        "profile field"
+        if ex.name in schema.entity.fields
+        else "event stream"
+        if ex.name in schema.streams
+        else "trait"
+        if ex.name in schema.traits
+        else "segmentation"
+        if ex.name in schema.segmentations
+        else None
+    )
+    if kind is None:
+        return
+    del schema.experiments[ex.name]
+    diags.append(
+        Diagnostic(
+            code="schema-duplicate-name",
+            message=f"experiment `{ex.name}` has the same name as {kind} `{ex.name}`",
+            span=ex.where.span or NO_SPAN,
+            hints=(
+                "experiments share one namespace with fields, streams, traits and segmentations",
+            ),
+            file=ex.where.file,
+            source=ex.where.text,
         )
     )
 

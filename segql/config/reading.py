@@ -12,13 +12,22 @@ from pathlib import Path
 from segql.config.nodes import Node
 from segql.core.diagnostics import NO_SPAN, Diagnostic, Severity, Span
 from segql.core.schema import (
+    ExperimentDef,
     Located,
     SegmentationDef,
 )
 from segql.core.types import COLUMN_TYPES
 
-TOP_KEYS = ("timezone", "entity", "events", "traits", "segments", "segmentations")
-CATALOG_KEYS = ("segments", "segmentations")
+TOP_KEYS = (
+    "timezone",
+    "entity",
+    "events",
+    "traits",
+    "segments",
+    "segmentations",
+    "experiments",
+)
+CATALOG_KEYS = ("segments", "segmentations", "experiments")
 ENTITY_KEYS = ("table", "file", "key", "fields")
 STREAM_KEYS = ("table", "file", "key", "time", "where", "fields", "description")
 FIELD_KEYS = ("type", "column", "values", "description")
@@ -81,6 +90,7 @@ class Reader:
         self.diags: list[Diagnostic] = []
         self.segment_keys: dict[str, Located] = {}
         self.segmentations: dict[str, SegmentationDef] = {}
+        self.experiments: dict[str, ExperimentDef] = {}
 
     # -- reporting ---------------------------------------------------------------------
 

@@ -81,6 +81,9 @@ _TABLE = (
     _c("small-class", (_N,), "profile: a class under 1% of the contacts or under 100 of them"),
     _c("many-classes", (_N,), "profile: a segmentation with more than 12 classes"),
     _c("weak-separation", (_N,), "profile: no metric with η² of 0.2 or more"),
+    _c("sample-ratio-mismatch", (_N,), "results: arm sizes unlike their weights (χ² p < 0.001)"),
+    _c("experiment-running", (_N,), "results: the goal's window has not ended yet"),
+    _c("small-arm", (_N,), "results: an arm with fewer than 30 contacts"),
     # back ends
     _c("unknown-dialect", (_S,), "no SQL dialect of that name"),
     _c("unsupported-construct", (_S,), "the dialect cannot express this construct"),
@@ -111,6 +114,7 @@ _TABLE = (
     _c("schema-duplicate-name", (_F,), "two fields, traits, streams or segments share a name"),
     _c("broken-segment", (_F, _C), "a segment with errors is used (lenient loading skips it)"),
     _c("broken-segmentation", (_C,), "a segmentation with errors is used"),
+    _c("broken-experiment", (_C, _N), "an experiment with errors is used"),
     _c("broken-trait", (_C,), "a trait with errors, used by the expression being checked"),
     _c("fmt-kept", (_F,), "`fmt` left an expression as written (it has `#` comments)"),
     _c("project-file", (_P,), "the project file cannot be read or parsed"),

@@ -7,7 +7,10 @@ filters and segments lives in :mod:`segql.checker`. This module is plain data.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +18,9 @@ from segql.core.diagnostics import Diagnostic, Span
 from segql.core.types import Type
 
 __all__ = [
+    "ArmDef",
     "Entity",
+    "ExperimentDef",
     "FieldDef",
     "Located",
     "Schema",
@@ -129,6 +134,47 @@ class SegmentationDef:
         return names if self.otherwise is None else (*names, self.otherwise)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArmDef:
+    """One arm of an experiment and its weight (a positive number)."""
+
+    name: str
+    weight: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExperimentDef:
+    """An experiment (CONTRACT §6.5): the audience (a condition, or a segment's name)
+    evaluated once at ``start``, split into weighted arms by ``bucket(salt)``; the goal
+    evaluated over the events in ``(start, start + window]``."""
+
+    name: str
+    audience: str
+    start: dt.datetime  # aware, UTC
+    salt: str
+    arms: tuple[ArmDef, ...]
+    goal: str
+    window: tuple[int, str]  # amount and unit (a DurationUnit's value: "d", "w", …)
+    window_text: str
+    description: str | None = None
+    where: Located = NOWHERE  # the experiment's name
+    audience_where: Located = NOWHERE
+    goal_where: Located = NOWHERE
+
+    def bounds(self) -> tuple[int, ...]:
+        """The exclusive upper bucket of each arm: arm i takes the buckets b with
+        ``10000·(w1+…+w(i−1))/W ≤ b < 10000·(w1+…+wi)/W``; b is a whole number, so
+        ``b < x`` is ``b < ceil(x)`` (exact arithmetic: no rounding at the edges)."""
+        total = sum((a.weight for a in self.arms), Decimal(0))
+        out: list[int] = []
+        cum = Decimal(0)
+        for arm in self.arms:
+            cum += arm.weight
+            x = Fraction(cum) * 10000 / Fraction(total)
+            out.append(math.ceil(x))
+        return tuple(out)
+
+
 @dataclass(slots=True, kw_only=True, weakref_slot=True)
 class Schema:
     """A loaded schema: plain data. The typed trees of its definitions are kept beside it
@@ -141,6 +187,7 @@ class Schema:
     traits: dict[str, TraitDef] = field(default_factory=dict)
     segments: dict[str, SegmentDef] = field(default_factory=dict)
     segmentations: dict[str, SegmentationDef] = field(default_factory=dict)
+    experiments: dict[str, ExperimentDef] = field(default_factory=dict)
     path: Path | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
     # Segments skipped by a lenient load (``strict=False``), with their errors.

@@ -203,3 +203,44 @@ class Analyses:
         from segql.engines.history import diff
 
         return diff(self, source, schema, as_of, against, members, timeout)
+
+    def assignments(
+        self,
+        schema: Schema,
+        experiment: str,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        """The experiment's audience at its start with each member's arm (CONTRACT §6.5):
+        a pyarrow Table (key, arm). The same on every engine, whenever it is run."""
+        import segql.engines.experiments as xp
+        from segql.engines.values import _key_type
+
+        arm = xp.arm_value(schema, experiment)
+        cond = ir.Not(operand=ir.IsNull(operand=arm))
+        text = self._text(self._query(cond, schema, None, (), [("arm", arm)]))
+        return self._table(
+            text, [schema.entity.key, "arm"], [_key_type(schema), Type.STRING], timeout
+        )
+
+    def results(
+        self,
+        schema: Schema,
+        experiment: str,
+        *,
+        as_of: dt.datetime | dt.date | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Each arm's size and conversions (or mean) over the goal's window, the lift
+        against the first arm with a 95% interval and p-value, and the sample-ratio-
+        mismatch test (CONTRACT §6.5); as of ``as_of`` (None: now) or the window's end."""
+        import segql.engines.experiments as xp
+        import segql.engines.profile as prof
+
+        ex, arm, goal, upto, end = xp.plan(schema, experiment, as_of)
+        tg = [prof.Target(label=ex.name, value=arm, classes=arm.names)]
+        ms = [prof.Metric(name="goal", value=goal)]
+        inner = self._batch(schema, upto, prof.membership_columns(tg, ms))
+        text = self._text(prof.profile_query(self.dialect, inner, tg, ms))
+        groups = prof.profile_result(self._rows(text, timeout), tg, ms, "")["groups"]
+        return xp.result(ex, groups, goal.type is Type.BOOLEAN, upto, end)

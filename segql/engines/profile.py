@@ -176,9 +176,18 @@ def profile_query(
         if classes
         else exp.Literal.string("")
     )
+
+    def value(j: int) -> Any:
+        """A metric's value; a condition (an experiment's conversion) counts 1 when
+        true, else 0 (unknown included, as for membership)."""
+        x = col(f"x{j}", "m")
+        if metrics[j].value.type is Type.BOOLEAN:
+            return exp.Case(ifs=[exp.If(this=x, true=lit(1))], default=lit(0))
+        return x
+
     x = exp.Case(
         ifs=[
-            exp.If(this=exp.EQ(this=j_of.copy(), expression=lit(j)), true=col(f"x{j}", "m"))
+            exp.If(this=exp.EQ(this=j_of.copy(), expression=lit(j)), true=value(j))
             for j in range(len(metrics))
         ]
     )

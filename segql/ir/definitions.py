@@ -31,6 +31,8 @@ class Definitions:
     filters: dict[str, ir.TExpr] = field(default_factory=dict)
     segments: dict[str, ir.TExpr] = field(default_factory=dict)
     segmentations: dict[str, ir.TExpr] = field(default_factory=dict)
+    experiments: dict[str, ir.TExpr] = field(default_factory=dict)  # the arm (a Classify)
+    goals: dict[str, ir.TExpr] = field(default_factory=dict)  # as written, at any as_of
 
 
 _BY_SCHEMA: dict[int, Definitions] = {}

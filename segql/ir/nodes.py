@@ -9,6 +9,7 @@ stay symbolic here and are resolved against ``as_of`` by each back end.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import typing
 from dataclasses import dataclass, field
@@ -389,6 +390,20 @@ class Classify:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AtTime:
+    """``operand`` evaluated at the fixed instant ``as_of`` (aware UTC), seeing only events
+    after ``since`` when it is set — an experiment's audience frozen at its start, its goal
+    over ``(start, start + window]`` (CONTRACT §6.5). Opaque to the plan around it: it has
+    no children, and each back end evaluates it as a query (or predicate) of its own."""
+
+    operand: TExpr
+    as_of: dt.datetime
+    since: dt.datetime | None = None
+    type: Type = Type.BOOLEAN
+    span: Span = _SPAN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IsTrue:
     """``in segment S``: true exactly when the segment's expression is true; never null."""
 
@@ -449,6 +464,7 @@ TExpr: TypeAlias = (
     | Sequence
     | PriorField
     | Classify
+    | AtTime
     | IsTrue
     | Percentile
     | TopPercent
@@ -457,7 +473,7 @@ TExpr: TypeAlias = (
 
 def children(node: TExpr) -> tuple[TExpr, ...]:
     match node:
-        case Lit() | Field() | EventField() | PriorField() | Now() | Today() | Ago():
+        case Lit() | Field() | EventField() | PriorField() | Now() | Today() | Ago() | AtTime():
             return ()
         case DateToTimestamp(operand=o) | Neg(operand=o) | Not(operand=o) | IsNull(operand=o):
             return (o,)

@@ -267,6 +267,29 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", choices=("table", "json"), default="table")
     common(sp, db=True)
 
+    sp = sub.add_parser("assign", help="an experiment's audience with each member's arm")
+    sp.add_argument("name", help="the experiment (from the catalog's `experiments:`)")
+    sp.add_argument("--format", "-f", choices=FORMATS, default=None)
+    sp.add_argument("--output", "-o", default=None, metavar="FILE",
+                    help="file to write (`-` or none: stdout); the format follows its suffix")  # fmt: skip
+    common(sp, db=True)
+
+    sp = sub.add_parser(
+        "results", help="an experiment's conversions or means per arm, lift, p-value and SRM"
+    )
+    sp.add_argument("name", help="the experiment (from the catalog's `experiments:`)")
+    sp.add_argument("--format", choices=("table", "json"), default="table")
+    common(sp, db=True)
+
+    sp = sub.add_parser("power", help="contacts per arm needed to detect a lift in a rate")
+    sp.add_argument("--baseline", type=float, required=True, metavar="RATE",
+                    help="the control's conversion rate, e.g. 0.05")  # fmt: skip
+    sp.add_argument("--lift", type=float, required=True, metavar="L",
+                    help="the relative lift to detect, e.g. 0.1 for +10%%")  # fmt: skip
+    sp.add_argument("--alpha", type=float, default=0.05, help="false-positive rate (0.05)")
+    sp.add_argument("--power", type=float, default=0.8, help="chance to detect it (0.8)")
+    sp.add_argument("--arms", type=int, default=2, help="arms of equal size (2)")
+
     sp = sub.add_parser("check", help="check a schema and its catalogs")
     project(sp)
     sp.add_argument("--json", action="store_true", help="diagnostics as JSON lines")

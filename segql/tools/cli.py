@@ -21,6 +21,7 @@ from segql.tools.analytics import (
 )
 from segql.tools.arguments import UsageError, build_parser
 from segql.tools.commands import COMMANDS, report
+from segql.tools.experiments import cmd_assign, cmd_power, cmd_results
 
 ALL = {
     **COMMANDS,
@@ -30,6 +31,9 @@ ALL = {
     "report": cmd_report,
     "history": cmd_history,
     "diff": cmd_diff,
+    "assign": cmd_assign,
+    "results": cmd_results,
+    "power": cmd_power,
 }
 
 __all__ = ["main"]

@@ -292,9 +292,33 @@ class _Compiler:
             case ir.IsTrue(operand=o):
                 g = self.compile(o)
                 return lambda env, ev: g(env, ev) is True
+            case ir.AtTime(operand=o, as_of=at, since=since):
+                return self._at_time(self.compile(o), at, since, id(node))
             case ir.Percentile() | ir.TopPercent():  # pragma: no cover - refused earlier
                 raise AssertionError("needs the population")
         raise AssertionError(f"unknown node {node!r}")  # pragma: no cover
+
+    def _at_time(self, g: Fn, at: dt.datetime, since: dt.datetime | None, key: int) -> Fn:
+        """The value at another instant: evaluated over the same contact and events as
+        of ``at`` (seeing only events after ``since``), once per contact."""
+        naive = at.astimezone(dt.UTC).replace(tzinfo=None)
+        after = None if since is None else since.astimezone(dt.UTC).replace(tzinfo=None)
+
+        def at_time(env: _Env, ev: Any) -> Any:
+            if key in env.memo:
+                return env.memo[key]
+            sub = _Env(
+                contact=env.contact,
+                raw_events=env.raw_events,
+                as_of=naive,
+                aware=at,
+                times={},
+                since=after,
+            )
+            env.memo[key] = got = g(sub, None)
+            return got
+
+        return at_time
 
     def _arith(self, node: ir.Arith) -> Fn:
         """Integers are exact (Python ints), decimals exact in :data:`_EXACT`, floats

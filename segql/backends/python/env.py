@@ -32,6 +32,7 @@ class _Env:
     visible: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     memo: dict[int, Any] = field(default_factory=dict)  # values of shared nodes
     prior: Mapping[str, Any] | None = None  # the earlier event a of a sequence (`A.f`)
+    since: dt.datetime | None = None  # naive UTC: only later events count (CONTRACT §6.5)
 
 
 # ---------------------------------------------------------------------------------------

@@ -195,6 +195,7 @@ class Predicate:
         filt = self._filters.get(stream)
         time = st.time
         as_of = env.as_of
+        since = env.since
         tz = self.tz
         fast = _FAST
         checks = [(name, ft, fast.get(ft)) for name, ft in used.items()]
@@ -210,7 +211,7 @@ class Predicate:
                 t = _normalize(t, Type.TIMESTAMP, time, stream, tz)
             elif t.tzinfo is not None:
                 t = t.replace(tzinfo=None)
-            if t is None or t > as_of:
+            if t is None or t > as_of or (since is not None and t <= since):
                 continue
             # Use the caller's dict as is when nothing needs converting (the common case);
             # copy only events with missing keys, aware times or values to convert or refuse.

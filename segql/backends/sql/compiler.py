@@ -80,6 +80,7 @@ class Compiler(EventQueries):
         self._exists_count = 0
         # file: sources compiled for a database as tables named after their files
         self.file_tables: dict[str, str] = {}
+        self.at_aliases: dict[int, str] = {}  # by id of a value at another instant
 
     # --- the query --------------------------------------------------------------------
     def query(self, texpr: ir.TExpr) -> Any:
@@ -278,7 +279,7 @@ class Compiler(EventQueries):
                     copy=False,
                 )
             q = q.from_(self.table(stream.source, EVENT), copy=False)
-            conds = [exp.LTE(this=time, expression=self.ts(self.as_of))]
+            conds = self.seen(time)
             if windowed and not shared and s.earliest is not None:
                 conds.append(exp.GTE(this=time, expression=self.ts(s.earliest)))
             filt = definitions(self.schema).filters.get(s.name)

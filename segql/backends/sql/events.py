@@ -1,6 +1,7 @@
 """The queries over one stream's events that are not the stream's grouped pass: `has` as
 a correlated EXISTS (or a set of keys), sequences, values picked from one event
-(first_value, last_value, mode) and aggregates whose condition reads the contact."""
+(first_value, last_value, mode), aggregates whose condition reads the contact, and values
+at another instant (an experiment's audience and goal)."""
 
 import contextlib
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from typing import Any
 from segql.backends.sql.dialects import HasPlan
 from segql.backends.sql.expressions import ExpressionCompiler
 from segql.backends.sql.functions import AGGREGATES
-from segql.backends.sql.plan import ENTITY, EVENT, Scope, correlated
+from segql.backends.sql.plan import ENTITY, EVENT, Scope, SqlOptions, correlated
 from segql.core.types import Type
 from segql.ir import nodes as ir
 from segql.ir.definitions import definitions
@@ -22,6 +23,42 @@ class EventQueries(ExpressionCompiler):
     own_aliases: dict[int, str]
     _exists_count: int
 
+    def seen(self, time: Any) -> list[Any]:
+        """The conditions on an event's time: at or before as_of and, when the query
+        looks at a window of time only (an experiment's goal, CONTRACT §6.5), after
+        ``since``."""
+        exp = self.exp
+        conds = [exp.LTE(this=time, expression=self.ts(self.as_of))]
+        if self.options.since is not None:
+            conds.append(exp.GT(this=time.copy(), expression=self.ts(self.options.since)))
+        return conds
+
+    def _at_time(self, node: ir.AtTime) -> Any:
+        """A value at another instant: every contact's value, from a query of its own
+        compiled at that as_of (its own passes), as a CTE joined on the key."""
+        alias = self.at_aliases.get(id(node))
+        if alias is None:
+            exp = self.exp
+            options = SqlOptions(
+                sources=self.options.sources,
+                select=(("v", node.operand),),
+                batch=True,
+                since=node.since,
+            )
+            sub = type(self)(self.schema, self.p, node.as_of, options)  # type: ignore[call-arg]
+            inner = sub.query(ir.Lit(value=True, type=Type.BOOLEAN))
+            self.file_tables.update(sub.file_tables)
+            query = exp.select(
+                exp.alias_(self.col(self.schema.entity.key, "m"), "k", quoted=True, copy=False),
+                exp.alias_(self.col("v", "m"), "v", quoted=True, copy=False),
+                copy=False,
+            ).from_(exp.alias_(exp.Subquery(this=inner), "m", table=True, quoted=True), copy=False)
+            n = len(self.at_aliases)
+            alias = self._derive(self.at_aliases, "at", id(node), query, (0, 2, n), self.scope)
+        else:
+            self.scope.derived.add(alias)
+        return self.col("v", alias)
+
     def _exists(self, node: ir.Exists) -> Any:
         """`has E where C within D` as a correlated EXISTS, which engines plan as a semi
         (or, under `not`, anti) join, or (HasPlan.IN_SET) as the contact's key in the set
@@ -32,7 +69,7 @@ class EventQueries(ExpressionCompiler):
         self._exists_count += 1
         time = self.p.timestamp_column(self.col(stream.time, alias))
         in_set = self.p.caps.has_plan is HasPlan.IN_SET
-        conds = [exp.LTE(this=time, expression=self.ts(self.as_of))]
+        conds = self.seen(time)
         if not in_set:
             conds.insert(
                 0,
@@ -108,7 +145,7 @@ class EventQueries(ExpressionCompiler):
             value = self.expr(node.operand, node.stream)
         time = self.p.timestamp_column(self.col(stream.time, EVENT))
         conds: list[Any] = [
-            exp.LTE(this=time, expression=self.ts(self.as_of)),
+            *self.seen(time),
             exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())),
         ]
         filt = definitions(self.schema).filters.get(node.stream)
@@ -226,7 +263,7 @@ class EventQueries(ExpressionCompiler):
             return self.col("v", alias)
         stream = self.schema.streams[node.stream]
         time = self.p.timestamp_column(self.col(stream.time, EVENT))
-        conds: list[Any] = [exp.LTE(this=time, expression=self.ts(self.as_of))]
+        conds: list[Any] = self.seen(time)
         filt = definitions(self.schema).filters.get(node.stream)
         if filt is not None:
             conds.append(exp.Paren(this=self.expr(filt, node.stream)))
@@ -290,7 +327,7 @@ class EventQueries(ExpressionCompiler):
         filters = definitions(self.schema).filters
         try:
             a_time = self.p.timestamp_column(self.col(first.time, a_alias))
-            a_conds = [exp.LTE(this=a_time, expression=self.ts(self.as_of))]
+            a_conds = self.seen(a_time)
             if not in_set:
                 a_conds.insert(
                     0,
@@ -308,7 +345,7 @@ class EventQueries(ExpressionCompiler):
             b_conds = [
                 exp.EQ(this=self.col(later.key, b_alias), expression=self.col(first.key, a_alias)),
                 exp.GT(this=b_time, expression=a_time.copy()),
-                exp.LTE(this=b_time.copy(), expression=self.ts(self.as_of)),
+                *self.seen(b_time.copy()),
             ]
             if node.within is not None:
                 # implied (b after a, a within D), and a constant: the engine can skip

@@ -70,9 +70,16 @@ class ExpressionCompiler:
     event_alias: str
     prior_alias: str
     file_tables: dict[str, str]
+    at_aliases: dict[int, str]
 
     # --- provided by the query half -----------------------------------------------------
+    def query(self, texpr: ir.TExpr) -> Any:
+        raise NotImplementedError
+
     def _exists(self, node: ir.Exists) -> Any:
+        raise NotImplementedError
+
+    def _at_time(self, node: ir.AtTime) -> Any:
         raise NotImplementedError
 
     def _register_agg(self, node: ir.Agg | ir.Exists) -> Any:
@@ -348,6 +355,8 @@ class ExpressionCompiler:
                 ]
                 default = self.lit(other, node.span) if other is not None else None
                 return exp.Case(ifs=ifs, default=default)
+            case ir.AtTime():
+                return self._at_time(node)
             case ir.IsTrue(operand=o):
                 return exp.Coalesce(
                     this=exp.Paren(this=self.expr(o, stream)), expressions=[self.p.false()]

@@ -47,6 +47,8 @@ class SqlOptions:
     # stream's pass, which the batch reads anyway, sequences and conditions reading the
     # contact become key sets joined once, instead of probes per contact.
     batch: bool = False
+    # Only events after this instant count (an experiment's goal window, CONTRACT §6.5).
+    since: dt.datetime | None = None
 
 
 # Exact decimal arithmetic on literals (a `top` percent has at most 38 digits).
@@ -124,6 +126,7 @@ def required_streams(texpr: ir.TExpr, counted_has: bool = False) -> frozenset[st
 
 HEAVY = (
     ir.Agg,
+    ir.AtTime,
     ir.Exists,
     ir.Sequence,
     ir.Percentile,
@@ -139,6 +142,7 @@ CONTACT_LEVEL = (
     ir.Sequence,
     ir.IsTrue,
     ir.Classify,
+    ir.AtTime,
     ir.Percentile,
     ir.TopPercent,
 )

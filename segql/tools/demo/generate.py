@@ -19,7 +19,12 @@ from pathlib import Path
 __all__ = ["AS_OF", "ensure_demo_data", "generate"]
 
 AS_OF = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
-VERSION = "demo-v1"
+VERSION = "demo-v2"
+# The catalog's finished experiment (examples/shop/segments.yaml, `winback_email`): its
+# start, window and salt, so the data can plant a visible effect of the email arm.
+EXPERIMENT_START = dt.datetime(2026, 4, 1)
+EXPERIMENT_SALT = "winback_email"
+EXPERIMENT_LIFT = 0.12  # extra share of the email arm that orders within the window
 
 COUNTRIES = [
     ("US", 30), ("DE", 14), ("GB", 10), ("FR", 8), ("CA", 6), ("IN", 6), ("BR", 5),
@@ -148,6 +153,7 @@ def _rows(contacts: int, seed: int, as_of: dt.datetime) -> dict[str, list[tuple[
         "cart_events": [],
     }
     order_id = 0
+    planted = random.Random(seed + 1)  # its own stream: the rest of the data is unchanged
     three_years = 3 * 365 * 86400
     for cid in range(1, contacts + 1):
         first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -183,6 +189,7 @@ def _rows(contacts: int, seed: int, as_of: dt.datetime) -> dict[str, list[tuple[
         # Orders: a long tail — most contacts buy rarely, a few very often.
         n_orders = min(int(rng.paretovariate(1.3)) - 1, 60) if rng.random() < 0.75 else 0
         span = (as_of - signup).total_seconds()
+        first_order = len(out["orders"])
         for _ in range(n_orders):
             at = signup + dt.timedelta(seconds=rng.random() * span * 1.02)  # ~2% after as_of
             cat = _pick(rng, CATEGORIES)
@@ -200,6 +207,7 @@ def _rows(contacts: int, seed: int, as_of: dt.datetime) -> dict[str, list[tuple[
                     rng.random() < 0.2,
                 )
             )
+        _plant_conversion(out["orders"], first_order, cid, planted)
         # Email: sends, and for engaged contacts opens and clicks.
         engaged = rng.random()
         for _ in range(rng.randint(0, 14)):
@@ -234,6 +242,26 @@ def _rows(contacts: int, seed: int, as_of: dt.datetime) -> dict[str, list[tuple[
                     later = as_of - ago + dt.timedelta(minutes=rng.randrange(1, 90))
                     out["cart_events"].append((cid, _ts(later), "checkout", product, row[4]))
     return out
+
+
+def _plant_conversion(
+    orders: list[tuple[object, ...]], first: int, cid: int, rng: random.Random
+) -> None:
+    """An order in the experiment's window for some of its email arm: the audience is
+    `purchases >= 1 and last_order > 60d` at the start, the arm `bucket(salt) >= 5000`."""
+    from segql.backends.python.functions import bucket_of
+
+    start = EXPERIMENT_START
+    times = [dt.datetime.fromisoformat(str(o[2])) for o in orders[first:]]
+    before = [t for t in times if t <= start]
+    if not before or max(before) >= start - dt.timedelta(days=60):
+        return
+    if bucket_of(EXPERIMENT_SALT, cid) < 5000 or rng.random() >= EXPERIMENT_LIFT:
+        return
+    at = start + dt.timedelta(seconds=rng.randrange(1, 27 * 86400))
+    amount = round(rng.lognormvariate(0, 0.5) * PRICE["apparel"], 2)
+    row = (10**7 + cid, cid, _ts(at), f"{amount:.2f}", "apparel", PRODUCTS["apparel"][0])
+    orders.append((*row, "web", False))
 
 
 _TABLES = {

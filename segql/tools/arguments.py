@@ -270,8 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("assign", help="an experiment's audience with each member's arm")
     sp.add_argument("name", help="the experiment (from the catalog's `experiments:`)")
     sp.add_argument("--format", "-f", choices=FORMATS, default=None)
-    sp.add_argument("--output", "-o", default=None, metavar="FILE",
-                    help="file to write (`-` or none: stdout); the format follows its suffix")  # fmt: skip
+    sp.add_argument(
+        "--output",
+        "-o",
+        default=None,
+        metavar="FILE",
+        help="file to write (`-` or none: stdout); the format follows its suffix",
+    )
     common(sp, db=True)
 
     sp = sub.add_parser(

@@ -7,6 +7,7 @@ Later engines (Spark, ClickHouse, …) plug in by adding a loader and a runner h
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import os
@@ -565,3 +566,94 @@ class ClickHouseHttp:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def sqlite_file(data: Dataset, path: Any) -> Any:
+    """``data`` as a SQLite file (list columns as null: SQLite has no lists)."""
+    con = sqlite3.connect(path)
+    for name, table in data.tables.items():
+        cols = ", ".join(_q(c) for c, _ in table.columns)
+        con.execute(f"CREATE TABLE {_q(name)} ({cols})")
+        marks = ", ".join("?" for _ in table.columns)
+        con.executemany(
+            f"INSERT INTO {_q(name)} VALUES ({marks})",
+            [
+                tuple(
+                    None if t.is_list else _sqlite_value(v, t)
+                    for v, (_, t) in zip(r, table.columns, strict=True)
+                )
+                for r in table.rows
+            ],
+        )
+    con.commit()
+    con.close()
+    return path
+
+
+@contextlib.contextmanager
+def engine_database(kind: str, data: Dataset, folder: Any) -> Iterator[Any]:
+    """A segql database of ``kind`` (one of ENGINE_KINDS) holding ``data``, opened as a
+    user would (through its URL where it has one); ``folder`` holds files it needs."""
+    from segql.engines import connect
+    from segql.engines.base import EngineDatabase
+
+    if kind == "duckdb":
+        import duckdb
+
+        path = folder / "data.duckdb"
+        con = duckdb.connect(str(path))
+        load_duckdb(data, con)
+        con.close()
+        with connect(str(path)) as d:
+            yield d
+    elif kind == "sqlite":
+        path = sqlite_file(data, folder / "data.sqlite")
+        with connect(f"sqlite:///{path}") as d:
+            yield d
+    elif kind == "postgres":
+        pg = PgDatabase(data)
+        url = f"{require_pg()}?options=-csearch_path%3D{pg.schema}"
+        try:
+            with connect(url) as d:
+                yield d
+        finally:
+            pg.close()
+    elif kind == "spark-connect":
+        with connect(spark_connect_url()) as d:
+            sd = SparkData(data, session=d.adapter.spark)
+            try:
+                yield d
+            finally:
+                sd.close()
+    elif kind == "spark":
+        sd = SparkData(data)
+        from segql.engines.spark import Spark
+
+        try:
+            yield EngineDatabase(Spark(session=sd.spark))
+        finally:
+            sd.close()
+    elif kind == "clickhouse-server":
+        require("clickhouse_connect")
+        cd = ChdbData(data)
+        http = ClickHouseHttp(cd.session)
+        try:
+            with connect(f"clickhouse://127.0.0.1:{http.port}/{cd.db}") as d:
+                yield d
+        finally:
+            http.close()
+            cd.close()
+    else:
+        assert kind == "clickhouse", kind
+        cd = ChdbData(data)
+        from segql.engines.clickhouse import Chdb
+
+        try:
+            yield EngineDatabase(Chdb(session=cd.session))
+        finally:
+            cd.close()
+
+
+ENGINE_KINDS = [
+    "duckdb", "sqlite", "postgres", "spark", "spark-connect", "clickhouse", "clickhouse-server"
+]  # fmt: skip

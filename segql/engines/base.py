@@ -112,7 +112,8 @@ class EngineDatabase(Analyses):
         self._roots = [Path(r).resolve() for r in file_roots] if file_roots is not None else None
         self.timeout = timeout
         self.limits = limits or DEFAULT_LIMITS
-        profile = profile_for(adapter.dialect)
+        # an adapter may bring its own profile (SQLite: functions segql registers)
+        profile = getattr(adapter, "profile", None) or profile_for(adapter.dialect)
         assert profile is not None
         self.dialect: Profile = profile
         self._checked: dict[int, Schema] = {}

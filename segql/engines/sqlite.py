@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from segql.backends.sql.dialects.sqlite import SQLiteEngine
 from segql.core.diagnostics import Diagnostic, EngineError, Interrupted
 from segql.engines.base import BATCH, Adapter, engine_error
 
@@ -14,6 +16,7 @@ from segql.engines.base import BATCH, Adapter, engine_error
 class SQLite(Adapter):
     title = "SQLite"
     dialect = "sqlite"
+    profile = SQLiteEngine()
 
     def __init__(self, path: str | Path | None = None, *, connection: Any = None) -> None:
         if connection is None:
@@ -28,6 +31,9 @@ class SQLite(Adapter):
                 )
             uri = file.resolve().as_uri().replace("file://", "file:", 1) + "?mode=ro"
             connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        # md5 for `bucket` (CONTRACT §5.4): SQLite has none; the same digits as hashlib's
+        connection.create_function("md5", 1, _md5, deterministic=True)
+        connection.create_function("segql_hex", 1, _hex, deterministic=True)
         self.con = connection
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
@@ -63,3 +69,11 @@ class SQLite(Adapter):
         if isinstance(e, sqlite3.Error):
             return engine_error(self.title, e)
         return None
+
+
+def _md5(text: str | None) -> str | None:
+    return None if text is None else hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def _hex(digits: str | None) -> int | None:
+    return None if digits is None else int(digits, 16)

@@ -175,3 +175,13 @@ class SQLite(Profile):
                 expression=outwards,
             )
         )
+
+
+class SQLiteEngine(SQLite):
+    """SQLite as segql's engine runs it: the connection has ``md5`` and ``segql_hex``
+    (registered by :class:`segql.engines.sqlite.SQLite`), so `bucket` — and with it
+    experiments — gives the same buckets as every other engine. SQL written for a plain
+    SQLite (``to_sql``) still refuses `bucket`: it has no md5."""
+
+    def hex_number(self, digits: Any) -> Any:
+        return _exp().Anonymous(this="segql_hex", expressions=[digits])

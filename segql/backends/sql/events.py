@@ -48,12 +48,13 @@ class EventQueries(ExpressionCompiler):
             sub = type(self)(self.schema, self.p, node.as_of, options)  # type: ignore[call-arg]
             inner = sub.query(ir.Lit(value=True, type=Type.BOOLEAN))
             self.file_tables.update(sub.file_tables)
+            n = len(self.at_aliases)
+            _rename_ctes(inner, f"_at{n}")
             query = exp.select(
                 exp.alias_(self.col(self.schema.entity.key, "m"), "k", quoted=True, copy=False),
                 exp.alias_(self.col("v", "m"), "v", quoted=True, copy=False),
                 copy=False,
             ).from_(exp.alias_(exp.Subquery(this=inner), "m", table=True, quoted=True), copy=False)
-            n = len(self.at_aliases)
             alias = self._derive(self.at_aliases, "at", id(node), query, (0, 2, n), self.scope)
         else:
             self.scope.derived.add(alias)
@@ -424,3 +425,17 @@ class EventQueries(ExpressionCompiler):
             if fd.column == column:
                 return fd.type
         return Type.TIMESTAMP
+
+
+def _rename_ctes(query: Any, suffix: str) -> None:
+    """Give a nested query's CTEs names of their own: engines that allow no nested WITH
+    (Spark) have them moved to the top, beside the outer query's of the same name."""
+    from sqlglot import exp
+
+    names = {cte.alias for cte in query.ctes}
+    for ident in list(query.find_all(exp.Identifier)):
+        if ident.name not in names:
+            continue
+        if isinstance(ident.parent, exp.Column) and ident.arg_key == "this":
+            continue  # a column that happens to be called so
+        ident.set("this", ident.name + suffix)

@@ -137,6 +137,11 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
             else None
         )
         report = _write_report(db, schema, as_of, folder)
+        experiment = (
+            db.results(schema, EXPERIMENT, as_of=as_of)
+            if EXPERIMENT in definitions(schema).experiments
+            else None
+        )
     width = max([len(r[0]) for r in rows] + [7])
     print(f"{'segment':<{width}}  {'members':>8}  {'share':>6}  description", file=out)
     print(f"{'-' * width}  {'-' * 8}  {'-' * 6}  {'-' * 11}", file=out)
@@ -146,6 +151,8 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
     print(f"\n{total:,} contacts in all.\n", file=out)
     if profiled is not None:
         _print_classes(profiled, out)
+    if experiment is not None:
+        _print_experiment(experiment, out)
     shown = (
         SHOWN_SEGMENT
         if SHOWN_SEGMENT in definitions(schema).segments
@@ -178,6 +185,7 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
     return 0
 
 
+EXPERIMENT = "winback_email"
 CLASSES = "value_class"
 PROFILE_METRICS = ["total_spent", "purchases", "days_since(last_order) as days_since_order"]
 
@@ -226,3 +234,12 @@ def _write_report(db: Any, schema: Any, as_of: Any, folder: Path) -> Path | None
     path = folder / "report.html"
     write_atomic(path, render(collect(db, schema, as_of=as_of)))
     return path
+
+
+def _print_experiment(result: dict[str, Any], out: IO[str]) -> None:
+    from segql.tools.experiments import render_results
+
+    print("A finished experiment (`segql results winback_email`):\n", file=out)
+    for line in render_results(result, "table").splitlines():
+        print(f"    {line}" if line else "", file=out)
+    print(file=out)

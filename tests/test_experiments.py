@@ -412,3 +412,18 @@ def test_an_experiment_is_a_string_value_with_its_arms_as_known_values() -> None
     assert any("not a class" in d.message or "contrl" in d.message for d in got)
     replaced = dataclasses.replace(schema)  # checked again when first used
     typed("promo = 'b'", replaced)
+
+
+def test_the_repl_completes_experiments_and_their_arms() -> None:
+    from segql.tools.repl.completion import complete
+
+    def texts(text: str) -> list[str]:
+        return [c.text for c in complete(text, DATA.schema)[1]]
+
+    assert "promo" in texts("pro")
+    got = texts("promo = ")
+    assert {"'control'", "'a'", "'b'"} <= set(got), got
+    warned = segql.check("promo = 'contrl'", DATA.schema)
+    assert [d.code for d in warned] == ["unknown-value"]
+    assert "not an arm of `promo`" in warned[0].message
+    assert "did you mean 'control'?" in warned[0].hints

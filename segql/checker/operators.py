@@ -444,10 +444,12 @@ def _class_check(ctx: _Ctx, target: ir.Classify, e: a.Expr, value: str) -> None:
     if value in known:
         return
     hits = _suggest(value, known)
+    arm = target.segmentation in ctx.schema.experiments
+    kind = "an arm" if arm else "a class"
     ctx.warn(
         "unknown-value",
-        f"'{value}' is not a class of `{target.segmentation}`, so this is never true",
+        f"'{value}' is not {kind} of `{target.segmentation}`, so this is never true",
         e.span,
         *(("did you mean " + " or ".join(f"'{h}'" for h in hits) + "?",) if hits else ()),
-        "classes: " + ", ".join(known),
+        ("arms: " if arm else "classes: ") + ", ".join(known),
     )

@@ -175,7 +175,7 @@ class _Context:
         f = self.schema.entity.fields.get(name)
         if f is not None:
             return f.type
-        if name in self.schema.segmentations:
+        if name in self.schema.segmentations or name in self.schema.experiments:
             return Type.STRING
         return texpr_type(definitions(self.schema).traits.get(name))
 
@@ -184,6 +184,8 @@ class _Context:
         f = fields.get(name)
         if f is None and name in self.schema.segmentations:
             return self.schema.segmentations[name].values  # its class names
+        if f is None and name in self.schema.experiments:
+            return tuple(arm.name for arm in self.schema.experiments[name].arms)
         return f.values if f is not None else None
 
     def operand_type(self, toks: list[Any]) -> Type | str | None:
@@ -447,6 +449,10 @@ def _value_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> list[
             if _compatible(lhs, Type.STRING):
                 classes = ", ".join(sg.values)
                 out.append(Candidate(quote_name(n), f"segmentation: {classes}"))
+        for n, ex in schema.experiments.items():
+            if _compatible(lhs, Type.STRING):
+                arms = ", ".join(arm.name for arm in ex.arms)
+                out.append(Candidate(quote_name(n), f"experiment: {arms}"))
     if start:
         for phrase, meta in (
             (("not ", "negation"),)

@@ -237,7 +237,7 @@ def _write_report(db: Any, schema: Any, as_of: Any, folder: Path) -> Path | None
 
 
 def _print_experiment(result: dict[str, Any], out: IO[str]) -> None:
-    from segql.tools.experiments import render_results
+    from segql.tools.experiment_view import render_results
 
     print("A finished experiment (`segql results winback_email`):\n", file=out)
     for line in render_results(result, "table").splitlines():

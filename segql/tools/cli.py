@@ -21,6 +21,7 @@ from segql.tools.analytics import (
 )
 from segql.tools.arguments import UsageError, build_parser
 from segql.tools.commands import COMMANDS, report
+from segql.tools.snapshots import cmd_changes, cmd_snapshot
 
 ALL = {
     **COMMANDS,
@@ -30,6 +31,8 @@ ALL = {
     "report": cmd_report,
     "history": cmd_history,
     "diff": cmd_diff,
+    "snapshot": cmd_snapshot,
+    "changes": cmd_changes,
 }
 
 __all__ = ["main"]

@@ -206,6 +206,36 @@ class Database(Analyses):
         table = self._call(lambda: self.con.sql(text).to_arrow_table(), timeout)
         return table.rename_columns(names)  # DuckDB's Arrow types are the declared ones
 
+    def _relation_columns(self, name: str) -> dict[str, str] | None:
+        return self._call(
+            lambda: validation.table_columns(lambda q, p: self.con.execute(q, p).fetchall(), name)
+        )
+
+    def _writing(self, work: Callable[[Callable[[str], list[Any]]], T], timeout: float | None) -> T:
+        def transaction() -> T:
+            rows = self.con.execute(
+                "SELECT readonly FROM duckdb_databases() WHERE database_name = current_database()"
+            ).fetchall()
+            if rows and rows[0][0]:
+                raise EngineError(
+                    Diagnostic(
+                        code="cannot-write",
+                        message="this DuckDB database is open read-only: a snapshot writes into it",
+                        hints=("open it with segql.connect(path, write=True)",),
+                    )
+                )
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                out = work(lambda text: self.con.execute(text).fetchall())
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+            return out
+
+        return self._call(transaction, timeout)
+
     def count(
         self,
         source: str | ir.TExpr,

@@ -101,6 +101,12 @@ _TABLE = (
     _c("bad-output", (_N, _T), "the output file cannot be written"),
     _c("timeout", (_N,), "the query ran longer than the timeout"),
     _c("interrupted", (_N, _T), "the query was interrupted (Ctrl-C)"),
+    # snapshots (docs/snapshots.md)
+    _c("cannot-write", (_N,), "a snapshot on a read-only database, or on Spark or ClickHouse"),
+    _c("snapshot-target", (_N,), "a snapshot of something without a name (or a name twice)"),
+    _c("snapshot-table", (_N,), "the membership table is not one segql wrote (other columns)"),
+    _c("snapshot-order", (_N,), "a snapshot at an as_of before that segment's latest one"),
+    _c("no-snapshot", (_N,), "changes of a segment the membership table holds no snapshot of"),
     # configuration files
     _c("config-io", (_F,), "the file cannot be read, is not UTF-8, or has an unknown format"),
     _c("config-syntax", (_F,), "the file is not valid YAML, TOML or JSON"),

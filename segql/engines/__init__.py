@@ -24,11 +24,13 @@ def connect(
     limits: Limits | None = None,
     file_roots: Iterable[str | Path] | None = None,
     frames: Mapping[str, Any] | None = None,
+    write: bool = False,
 ) -> Any:
     """A database for segments: ``url`` is a DuckDB file path (or None: in memory),
     ``duckdb:///path``, ``postgresql://…``, ``sqlite:///path``, ``spark:local[2]``,
     ``sc://host:port`` (Spark Connect), ``chdb:`` / ``chdb:///path``,
-    ``clickhouse://host:port/db``, or a ``SparkSession`` object."""
+    ``clickhouse://host:port/db``, or a ``SparkSession`` object. ``write``: open it so that
+    :meth:`snapshot` may write (DuckDB, PostgreSQL, SQLite); else segql only reads."""
     from segql.engines.base import EngineDatabase
 
     if url is not None and not isinstance(url, str | Path):
@@ -46,17 +48,22 @@ def connect(
         from segql.engine import Database
 
         return Database(
-            target or None, file_roots=file_roots, timeout=timeout, limits=limits, frames=frames
+            target or None,
+            file_roots=file_roots,
+            timeout=timeout,
+            limits=limits,
+            frames=frames,
+            read_only=not write,
         )
     adapter: Any
     if kind == "postgresql":
         from segql.engines.postgres import Postgres
 
-        adapter = Postgres(target)
+        adapter = Postgres(target, write=write)
     elif kind == "sqlite":
         from segql.engines.sqlite import SQLite
 
-        adapter = SQLite(target)
+        adapter = SQLite(target, write=write)
     elif kind == "spark":
         from segql.engines.spark import Spark
 

@@ -7,8 +7,8 @@ and :class:`segql.engines.base.EngineDatabase` (every other engine) differ only 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from segql.backends.sql.dialects import Profile
 from segql.core.diagnostics import Diagnostic, EngineError
@@ -18,6 +18,7 @@ from segql.ir import nodes as ir
 
 __all__ = ["Analyses"]
 
+T = TypeVar("T")
 _EVERY = ir.Lit(value=True, type=Type.BOOLEAN)  # a batch returns every contact
 
 
@@ -49,6 +50,19 @@ class Analyses:
     def _table(self, text: str, names: list[str], types: list[Type], timeout: float | None) -> Any:
         """The rows of a query as a pyarrow Table with these column names and types."""
         raise NotImplementedError
+
+    def _relation_columns(self, name: str) -> dict[str, str] | None:
+        """Column name -> engine type of table ``name`` (None: no such table)."""
+        raise NotImplementedError
+
+    def _writing(self, work: Callable[[Callable[[str], list[Any]]], T], timeout: float | None) -> T:
+        """Run ``work`` (given a function running one statement) in one transaction:
+        committed when it returns, rolled back when it raises or the process dies."""
+        raise NotImplementedError
+
+    def _lock_table(self, run: Callable[[str], list[Any]], table: Any) -> None:
+        """Keep other writers off ``table`` until the transaction ends (engines whose
+        writers do not already exclude each other)."""
 
     def member_ids(
         self,
@@ -244,3 +258,37 @@ class Analyses:
         text = self._text(prof.profile_query(self.dialect, inner, tg, ms))
         groups = prof.profile_result(self._rows(text, timeout), tg, ms, "")["groups"]
         return xp.result(ex, groups, goal.type is Type.BOOLEAN, upto, end)
+
+    def snapshot(
+        self,
+        schema: Schema,
+        names: Sequence[str],
+        *,
+        table: str = "segql_membership",
+        as_of: dt.datetime | dt.date | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Write the membership of ``names`` (``@segment``, ``@segmentation``: one segment
+        per class, or ``EXPR as NAME``) at ``as_of`` (None: now) into ``table`` as
+        intervals, in one transaction (CONTRACT §6.4; docs/snapshots.md). The same as_of
+        again changes nothing; an as_of before a segment's latest snapshot is refused."""
+        from segql.engines.snapshot import snapshot
+
+        return snapshot(self, schema, names, table, as_of, timeout)
+
+    def changes(
+        self,
+        schema: Schema,
+        names: Sequence[str],
+        *,
+        since: dt.datetime | dt.date,
+        until: dt.datetime | dt.date | None = None,
+        table: str = "segql_membership",
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Who entered and exited ``names`` in (``since``, ``until``], read from the
+        snapshot table: ``{"key", "segment", "change": "entered"|"exited", "at"}`` rows
+        ordered by time, then key."""
+        from segql.engines.snapshot import changes
+
+        return changes(self, schema, names, table, since, until, timeout)

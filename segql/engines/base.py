@@ -13,6 +13,7 @@ import datetime as dt
 import difflib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
@@ -92,6 +93,25 @@ class Adapter(abc.ABC):
     ) -> int | None:
         """Write the members as CSV through the engine's own bulk path, in DuckDB's value
         forms; None when the engine has none (segql then writes the rows itself)."""
+        return None
+
+    def transaction(self) -> AbstractContextManager[Callable[[str], list[Any]]]:
+        """One write transaction, yielding a function that runs a statement and returns
+        its rows; committed at the end of the block, rolled back on an exception.
+        Engines without transactions segql can rely on refuse (docs/snapshots.md)."""
+        raise EngineError(
+            Diagnostic(
+                code="cannot-write",
+                message=f"segql takes snapshots on DuckDB, PostgreSQL and SQLite, not on "
+                f"{self.title}",
+                hints=("run snapshot against one of those (--db), where the table can be "
+                       "written in one transaction",),
+            )
+        )  # fmt: skip
+
+    def lock(self, table: str) -> str | None:
+        """A statement keeping other writers off ``table`` (SQL) until the transaction
+        ends; None where writers exclude each other anyway."""
         return None
 
 
@@ -278,6 +298,24 @@ class EngineDatabase(Analyses):
                     )
                 ) from None
         return write(target)
+
+    # --- writing (snapshots) -------------------------------------------------------------
+    def _relation_columns(self, name: str) -> dict[str, str] | None:
+        if name not in self._call(self.adapter.relations):
+            return None
+        return self._call(lambda: self.adapter.columns(name))
+
+    def _writing(self, work: Callable[[Callable[[str], list[Any]]], T], timeout: float | None) -> T:
+        def transaction() -> T:
+            with self.adapter.transaction() as run:
+                return work(run)
+
+        return self._call(transaction, timeout)
+
+    def _lock_table(self, run: Callable[[str], list[Any]], table: Any) -> None:
+        stmt = self.adapter.lock(self._text(table))
+        if stmt is not None:
+            run(stmt)
 
     # --- running ------------------------------------------------------------------------
     def _call(self, work: Callable[[], T], timeout: float | None = None) -> T:

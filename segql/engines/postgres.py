@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from segql.core.diagnostics import EngineError
+from segql.core.diagnostics import Diagnostic, EngineError
 from segql.core.types import Type
 from segql.engines.base import BATCH, Adapter, engine_error, mapping_relations
 
@@ -14,7 +15,10 @@ class Postgres(Adapter):
     title = "PostgreSQL"
     dialect = "postgres"
 
-    def __init__(self, url: str | None = None, *, connection: Any = None) -> None:
+    def __init__(
+        self, url: str | None = None, *, connection: Any = None, write: bool = False
+    ) -> None:
+        self.write = write
         if connection is None:
             from segql.engines.url import need
 
@@ -24,7 +28,8 @@ class Postgres(Adapter):
             except psycopg.Error as e:
                 raise engine_error("PostgreSQL", e) from None
         self.con = connection
-        # segql only reads; times are UTC (CONTRACT §3.5).
+        # segql only reads (but for a snapshot's own transaction, when opened to write);
+        # times are UTC (CONTRACT §3.5).
         self.con.execute("SET TimeZone TO 'UTC'")
         self.con.execute("SET default_transaction_read_only TO on")
 
@@ -113,6 +118,30 @@ class Postgres(Adapter):
                 for chunk in copy:
                     out.write(chunk)
             return int(cur.rowcount)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Callable[[str], list[Any]]]:
+        if not self.write:
+            raise EngineError(
+                Diagnostic(
+                    code="cannot-write",
+                    message="this PostgreSQL connection is read-only: a snapshot writes",
+                    hints=("open it with segql.connect(url, write=True)",),
+                )
+            )
+
+        def run(sql: str) -> list[Any]:
+            with self.con.cursor() as cur:
+                cur.execute(sql.encode())
+                return list(cur.fetchall()) if cur.description is not None else []
+
+        with self.con.transaction():
+            self.con.execute("SET TRANSACTION READ WRITE")
+            yield run
+
+    def lock(self, table: str) -> str | None:
+        # Self-conflicting, and readers still read: two snapshots into one table queue.
+        return f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"
 
     def interrupt(self) -> None:
         self.con.cancel()

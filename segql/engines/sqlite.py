@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,10 @@ class SQLite(Adapter):
     dialect = "sqlite"
     profile = SQLiteEngine()
 
-    def __init__(self, path: str | Path | None = None, *, connection: Any = None) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, connection: Any = None, write: bool = False
+    ) -> None:
+        self.write = write
         if connection is None:
             file = Path(path or "")
             if not file.is_file():
@@ -29,8 +33,12 @@ class SQLite(Adapter):
                         hints=("give the path of a SQLite file: sqlite:///path/to/file.db",),
                     )
                 )
-            uri = file.resolve().as_uri().replace("file://", "file:", 1) + "?mode=ro"
-            connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            mode = "rw" if write else "ro"
+            uri = file.resolve().as_uri().replace("file://", "file:", 1) + f"?mode={mode}"
+            # (no implicit transactions: a snapshot begins and commits its own)
+            connection = sqlite3.connect(
+                uri, uri=True, check_same_thread=False, isolation_level=None
+            )
         # md5 for `bucket` (CONTRACT §5.4): SQLite has none; the same digits as hashlib's
         connection.create_function("md5", 1, _md5, deterministic=True)
         connection.create_function("segql_hex", 1, _hex, deterministic=True)
@@ -56,6 +64,24 @@ class SQLite(Adapter):
         quoted = '"' + name.replace('"', '""') + '"'
         found = {r[1]: str(r[2]) for r in self.rows(f"PRAGMA table_info({quoted})")}
         return found or None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Callable[[str], list[Any]]]:
+        if not self.write:
+            raise EngineError(
+                Diagnostic(
+                    code="cannot-write",
+                    message="this SQLite database is open read-only: a snapshot writes",
+                    hints=("open it with segql.connect(url, write=True)",),
+                )
+            )
+        self.con.execute("BEGIN IMMEDIATE")  # the write lock now, not at the first write
+        try:
+            yield lambda sql: list(self.con.execute(sql).fetchall())
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
 
     def interrupt(self) -> None:
         self.con.interrupt()

@@ -294,6 +294,31 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--alpha", type=float, default=0.05, help="false-positive rate (0.05)")
     sp.add_argument("--power", type=float, default=0.8, help="chance to detect it (0.8)")
     sp.add_argument("--arms", type=int, default=2, help="arms of equal size (2)")
+    sp = sub.add_parser(
+        "snapshot", help="write segments' membership into a table of the database, as intervals"
+    )
+    sp.add_argument(
+        "expr",
+        nargs="+",
+        metavar="TARGET",
+        help="@segment, @segmentation (a segment per class) or `EXPR as NAME`",
+    )
+    sp.add_argument("--table", default="segql_membership", metavar="NAME",
+                    help="the table to keep membership in (default segql_membership; "
+                    "schema.table allowed), beside NAME_runs")  # fmt: skip
+    sp.add_argument("--format", choices=("table", "json"), default="table")
+    common(sp, db=True)
+
+    sp = sub.add_parser("changes", help="who entered and exited segments, from snapshots")
+    sp.add_argument("expr", nargs="+", metavar="SEGMENT",
+                    help="@segment or @segmentation (its classes), as snapshotted")  # fmt: skip
+    sp.add_argument("--since", type=_as_of, required=True, metavar="T",
+                    help="changes after this instant")  # fmt: skip
+    sp.add_argument("--until", type=_as_of, default=None, metavar="T",
+                    help="and up to this one, inclusive (default: all)")  # fmt: skip
+    sp.add_argument("--table", default="segql_membership", metavar="NAME")
+    sp.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    common(sp, db=True)
 
     sp = sub.add_parser("check", help="check a schema and its catalogs")
     project(sp)

@@ -22,6 +22,7 @@ from segql.tools.analytics import (
 from segql.tools.arguments import UsageError, build_parser
 from segql.tools.commands import COMMANDS, report
 from segql.tools.experiments import cmd_assign, cmd_power, cmd_results
+from segql.tools.snapshots import cmd_changes, cmd_snapshot
 
 ALL = {
     **COMMANDS,
@@ -34,6 +35,8 @@ ALL = {
     "assign": cmd_assign,
     "results": cmd_results,
     "power": cmd_power,
+    "snapshot": cmd_snapshot,
+    "changes": cmd_changes,
 }
 
 __all__ = ["main"]

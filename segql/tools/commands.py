@@ -153,7 +153,9 @@ def _expr(text: str, schema: Schema, limits: Limits) -> Any:
     return typed(text, schema, limits=limits)
 
 
-def _database(args: argparse.Namespace, settings: Settings, schema: Schema) -> Any:
+def _database(
+    args: argparse.Namespace, settings: Settings, schema: Schema, *, write: bool = False
+) -> Any:
     from segql.engines import connect
     from segql.engines.url import is_path
 
@@ -169,7 +171,9 @@ def _database(args: argparse.Namespace, settings: Settings, schema: Schema) -> A
     elif settings.project is not None and schema.path is not None:
         roots = [schema.path.parent, settings.project.folder]
     if db is not None and not is_path(db):  # a URL: PostgreSQL, SQLite, Spark, ClickHouse
-        return connect(db, timeout=args.timeout, limits=settings.limits, file_roots=roots or None)
+        return connect(
+            db, timeout=args.timeout, limits=settings.limits, file_roots=roots or None, write=write
+        )
     from segql.engine import Database
 
     return Database(
@@ -177,6 +181,7 @@ def _database(args: argparse.Namespace, settings: Settings, schema: Schema) -> A
         file_roots=roots or None,
         timeout=args.timeout,
         limits=settings.limits,
+        read_only=not write,
     )
 
 

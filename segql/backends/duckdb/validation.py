@@ -97,6 +97,13 @@ def table_sql(name: str) -> str:
     return str(exp.Table(**kw).sql(dialect="duckdb"))
 
 
+def table_columns(run: Run, name: str) -> dict[str, str] | None:
+    """Column name -> type of table or view ``name`` (None: there is none)."""
+    if name not in _relations(run):
+        return None
+    return {r[0]: str(r[1]) for r in run(f"DESCRIBE SELECT * FROM {table_sql(name)}", [])}
+
+
 def _columns(run: Run, src: Source, relations: Mapping[str, str]) -> dict[str, str] | None:
     if src.file is not None:
         if not src.file.exists():

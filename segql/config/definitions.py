@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from segql.config.channels import read_channels
 from segql.config.nodes import Node
 from segql.config.reading import (
     CATALOG_KEYS,
@@ -256,6 +257,8 @@ class SchemaBuilder(SourcesReader):
         if classes_node is not None:
             self.read_segmentations(classes_node)
         self.namespace(entity, streams, traits)
+        channels_node = root.get("channels")
+        channels = read_channels(self, channels_node, entity) if channels_node is not None else {}
         return Schema(
             timezone=timezone,
             entity=entity,
@@ -263,6 +266,7 @@ class SchemaBuilder(SourcesReader):
             traits=traits,
             segments=segments,
             segmentations=dict(self.segmentations),
+            channels=channels,
             path=path,
         )
 

@@ -17,7 +17,7 @@ from segql.core.schema import (
 )
 from segql.core.types import COLUMN_TYPES
 
-TOP_KEYS = ("timezone", "entity", "events", "traits", "segments", "segmentations")
+TOP_KEYS = ("timezone", "entity", "events", "traits", "segments", "segmentations", "channels")
 CATALOG_KEYS = ("segments", "segmentations")
 ENTITY_KEYS = ("table", "file", "key", "fields")
 STREAM_KEYS = ("table", "file", "key", "time", "where", "fields", "description")

@@ -97,6 +97,7 @@ _TABLE = (
     _c("bad-fields", (_N, _T), "member fields asked for that are unknown or repeated"),
     _c("bad-output", (_N, _T), "the output file cannot be written"),
     _c("unknown-channel", (_C, _N), "no channel of that name in the schema's `channels:`"),
+    _c("bad-export", (_N, _T), "an export option that cannot apply (`hash` without a channel)"),
     _c("timeout", (_N,), "the query ran longer than the timeout"),
     _c("interrupted", (_N, _T), "the query was interrupted (Ctrl-C)"),
     # configuration files

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -38,6 +38,7 @@ from segql.core.limits import DEFAULT_LIMITS, Limits
 from segql.core.schema import Schema
 from segql.core.types import Type
 from segql.engines.analyses import Analyses
+from segql.engines.values import _write
 from segql.ir import nodes as ir
 
 __all__ = ["Database", "ExportFormat"]
@@ -281,11 +282,22 @@ class Database(Analyses):
         as_of: dt.datetime | dt.date | None = None,
         fields: Iterable[str] = (),
         timeout: float | None = None,
+        channel: str | None = None,
+        hash: str | None = None,
     ) -> Any:
         """Members with the chosen values (profile fields, traits, segmentations,
-        ``EXPR as NAME``: CONTRACT §6.2), as a pyarrow Table."""
-        text = self._text(self._query(source, schema, as_of, tuple(fields)))
-        return self._call(lambda: self.con.sql(text).to_arrow_table(), timeout)
+        ``EXPR as NAME``: CONTRACT §6.2), as a pyarrow Table. With ``channel``, only the
+        members it reaches, with its address last (``hash="sha256"``: hashed; members
+        whose address cannot be normalized are left out): docs/privacy.md."""
+        from segql.engines.consent import plan_export
+
+        values = self._values(schema, tuple(fields))
+        plan = plan_export(source, schema, values, channel, hash, limits=self.limits)
+        if plan is not None:
+            source, values = plan.source, plan.values
+        text = self._text(self._query(source, schema, as_of, (), values))
+        table = self._call(lambda: self.con.sql(text).to_arrow_table(), timeout)
+        return plan.table(table) if plan is not None else table
 
     def export(
         self,
@@ -297,18 +309,28 @@ class Database(Analyses):
         as_of: dt.datetime | dt.date | None = None,
         fields: Iterable[str] = (),
         timeout: float | None = None,
+        channel: str | None = None,
+        hash: str | None = None,
     ) -> int:
         """Write the members (key, then ``fields``) to a file or a binary stream with
         DuckDB's own writer; returns the number of rows. A file appears complete or not
         at all. CSV and JSON Lines hold standard values: ``true``/``false``, ISO 8601
         dates and UTC timestamps (``2026-06-01T12:00:00Z``), lists as JSON arrays (in CSV,
         a JSON array in one cell); JSON numbers for decimals. Parquet keeps the types
-        (timestamps as UTC instants)."""
+        (timestamps as UTC instants). ``channel`` and ``hash`` are as for :meth:`members`
+        (hashed rows are written by segql's own writer, in the same forms)."""
+        from segql.engines.consent import plan_export
+
         fmt = ExportFormat(format)
         values = self._values(schema, tuple(fields))
+        plan = plan_export(source, schema, values, channel, hash, limits=self.limits)
+        if plan is not None:
+            source, values = plan.source, plan.values
         inner = self._query(source, schema, as_of, (), values)
         types = [self._key_type(schema), *(v.type for _, v in values)]
         columns = [schema.entity.key, *(n for n, _ in values)]
+        if plan is not None and plan.column is not None:
+            return self._export_rows(plan.rows, inner, target, fmt, columns, types, timeout)
         query = export_select(inner, columns, types, fmt)
         if isinstance(target, str | Path):
             with atomic_target(Path(target)) as tmp:
@@ -319,6 +341,33 @@ class Database(Analyses):
             with open(tmp, "rb") as f:
                 shutil.copyfileobj(f, target, 1 << 20)
             return n
+
+    def _export_rows(
+        self,
+        transform: Callable[[Iterator[list[Any]]], Iterator[list[Any]]],
+        query: Any,
+        target: str | Path | IO[bytes],
+        fmt: ExportFormat,
+        columns: list[str],
+        types: list[Type],
+        timeout: float | None,
+    ) -> int:
+        """Stream the rows through ``transform`` and segql's writer (the forms of COPY)."""
+        from segql.engines.values import write_target
+
+        text = self._text(query)
+
+        def batches() -> Iterator[list[Any]]:
+            cur = self.con.execute(text)
+            while rows := cur.fetchmany(50_000):
+                yield rows
+
+        return write_target(
+            target,
+            lambda out: self._call(
+                lambda: _write(transform(batches()), out, fmt, columns, types), timeout
+            ),
+        )
 
     def _key_type(self, schema: Schema) -> Type:
         fd = schema.entity.fields.get(schema.entity.key)

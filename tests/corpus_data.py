@@ -37,6 +37,8 @@ CONTACT_COLUMNS = [
     ("lucky_numbers", T.LIST_INTEGER),
     ("by", T.STRING),
     ("First Name", T.STRING),
+    ("phone", T.STRING),
+    ("sms_consent", T.BOOLEAN),
 ]
 
 
@@ -47,21 +49,24 @@ def _md5_bucket(salt: str, key: int) -> int:
 CONTACTS = [
     # 1: a VIP: many orders, a leap-day birthday, lists with values.
     (1, "ann@example.com", "Ann", 34, "DE", dt.date(1992, 2, 29), ts(2024, 1, 15, 10),
-     "paid", True, 0.5, D("10.00"), ["vip", "beta"], [7], "x", "Ann Smith"),
+     "paid", True, 0.5, D("10.00"), ["vip", "beta"], [7], "x", "Ann Smith",
+     "+33 (0)6 12 34 56 78", True),
     # 2: nulls in many places, empty list, one order exactly on the 30-day boundary.
     (2, "bob@gmail.com", "Bob", None, "US", dt.date(1990, 6, 3), ts(2026, 5, 25),
-     "organic", False, None, None, [], None, None, None),
+     "organic", False, None, None, [], None, None, None, "06.12.34.56.79", True),
     # 3: no country, null email, a future open (invisible), unicode name.
     (3, None, "Zoë", 17, None, None, None, None, None, 1.5, D("0"), None, [1, 2], "by",
-     "O'Brien"),
+     "O'Brien", None, True),
     # 4: LIKE metacharacters and quotes in the email; signed up exactly at as_of.
     (4, "it's%_@x.com", "Cy", 65, "FR", dt.date(2000, 6, 1), ts(2026, 6, 1, 12),
-     "referral", True, 2.0, D("99.99"), ["vip"], [], "z", "Back\\slash"),
+     "referral", True, 2.0, D("99.99"), ["vip"], [], "z", "Back\\slash",
+     " 0044 20 7946 0958 ", None),
     # 5: a lapsed big spender; an open exactly 60 days ago.
     (5, "dee@example.com", "Dee", 40, "GB", dt.date(1980, 12, 31), ts(2025, 12, 1),
-     "partner", None, -1.0, D("5.5"), ["a_b"], [3], None, None),
+     "partner", None, -1.0, D("5.5"), ["a_b"], [3], None, None, "", True),
     # 6: nothing but an id.
-    (6, None, None, None, None, None, None, None, None, None, None, None, None, None, None),
+    (6, None, None, None, None, None, None, None, None, None, None, None, None, None, None,
+     None, False),
 ]  # fmt: skip
 
 ORDER_COLUMNS = [
@@ -154,6 +159,14 @@ CASES: list[tuple[str, set[int], set[str]]] = [
     ("age > 30 or email_consent", {1, 4, 5}, set()),
     ("not email_consent", {2}, set()),
     ("email_consent is not null and not email_consent", {2}, set()),
+    # reachable_by (CONTRACT §8): consent true and address not null, never unknown; an
+    # empty phone (5) is an address; 3 consents to SMS but has no phone.
+    ("reachable_by('email')", {1, 4}, set()),
+    ("reachable_by('sms')", {1, 2, 5}, set()),
+    ("not reachable_by('sms')", {3, 4, 6}, set()),
+    ("not reachable_by('email') and not reachable_by('sms')", {3, 6}, set()),
+    ("reachable_by('email') or reachable_by('sms')", {1, 2, 4, 5}, set()),
+    ("reachable_by('sms') = (phone is not null)", {1, 2, 3, 5, 6}, set()),
     ("email contains '%_'", {4}, set()),
     ("email contains '@'", {1, 2, 4, 5}, set()),
     ("email starts with 'it''s'", {4}, set()),

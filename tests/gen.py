@@ -85,6 +85,8 @@ def datasets(draw: Any, zoned: bool = False) -> Dataset:
                 ),
                 draw(strings),
                 draw(strings),
+                draw(st.one_of(st.none(), st.sampled_from(["+33 6 12 34 56 78", "", "0612"]))),
+                draw(st.one_of(st.none(), st.booleans())),
             )
         )
     keys = st.one_of(st.integers(1, n + 1), st.none())

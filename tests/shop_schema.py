@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from segql.checker import check_schema
 from segql.core.schema import (
+    AddressKind,
+    ChannelDef,
     ClassDef,
     Entity,
     FieldDef,
@@ -42,6 +44,8 @@ def shop_schema(timezone: str = "UTC") -> Schema:
                 _f("lucky_numbers", Type.LIST_INTEGER),
                 FieldDef(name="by", type=Type.STRING, column="by"),
                 FieldDef(name="first name", type=Type.STRING, column="First Name"),
+                _f("phone", Type.STRING),
+                _f("sms_consent", Type.BOOLEAN),
             ]
         },
     )
@@ -104,6 +108,18 @@ def shop_schema(timezone: str = "UTC") -> Schema:
                     ClassDef(name="young", text="age < 30"),
                     ClassDef(name="middle", text="age < 50"),
                 ),
+            ),
+        },
+        channels={
+            "email": ChannelDef(
+                name="email", address="email", consent="email_consent", kind=AddressKind.EMAIL
+            ),
+            "sms": ChannelDef(
+                name="sms",
+                address="phone",
+                consent="sms_consent",
+                kind=AddressKind.PHONE,
+                country_code="33",
             ),
         },
     )

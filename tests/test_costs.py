@@ -65,7 +65,7 @@ def _data(schema: Schema, n: int = 48) -> Dataset:
         age = None if i % 9 == 0 else (i * 37) % 90
         contacts.append(
             (i, f"c{i}@x.com", None, age, ["DE", "US", "FR", None][i % 4], None, None, None,
-             i % 3 == 0, None, Decimal(i % 7), None, None, None, None)
+             i % 3 == 0, None, Decimal(i % 7), None, None, None, None, None, None)
         )  # fmt: skip
         for k in range(i % 5):
             orders.append(

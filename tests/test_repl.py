@@ -688,7 +688,7 @@ def test_prompt_session_runs_expressions(db: Database, tmp_path: Path) -> None:
         db, "purchases >= 1\rage > 'x'\r:as-of 2026-01-01\r:quit\r", tmp_path
     )
     assert code == 0
-    assert "segql — 14 fields, 6 traits, 2 event streams, 3 segments." in screen
+    assert "segql — 16 fields, 6 traits, 2 event streams, 3 segments." in screen
     assert "4 members (66.7% of 6 contacts)" in screen
     assert "cannot compare `age` (integer) with `'x'` (string)" in screen
     assert "   1 | age > 'x'" in screen and "     |       ^~~" in screen

@@ -41,6 +41,10 @@ def _call(ctx: _Ctx, e: a.Call) -> ir.TExpr | None:
     name = e.func
     if name in ("percentile", "ntile"):
         return _percentile(ctx, e)
+    if name == "reachable_by":
+        from segql.checker.channels import reachable_by
+
+        return reachable_by(ctx, e)
     func = _FUNCS.get(name)
     if func is None:
         ctx.error(
@@ -136,7 +140,7 @@ def _fits(kind: ArgKind, t: Type) -> bool:
             return t is Type.STRING or t.is_list
         case ArgKind.TEMPORAL:
             return t.is_temporal
-        case ArgKind.ANY | ArgKind.DIGITS | ArgKind.SALT:
+        case ArgKind.ANY | ArgKind.DIGITS | ArgKind.SALT | ArgKind.CHANNEL:
             return True
         case _:
             assert_never(kind)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from segql.config.channels import read_channels
 from segql.config.experiments import ExperimentsReader
 from segql.config.nodes import Node
 from segql.config.reading import (
@@ -259,6 +260,8 @@ class SchemaBuilder(ExperimentsReader):
         if experiments_node is not None:
             self.read_experiments(experiments_node)
         self.namespace(entity, streams, traits)
+        channels_node = root.get("channels")
+        channels = read_channels(self, channels_node, entity) if channels_node is not None else {}
         return Schema(
             timezone=timezone,
             entity=entity,
@@ -267,6 +270,7 @@ class SchemaBuilder(ExperimentsReader):
             segments=segments,
             segmentations=dict(self.segmentations),
             experiments=dict(self.experiments),
+            channels=channels,
             path=path,
         )
 

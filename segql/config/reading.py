@@ -26,6 +26,7 @@ TOP_KEYS = (
     "segments",
     "segmentations",
     "experiments",
+    "channels",
 )
 CATALOG_KEYS = ("segments", "segmentations", "experiments")
 ENTITY_KEYS = ("table", "file", "key", "fields")

@@ -99,6 +99,8 @@ _TABLE = (
     _c("file-not-allowed", (_N,), "a `file:` source outside the allowed folders"),
     _c("bad-fields", (_N, _T), "member fields asked for that are unknown or repeated"),
     _c("bad-output", (_N, _T), "the output file cannot be written"),
+    _c("unknown-channel", (_C, _N), "no channel of that name in the schema's `channels:`"),
+    _c("bad-export", (_N, _T), "an export option that cannot apply (`hash` without a channel)"),
     _c("timeout", (_N,), "the query ran longer than the timeout"),
     _c("interrupted", (_N, _T), "the query was interrupted (Ctrl-C)"),
     # snapshots (docs/snapshots.md)
@@ -118,6 +120,9 @@ _TABLE = (
     _c("schema-bad-name", (_F,), "an empty name, or one with a line break or control character"),
     _c("schema-bad-timezone", (_F,), "an unknown IANA time zone"),
     _c("schema-duplicate-name", (_F,), "two fields, traits, streams or segments share a name"),
+    _c("schema-unknown-field", (_F,), "a channel names a profile field the entity does not have"),
+    _c("schema-bad-channel", (_F,), "a channel's address is not a string field, or its consent "
+       "not a boolean one"),
     _c("broken-segment", (_F, _C), "a segment with errors is used (lenient loading skips it)"),
     _c("broken-segmentation", (_C,), "a segmentation with errors is used"),
     _c("broken-experiment", (_C, _N), "an experiment with errors is used"),

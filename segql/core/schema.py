@@ -7,6 +7,7 @@ filters and segments lives in :mod:`segql.checker`. This module is plain data.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,7 +19,9 @@ from segql.core.diagnostics import Diagnostic, Span
 from segql.core.types import Type
 
 __all__ = [
+    "AddressKind",
     "ArmDef",
+    "ChannelDef",
     "Entity",
     "ExperimentDef",
     "FieldDef",
@@ -175,6 +178,29 @@ class ExperimentDef:
         return tuple(out)
 
 
+class AddressKind(enum.Enum):
+    """How a channel's address is normalized before it is hashed (docs/privacy.md)."""
+
+    EMAIL = "email"  # trimmed, lower-cased
+    PHONE = "phone"  # digits only, with the country code
+    NONE = "none"  # as stored
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelDef:
+    """A way to reach a contact (CONTRACT §8): the profile field holding the address and
+    the boolean field recording consent. ``country_code`` completes phone numbers written
+    without one; ``where`` is the channel's name in the file."""
+
+    name: str
+    address: str  # a string profile field
+    consent: str  # a boolean profile field
+    kind: AddressKind = AddressKind.NONE
+    country_code: str | None = None  # digits, e.g. "33"
+    description: str | None = None
+    where: Located = NOWHERE
+
+
 @dataclass(slots=True, kw_only=True, weakref_slot=True)
 class Schema:
     """A loaded schema: plain data. The typed trees of its definitions are kept beside it
@@ -188,6 +214,7 @@ class Schema:
     segments: dict[str, SegmentDef] = field(default_factory=dict)
     segmentations: dict[str, SegmentationDef] = field(default_factory=dict)
     experiments: dict[str, ExperimentDef] = field(default_factory=dict)
+    channels: dict[str, ChannelDef] = field(default_factory=dict)
     path: Path | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
     # Segments skipped by a lenient load (``strict=False``), with their errors.

@@ -292,3 +292,31 @@ class Analyses:
         from segql.engines.snapshot import changes
 
         return changes(self, schema, names, table, since, until, timeout)
+
+    def reach(
+        self,
+        source: str | ir.TExpr,
+        schema: Schema,
+        channel: str,
+        *,
+        as_of: dt.datetime | dt.date | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """How many members of ``source`` ``channel`` reaches and why the others are left
+        out (:class:`segql.engines.consent.Reach`), counted by the engine in one query."""
+        from segql.engines.consent import Reach, channel_of
+        from segql.engines.selection import counts_of, counts_query
+        from segql.ir.channels import reasons
+
+        ch = channel_of(schema, channel)
+        values = reasons(schema, ch)
+        coded = [(f"m{i}", v) for i, (_, v) in enumerate(values)]
+        query, labels = counts_query(self._query(source, schema, as_of, (), coded), values)
+        got = counts_of(self._rows(self._text(query), timeout)[0], labels)
+        return Reach(
+            channel=ch.name,
+            members=got["contacts"],
+            reachable=got["reachable"],
+            no_consent=got["no_consent"],
+            no_address=got["no_address"],
+        )

@@ -29,7 +29,14 @@ from segql.engines.analyses import Analyses
 from segql.engines.selection import (
     select_values,
 )
-from segql.engines.values import _key_type, _write, arrow_type, normalize, normalize_all
+from segql.engines.values import (
+    _key_type,
+    _write,
+    arrow_type,
+    normalize,
+    normalize_all,
+    write_target,
+)
 from segql.ir import nodes as ir
 
 __all__ = ["Adapter", "EngineDatabase", "select_values"]
@@ -247,13 +254,22 @@ class EngineDatabase(Analyses):
         as_of: dt.datetime | dt.date | None = None,
         fields: Iterable[str] = (),
         timeout: float | None = None,
+        channel: str | None = None,
+        hash: str | None = None,
     ) -> Any:
         """Members with the chosen values (profile fields, traits, segmentations,
-        ``EXPR as NAME``: CONTRACT §6.2), as a pyarrow Table."""
+        ``EXPR as NAME``: CONTRACT §6.2), as a pyarrow Table; ``channel`` and ``hash`` as
+        for :meth:`segql.engine.Database.members`."""
+        from segql.engines.consent import plan_export
+
         values = select_values(schema, tuple(fields))
+        plan = plan_export(source, schema, values, channel, hash, limits=self.limits)
+        if plan is not None:
+            source, values = plan.source, plan.values
         text = self._text(self._query(source, schema, as_of, (), values))
         columns, types = _columns(schema, values)
-        return self._table(text, columns, types, timeout)
+        table = self._table(text, columns, types, timeout)
+        return plan.table(table) if plan is not None else table
 
     def export(
         self,
@@ -265,39 +281,37 @@ class EngineDatabase(Analyses):
         as_of: dt.datetime | dt.date | None = None,
         fields: Iterable[str] = (),
         timeout: float | None = None,
+        channel: str | None = None,
+        hash: str | None = None,
     ) -> int:
         """Write the members (key, then ``fields``) in the forms of
         :meth:`segql.engine.Database.export`, streamed in batches; a file appears complete
         or not at all."""
+        from segql.engines.consent import plan_export
+
         fmt = ExportFormat(format)
         values = select_values(schema, tuple(fields))
+        plan = plan_export(source, schema, values, channel, hash, limits=self.limits)
+        if plan is not None:
+            source, values = plan.source, plan.values
         query = self._query(source, schema, as_of, (), values)
         text = self._text(query)
         columns, types = _columns(schema, values)
+        hashing = plan is not None and plan.column is not None
 
         def write(out: IO[bytes]) -> int:
             def work() -> int:
-                if fmt is ExportFormat.CSV:
+                if fmt is ExportFormat.CSV and not hashing:
                     n = self.adapter.copy_csv(query, columns, types, out)
                     if n is not None:
                         return n
-                return _write(self.adapter.batches(text), out, fmt, columns, types)
+                batches = self.adapter.batches(text)
+                rows = plan.rows(batches) if plan is not None else batches
+                return _write(rows, out, fmt, columns, types)
 
             return self._call(work, timeout)
 
-        if isinstance(target, str | Path):
-            from segql.core.fsutil import atomic_path
-
-            try:
-                with atomic_path(Path(target)) as tmp, open(tmp, "wb") as f:
-                    return write(f)
-            except OSError as e:
-                raise EngineError(
-                    Diagnostic(
-                        code="bad-output", message=f"cannot write `{target}`: {e.strerror or e}"
-                    )
-                ) from None
-        return write(target)
+        return write_target(target, write)
 
     # --- writing (snapshots) -------------------------------------------------------------
     def _relation_columns(self, name: str) -> dict[str, str] | None:

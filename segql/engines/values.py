@@ -7,7 +7,8 @@ import contextlib
 import datetime as dt
 import decimal
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, Any
 
 from segql.backends.duckdb.export import ExportFormat
@@ -153,6 +154,22 @@ def _write(
         with contextlib.suppress(Exception):
             text.detach()
     return n
+
+
+def write_target(target: str | Path | IO[bytes], write: Callable[[IO[bytes]], int]) -> int:
+    """``write`` into a binary stream, or into a file that appears complete or not at all."""
+    if not isinstance(target, str | Path):
+        return write(target)
+    from segql.core.diagnostics import Diagnostic, EngineError
+    from segql.core.fsutil import atomic_path
+
+    try:
+        with atomic_path(Path(target)) as tmp, open(tmp, "wb") as f:
+            return write(f)
+    except OSError as e:
+        raise EngineError(
+            Diagnostic(code="bad-output", message=f"cannot write `{target}`: {e.strerror or e}")
+        ) from None
 
 
 def _csv_cell(v: Any) -> str:

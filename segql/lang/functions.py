@@ -17,6 +17,7 @@ class FunctionKind(enum.Enum):
     SCALAR = "scalar"  # f(x, …) on values of the contact or of one event
     AGGREGATE = "aggregate"  # f(stream[.field] [where …] [within …]) over a contact's events
     POPULATION = "population"  # needs every contact (refused in-process)
+    CHANNEL = "channel"  # the checker rewrites it into conditions on profile fields
 
 
 class ArgKind(enum.Enum):
@@ -28,6 +29,7 @@ class ArgKind(enum.Enum):
     TEMPORAL = "a date or timestamp"
     DIGITS = "a whole number written in the expression"  # round's n: a constant
     SALT = "a string written in the expression"  # bucket's salt: a constant
+    CHANNEL = "a channel name written in the expression"  # reachable_by's channel
     ANY = "a value"  # coalesce: any type, unified across the arguments
 
 
@@ -168,6 +170,10 @@ _TABLE = (
        "0..9999, fixed per contact and salt: the first 8 hex digits of md5(salt ':' key) "
        "mod 10000, the same on every engine", "bucket('spring-test') < 5000",
        params=(ArgKind.SALT,)),
+    _f("reachable_by", FunctionKind.CHANNEL, "reachable_by(channel)",
+       "true when the channel's consent is true and its address is not null (never "
+       "unknown); channels are declared in the schema's `channels:`",
+       "reachable_by('email')", completion="boolean", params=(ArgKind.CHANNEL,)),
     _f("percentile", _P, "percentile(x)",
        "100 × PERCENT_RANK() of x among all contacts with a non-null x",
        "percentile(total_spent) >= 90"),

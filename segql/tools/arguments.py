@@ -205,6 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="values to include besides the key, comma-separated: profile fields, traits, "
         "segmentations, or `EXPR as NAME`",
     )
+    sp.add_argument(
+        "--channel",
+        default=None,
+        metavar="NAME",
+        help="only members this channel (schema `channels:`) reaches, with its address; "
+        "says on stderr how many were left out and why",
+    )
+    sp.add_argument(
+        "--hash",
+        choices=("sha256",),
+        default=None,
+        help="with --channel: the address as the SHA-256 of its normalized form",
+    )
 
     sp = sub.add_parser(
         "profile",

@@ -305,13 +305,21 @@ def cmd_members(args: argparse.Namespace) -> int:
     from segql.engines.selection import split_fields
 
     fields = split_fields(args.fields)
+    if args.hash is not None and args.channel is None:
+        raise UsageError("--hash hashes a channel's address: give --channel too")
+    reach = None
+    channel = {"channel": args.channel, "hash": args.hash} if args.channel is not None else {}
     with _database(args, settings, schema) as db, _progress("exporting"):
-        if out is not None:
-            db.export(texpr, schema, out, format=fmt, as_of=args.as_of, fields=fields)
-        else:
-            sys.stdout.flush()
-            db.export(texpr, schema, sys.stdout.buffer, format=fmt, as_of=args.as_of, fields=fields)
-            sys.stdout.buffer.flush()
+        if args.channel is not None:
+            reach = db.reach(texpr, schema, args.channel, as_of=args.as_of)
+        target = out if out is not None else sys.stdout.buffer
+        sys.stdout.flush()
+        n = db.export(texpr, schema, target, format=fmt, as_of=args.as_of, fields=fields, **channel)
+        sys.stdout.buffer.flush()
+    if reach is not None:
+        from segql.tools.privacy import reach_summary
+
+        print(reach_summary(reach, n), file=sys.stderr)
     return 0
 
 

@@ -142,6 +142,7 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
             if EXPERIMENT in definitions(schema).experiments
             else None
         )
+        audience = _audience(db, schema, as_of)
     width = max([len(r[0]) for r in rows] + [7])
     print(f"{'segment':<{width}}  {'members':>8}  {'share':>6}  description", file=out)
     print(f"{'-' * width}  {'-' * 8}  {'-' * 6}  {'-' * 11}", file=out)
@@ -170,13 +171,16 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
                 to_sql(definitions(schema).segments[shown], schema, dialect=dialect, as_of=as_of),
                 file=out,
             )
+    if audience is not None:
+        print(f"\n{audience}", file=out)
     print(
         "\nThe demo's folder is a segql project (segql.toml sets the schema, the catalog and\n"
         "the as_of), so inside it no options are needed:\n\n"
         f"    cd {folder}\n"
         "    segql repl\n"
         "    segql count 'purchases >= 3 and last_order > 90d'\n"
-        "    segql members @vip --fields email,total_spent -o vip.csv\n\n"
+        "    segql members @vip --fields email,total_spent -o vip.csv\n"
+        f"    segql members @{AUDIENCE} --channel email --hash sha256 -o audience.csv\n\n"
         f"or from anywhere, with --project:  segql repl --project {folder}",
         file=out,
     )
@@ -243,3 +247,19 @@ def _print_experiment(result: dict[str, Any], out: IO[str]) -> None:
     for line in render_results(result, "table").splitlines():
         print(f"    {line}" if line else "", file=out)
     print(file=out)
+
+
+AUDIENCE = "cart_abandoners"
+
+
+def _audience(db: Any, schema: Any, as_of: Any) -> str | None:
+    """The consent-aware email audience of one segment (docs/privacy.md), counted by the
+    engine: who may be emailed, and why the others may not."""
+    if "email" not in schema.channels or AUDIENCE not in definitions(schema).segments:
+        return None
+    r = db.reach(definitions(schema).segments[AUDIENCE], schema, "email", as_of=as_of)
+    return (
+        f"Email audience of @{AUDIENCE}: {r.reachable:,} reachable by email, "
+        f"{r.no_consent:,} without consent, {r.no_address:,} without an address "
+        f"(of {r.members:,} members)."
+    )

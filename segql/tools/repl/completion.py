@@ -39,6 +39,7 @@ _AGGS = tuple(f.name for f in _TABLE if f.kind is FunctionKind.AGGREGATE)
 _FIELD_AGGS = tuple(f.name for f in _TABLE if f.name in _AGGS and ".field" in f.signature)
 _FUNCS = tuple(f.name for f in _TABLE if f.kind is FunctionKind.SCALAR)
 _POPULATION = tuple(f.name for f in _TABLE if f.kind is FunctionKind.POPULATION)
+_CHANNEL_FUNCS = tuple(f.name for f in _TABLE if f.kind is FunctionKind.CHANNEL)
 _NUMERIC_FUNCS = tuple(f.name for f in _TABLE if f.completion == "number")
 _NUMERIC_FUNCS = (
     "length", "abs", "round", "floor", "ceil", "year", "month", "day", "weekday",
@@ -350,6 +351,9 @@ def _candidates(word: str, toks: list[Any], schema: Schema) -> list[Candidate]:
                 for n, s in schema.streams.items()]  # fmt: skip
     if prev_type == "LPAR" and len(toks) >= 2 and toks[-2].type == "NAME":
         func = toks[-2].value.lower()
+        if func in _CHANNEL_FUNCS:  # reachable_by('…'): the schema's channels
+            return [Candidate(quote_string(n), f"channel: {c.address}, if {c.consent}")
+                    for n, c in schema.channels.items()]  # fmt: skip
         if func in _FIELD_AGGS:
             return _stream_fields(schema, func)
         if func in _AGGS:
@@ -473,7 +477,7 @@ def _value_candidates(ctx: _Context, stack: list[Any], toks: list[Any]) -> list[
         out += [Candidate("now", "the as-of time"), Candidate("today", "start of as-of's day")]
     funcs = list(_FUNCS)
     if ctx.stream is None:
-        funcs += [*_AGGS, *_POPULATION]
+        funcs += [*_AGGS, *_POPULATION, *_CHANNEL_FUNCS]
     for fn in funcs:
         if _compatible(lhs, _FUNC_KINDS.get(fn)):
             f = FUNCTIONS[fn]

@@ -269,6 +269,52 @@ def test_report_history_options_and_errors(db: Path, tmp_path: Path) -> None:  #
         assert "Traceback" not in r.stderr and not out.exists()
 
 
+def test_the_demo_prints_and_charts_six_months_of_two_segments(tmp_path: Path) -> None:
+    """`segql demo`: each history line (first size, sparkline, last size, entered and exited
+    summed over the weeks) and its report's history equal the segments' members at each
+    week, computed here one instant at a time."""
+    import datetime as dt
+    import io
+
+    from segql.config.loader import load_schema
+    from segql.engine import Database
+    from segql.ir.definitions import definitions
+    from segql.tools.demo import run as demo
+
+    out = io.StringIO()
+    assert demo.run_demo(out=out, cache_dir=tmp_path / "cache") == 0
+    text = out.getvalue()
+    folder = Path(text.split("data: ")[1].split()[0])
+    p = _Page()
+    p.feed((folder / "report.html").read_text(encoding="utf-8"))
+    hist = json.loads(p.data)["history"]
+    assert [s["name"] for s in hist["segments"]] == ["@vip", "@re_engagement"]
+    assert (hist["from"], hist["to"]) == ("2025-12-01T12:00:00Z", "2026-06-01T12:00:00Z")
+    schema = load_schema(folder / "schema.yaml", catalogs=[folder / "segments.yaml"])
+    start = dt.datetime(2025, 12, 1, 12, tzinfo=dt.UTC)
+    weeks = [start + dt.timedelta(weeks=i) for i in range(27)]
+    lines = text.split("Six months, week by week")[1].splitlines()
+    with Database(file_roots=[folder]) as engine:
+        for s in hist["segments"]:
+            texpr = definitions(schema).segments[s["name"][1:]]
+            members = [set(engine.member_ids(texpr, schema, as_of=t)) for t in weeks]
+            sizes = [len(m) for m in members]
+            entered = [len(b - a) for a, b in itertools.pairwise(members)]
+            exited = [len(a - b) for a, b in itertools.pairwise(members)]
+            assert [pt["size"] for pt in s["points"]] == sizes
+            assert [pt["entered"] for pt in s["points"]] == [None, *entered]
+            assert [pt["exited"] for pt in s["points"]] == [None, *exited]
+            printed = next(ln for ln in lines if ln.startswith(s["name"][1:] + " ")).split()
+            table = run("history", s["name"], "--from", hist["from"], cwd=folder)  # its sparkline
+            assert table.returncode == 0, table.stderr
+            assert printed == [
+                s["name"][1:], f"{sizes[0]:,}", table.stdout.split()[-1], f"{sizes[-1]:,}",
+                f"+{sum(entered):,}", f"-{sum(exited):,}",
+            ]  # fmt: skip
+            assert sum(entered) > 0
+    assert f"segql history @vip --from {hist['from']}" in text  # the command that shows it
+
+
 @pytest.mark.parametrize(
     ("lo", "hi"), [(0, 0), (0, 4), (5, 5), (7, 8), (142, 261), (937, 1181), (0, 1_000_003)]
 )

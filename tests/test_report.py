@@ -254,6 +254,14 @@ def test_report_history_options_and_errors(db: Path, tmp_path: Path) -> None:  #
     assert [pt["as_of"] for pt in hist["segments"][0]["points"]] == [
         "2026-03-01T00:00:00Z", "2026-03-29T00:00:00Z", "2026-04-26T00:00:00Z"
     ]  # fmt: skip
+    # without --from the points step back from --to for 26 weeks: the last point is --to
+    r = run("report", *base(db), "--json", "-o", "-", "--history", "@buyers", "--every", "4w")
+    got = [pt["as_of"] for pt in json.loads(r.stdout)["history"]["segments"][0]["points"]]
+    assert got[0] == "2025-12-15T12:00:00Z" and got[-1] == "2026-06-01T12:00:00Z"
+    assert len(got) == 7  # 24 weeks back; 28 would be more than 26
+    r = run("report", *base(db), "--json", "-o", "-", "--history", "@buyers", "--every", "1mo")
+    got = [pt["as_of"] for pt in json.loads(r.stdout)["history"]["segments"][0]["points"]]
+    assert got[0] == "2025-12-01T12:00:00Z" and got[-1] == "2026-06-01T12:00:00Z"
     out = tmp_path / "x.html"
     for args, code, words in [
         (["--every", "1d"], 2, "--every is for --history"),

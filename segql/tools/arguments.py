@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--history", nargs="+", default=None, metavar="EXPR",
                     help="add a size history chart of each (@segments or expressions)")  # fmt: skip
     sp.add_argument("--from", dest="start", type=_as_of, default=None, metavar="T",
-                    help="the history's first point (default: 26 weeks before --to)")  # fmt: skip
+                    help="the first point (default: about 26 weeks before --to)")  # fmt: skip
     sp.add_argument("--to", dest="end", type=_as_of, default=None, metavar="T",
                     help="the history's last point (default: --as-of)")  # fmt: skip
     sp.add_argument("--every", default=None, metavar="D",

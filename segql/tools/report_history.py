@@ -34,7 +34,7 @@ class HistoryRequest:
     """What `--history`, `--from`, `--to` and `--every` asked for."""
 
     targets: tuple[tuple[str, Any], ...]  # (the text given, e.g. "@vip"; its typed tree)
-    start: dt.datetime | None = None  # None: DEFAULT_WEEKS before the end
+    start: dt.datetime | None = None  # None: steps back from the end over DEFAULT_WEEKS
     end: dt.datetime | None = None  # None: the report's as_of
     every: str = "1w"
 
@@ -51,18 +51,32 @@ class HistoryPlan:
 
 def plan(schema: Schema, request: HistoryRequest, at: dt.datetime) -> HistoryPlan:
     """The series' first and last instants; a bad `--every` or a `--from` after `--to` is
-    an error here, before the report's other queries run. The default start is 26 weeks
-    before the end on the schema zone's calendar, so the last point is the end itself."""
-    from segql.engines.history import points
+    an error here, before the report's other queries run. Without `--from`, the points
+    step back from the end by `--every` (on the schema zone's calendar) as far as they stay
+    within the 26 weeks before it, so that the last point is the end itself, whatever the
+    step."""
+    from segql.engines.history import MAX_POINTS, points
     from segql.ir.timecalc import normalize_as_of, shift
-    from segql.lang.ast import DurationUnit
+    from segql.lang import ast as a
+    from segql.lang.parser import parse
 
     end = at if request.end is None else normalize_as_of(request.end)
-    start = (
-        shift(end, -DEFAULT_WEEKS, DurationUnit.WEEK, schema.tz)
-        if request.start is None
-        else normalize_as_of(request.start)
-    )
+    if request.start is not None:
+        start = normalize_as_of(request.start)
+    else:
+        floor = shift(end, -DEFAULT_WEEKS, a.DurationUnit.WEEK, schema.tz)
+        try:
+            step = parse(request.every)
+        except Exception:
+            step = None  # (points() says what is wrong with it)
+        start = floor
+        if isinstance(step, a.DurationLit) and step.amount > 0:
+            start = end
+            for k in range(1, MAX_POINTS + 1):
+                t = shift(end, -k * step.amount, step.unit, schema.tz)
+                if t < floor:
+                    break
+                start = t
     points(schema, start, end, request.every)  # raises for a bad --every or order
     return HistoryPlan(targets=request.targets, start=start, end=end, every=request.every)
 

@@ -351,6 +351,25 @@ def test_history_and_diff_equal_counts_and_set_differences(db: Any) -> None:
     )  # fmt: skip
 
 
+def test_the_reports_history_equals_duckdbs(db: Any, reference: Any) -> None:
+    """`segql report --history` on every engine: its default span (26 weeks before the
+    as_of, on the schema zone's calendar), here every 13 weeks, gives DuckDB's points."""
+    from segql.checker import typed
+    from segql.tools import report_history
+
+    schema = _schema(_is_clickhouse(db))
+    expr = "has orders within 91d or has email_opens within 30d"
+    request = report_history.HistoryRequest(targets=((expr, typed(expr, schema)),), every="13w")
+    plan = report_history.plan(schema, request, AS_OF)
+    got = report_history.collect(db, schema, plan)
+    assert got == report_history.collect(reference, schema, plan)
+    points = got["segments"][0]["points"]
+    assert [p["as_of"] for p in points] == [
+        "2025-12-01T12:00:00Z", "2026-03-02T12:00:00Z", "2026-06-01T12:00:00Z"
+    ]  # fmt: skip
+    assert any(p["entered"] for p in points) and any(p["exited"] for p in points)
+
+
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     """Values compared across engines: instants in UTC, decimals as numbers."""
     out = {}

@@ -12,6 +12,7 @@ from typing import Any
 
 from segql.tools.arguments import UsageError
 from segql.tools.commands import _database, _load, _progress, _settings
+from segql.tools.sparkline import sparkline
 
 STATS = ("count", "nulls", "mean", "std", "min", "p10", "median", "p90", "max")
 
@@ -168,14 +169,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     metrics = split_fields(args.metrics) if args.metrics is not None else None
+    if args.history is None:
+        given = [o for o, v in (("--from", args.start), ("--to", args.end),
+                                ("--every", args.every)) if v is not None]  # fmt: skip
+        if given:
+            raise UsageError(f"{given[0]} is for --history: name the segments to chart")
     out = None if args.output == "-" else Path(args.output)
     if out is not None and out.is_dir():
         raise UsageError(f"`{out}` is a folder; give a file name with -o")
     if out is not None and not out.resolve().parent.is_dir():
         raise UsageError(f"the folder of `{out}` does not exist")
     schema = _load(settings)
+    history = _history_request(args, schema, settings)
     with _database(args, settings, schema) as db, _progress("reporting"):
-        data = collect(db, schema, as_of=args.as_of, metrics=metrics)
+        data = collect(db, schema, as_of=args.as_of, metrics=metrics, history=history)
     text = json.dumps(data, indent=2) + "\n" if args.json else render(data)
     if out is None:
         sys.stdout.write(text)
@@ -188,17 +195,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-_BLOCKS = "▁▂▃▄▅▆▇█"
+def _history_request(args: argparse.Namespace, schema: Any, settings: Any) -> Any:
+    """`--history @a @b [--from T] [--to T] [--every D]`: each target checked now, before
+    any query runs; the same target twice is charted once."""
+    from segql.tools.commands import _expr
+    from segql.tools.report_history import HistoryRequest
 
-
-def sparkline(values: list[int]) -> str:
-    """The sizes as one line of block characters, lowest to highest."""
-    if not values:
-        return ""
-    lo, hi = min(values), max(values)
-    if hi == lo:
-        return _BLOCKS[3] * len(values)
-    return "".join(_BLOCKS[round((v - lo) * 7 / (hi - lo))] for v in values)
+    if args.history is None:
+        return None
+    targets = list(dict.fromkeys(args.history))
+    return HistoryRequest(
+        targets=tuple((t, _expr(t, schema, settings.limits)) for t in targets),
+        start=args.start,
+        end=args.end,
+        every=args.every or "1w",
+    )
 
 
 def cmd_history(args: argparse.Namespace) -> int:

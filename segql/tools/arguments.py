@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser(
         "report",
-        help="one self-contained HTML page: sizes, overlaps, each segmentation's profile",
+        help="one self-contained HTML page: sizes, history, overlaps, segmentations' profiles",
     )
     sp.add_argument("--output", "-o", default="report.html", metavar="FILE",
                     help="the page to write (default: report.html; `-`: stdout)")  # fmt: skip
@@ -261,6 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
         "traits)",
     )
     sp.add_argument("--json", action="store_true", help="write the page's data as JSON instead")
+    sp.add_argument("--history", nargs="+", default=None, metavar="EXPR",
+                    help="add a size history chart of each (@segments or expressions)")  # fmt: skip
+    sp.add_argument("--from", dest="start", type=_as_of, default=None, metavar="T",
+                    help="the first point (default: about 26 weeks before --to)")  # fmt: skip
+    sp.add_argument("--to", dest="end", type=_as_of, default=None, metavar="T",
+                    help="the history's last point (default: --as-of)")  # fmt: skip
+    sp.add_argument("--every", default=None, metavar="D",
+                    help="the history's step, a duration (default 1w)")  # fmt: skip
     common(sp, db=True)
 
     sp = sub.add_parser("history", help="a segment's size over time, with who entered and left")

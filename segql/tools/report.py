@@ -1,9 +1,10 @@
 """`segql report` (CONTRACT §6.3): one self-contained HTML page — no script, no network, no
 font or stylesheet from elsewhere; charts are inline SVG — with the catalog's segment sizes,
-their overlaps as a heat map, and each segmentation's profile (per class the mean of each
-metric with its p10–p90 spread) with η² verdicts. The numbers it shows are the JSON
-embedded in the page (``<script type="application/json" id="segql-data">``), which the
-tests compare with the page a browser renders."""
+the size history of the segments chosen with --history (report_history.py), their overlaps
+as a heat map, and each segmentation's profile (per class the mean of each metric with its
+p10–p90 spread) with η² verdicts. The numbers it shows are the JSON embedded in the page
+(``<script type="application/json" id="segql-data">``), which the tests compare with the
+page a browser renders."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ import math
 from typing import Any
 
 from segql.core.schema import Schema
+from segql.tools.report_history import CSS as _HISTORY_CSS
+from segql.tools.report_history import HistoryRequest
+from segql.tools.report_history import render as _history
 
-__all__ = ["DEFAULT_METRICS", "collect", "render"]
+__all__ = ["DEFAULT_METRICS", "HistoryRequest", "collect", "render"]
 
 DEFAULT_METRICS = 6  # numeric traits profiled when none are given
 
@@ -32,14 +36,22 @@ def default_metrics(schema: Schema) -> list[str]:
 
 
 def collect(
-    db: Any, schema: Schema, *, as_of: Any = None, metrics: list[str] | None = None
+    db: Any,
+    schema: Schema,
+    *,
+    as_of: Any = None,
+    metrics: list[str] | None = None,
+    history: HistoryRequest | None = None,
 ) -> dict[str, Any]:
     """Everything the page shows, computed by the engine at one instant: the overlaps (one
-    query, which gives the sizes too), the number of contacts, a profile per segmentation."""
+    query, which gives the sizes too), the number of contacts, a profile per segmentation,
+    and the size history of the segments ``history`` names (None: no history section)."""
     from segql.engines.profile import as_of_text
     from segql.ir.timecalc import normalize_as_of
+    from segql.tools import report_history
 
     at = normalize_as_of(as_of)  # "now" is one instant for the whole page
+    hist = report_history.plan(schema, history, at) if history is not None else None
     segments = list(schema.segments)
     overlap = db.overlap(schema, as_of=at) if len(segments) >= 2 else None
     if overlap is not None:
@@ -66,6 +78,7 @@ def collect(
             for name in schema.segmentations
             if chosen
         },
+        "history": report_history.collect(db, schema, hist) if hist is not None else None,
     }
 
 
@@ -93,12 +106,14 @@ def render(data: dict[str, Any]) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>segql report</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{_CSS}{_HISTORY_CSS}</style></head><body>",
         "<h1>Segments</h1>",
         f'<p class="sub">as of <span data-k="as_of">{esc(data["as_of"])}</span> · '
         f'<span data-k="population">{data["population"]:,}</span> contacts</p>',
     ]
     parts += _sizes(data)
+    if data.get("history"):
+        parts += _history(data["history"])
     if data.get("overlap"):
         parts += _overlap(data["overlap"])
     for name, prof in data["profiles"].items():

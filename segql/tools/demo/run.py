@@ -18,10 +18,13 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from segql.ir.definitions import definitions
 from segql.tools.demo.generate import AS_OF
+
+if TYPE_CHECKING:
+    from segql.tools.report_history import HistoryRequest
 
 __all__ = ["AS_OF", "demo_files", "prepare", "run_demo"]
 
@@ -136,7 +139,7 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
             if CLASSES in definitions(schema).segmentations
             else None
         )
-        report = _write_report(db, schema, as_of, folder)
+        report, page = _write_report(db, schema, as_of, folder, history=_history(schema))
         experiment = (
             db.results(schema, EXPERIMENT, as_of=as_of)
             if EXPERIMENT in definitions(schema).experiments
@@ -154,6 +157,8 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
         _print_classes(profiled, out)
     if experiment is not None:
         _print_experiment(experiment, out)
+    if page["history"] is not None:
+        _print_history(page["history"], out)
     shown = (
         SHOWN_SEGMENT
         if SHOWN_SEGMENT in definitions(schema).segments
@@ -180,12 +185,16 @@ def run_demo(out: IO[str] | None = None, cache_dir: Path | None = None) -> int:
         "    segql repl\n"
         "    segql count 'purchases >= 3 and last_order > 90d'\n"
         "    segql members @vip --fields email,total_spent -o vip.csv\n"
-        f"    segql members @{AUDIENCE} --channel email --hash sha256 -o audience.csv\n\n"
+        f"    segql members @{AUDIENCE} --channel email --hash sha256 -o audience.csv\n"
+        f"{_history_command(page['history'])}\n"
         f"or from anywhere, with --project:  segql repl --project {folder}",
         file=out,
     )
     if report is not None:
-        print(f"\nThe catalog's sizes, overlaps and classes, as a page: {report}", file=out)
+        charted = [s["name"][1:] for s in (page["history"] or {"segments": []})["segments"]]
+        weeks = f", the history of {' and '.join(charted)}" if charted else ""
+        print(f"\nThe catalog's sizes{weeks}, overlaps and classes, as a page:\n{report}",
+              file=out)  # fmt: skip
     return 0
 
 
@@ -231,13 +240,62 @@ def _eta(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
-def _write_report(db: Any, schema: Any, as_of: Any, folder: Path) -> Path | None:
+def _write_report(
+    db: Any, schema: Any, as_of: Any, folder: Path, *, history: HistoryRequest | None = None
+) -> tuple[Path, dict[str, Any]]:
     from segql.core.fsutil import write_atomic
     from segql.tools.report import collect, render
 
     path = folder / "report.html"
-    write_atomic(path, render(collect(db, schema, as_of=as_of)))
-    return path
+    data = collect(db, schema, as_of=as_of, history=history)
+    write_atomic(path, render(data))
+    return path, data
+
+
+HISTORY = ("vip", "re_engagement")  # a segment that grows, and one people enter and leave
+
+
+def _history(schema: Any) -> HistoryRequest | None:
+    """The demo's size history: the two segments, weekly over the 26 weeks before the
+    as_of (the report's default span), charted in its report and printed by
+    :func:`_print_history`."""
+    from segql.tools.report_history import HistoryRequest
+
+    segments = definitions(schema).segments
+    targets = tuple((f"@{n}", segments[n]) for n in HISTORY if n in segments)
+    return HistoryRequest(targets=targets) if targets else None
+
+
+def _history_command(hist: dict[str, Any] | None) -> str:
+    """The command that prints the first charted segment's weekly table (its exact start,
+    so it shows the demo's numbers), as a line of the demo's suggestions."""
+    if not hist or not hist["segments"]:
+        return ""
+    return f"    segql history {hist['segments'][0]['name']} --from {hist['from']}\n"
+
+
+def _print_history(hist: dict[str, Any], out: IO[str]) -> None:
+    """Each segment's weekly sizes as `segql history`'s sparkline, between its first and
+    last size, with the members who entered and exited summed over the weeks."""
+    from segql.tools.sparkline import sparkline
+
+    series = hist["segments"]
+    width = max([len(s["name"]) - 1 for s in series] + [7])  # (without the @)
+    print("Six months, week by week (segql history; the report charts it):\n", file=out)
+    first, last = hist["from"][:10], hist["to"][:10]
+    n = len(series[0]["points"]) if series else 0
+    print(f"{'segment':<{width}}  {first:>10}  {'':<{n}}  {last:<10}  {'entered':>8}  "
+          f"{'exited':>8}", file=out)  # fmt: skip
+    for s in series:
+        pts = s["points"]
+        entered = sum(p["entered"] or 0 for p in pts)
+        exited = sum(p["exited"] or 0 for p in pts)
+        line = sparkline([p["size"] for p in pts])
+        print(f"{s['name'][1:]:<{width}}  {pts[0]['size']:>10,}  {line:<{n}}  "
+              f"{pts[-1]['size']:<10,}  {f'+{entered:,}':>8}  {f'-{exited:,}':>8}",
+              file=out)  # fmt: skip
+    print("\n(entered and exited: the members who joined or left, summed over the weeks)\n",
+          file=out)  # fmt: skip
 
 
 def _print_experiment(result: dict[str, Any], out: IO[str]) -> None:

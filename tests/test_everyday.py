@@ -267,7 +267,7 @@ def test_command_level_errors_have_no_made_up_position(tmp_path: Path, db: Path)
 
 def test_check_counts_and_sorts(tmp_path: Path) -> None:
     r = run("check", "--schema", str(SCHEMA), "--catalog", str(CATALOG))
-    assert "ok: 14 fields, 2 streams, 6 traits, 3 segments" in r.stdout
+    assert "ok: 16 fields, 2 streams, 6 traits, 3 segments" in r.stdout
     cat = tmp_path / "c.yaml"
     cat.write_text("segments:\n  b:\n    where: agge > 1\n  a:\n    where: countri = 1\n")
     r = run("check", "--schema", str(SCHEMA), "--catalog", str(cat))

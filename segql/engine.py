@@ -164,6 +164,7 @@ class Database(Analyses):
         values: Sequence[tuple[str, ir.TExpr]] | None = None,
         *,
         batch: bool = False,
+        points: Sequence[dt.datetime] = (),
     ) -> Any:
         from sqlglot import exp
 
@@ -186,7 +187,12 @@ class Database(Analyses):
                 schema,
                 profile=self.dialect,
                 as_of=as_of,
-                options=SqlOptions(sources=sources, select=tuple(values), batch=batch),
+                options=SqlOptions(
+                    sources=sources,
+                    select=tuple(values),
+                    batch=batch or bool(points),
+                    points=tuple(points),
+                ),
             )
         except SegqlError as e:  # found while compiling (a time out of range): show the line
             if not isinstance(source, str):

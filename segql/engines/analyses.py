@@ -35,6 +35,7 @@ class Analyses:
         values: Sequence[tuple[str, ir.TExpr]] | None = None,
         *,
         batch: bool = False,
+        points: Sequence[dt.datetime] = (),
     ) -> Any:
         """The query of ``source`` with ``values`` (else the ``fields`` named) beside the
         key; ``batch``: every contact's values are wanted, not a filter (SqlOptions.batch)."""

@@ -169,6 +169,7 @@ class EngineDatabase(Analyses):
         values: Sequence[tuple[str, ir.TExpr]] | None = None,
         *,
         batch: bool = False,
+        points: Sequence[dt.datetime] = (),
     ) -> Any:
         from segql.pipeline import compile
 
@@ -183,7 +184,10 @@ class EngineDatabase(Analyses):
                 profile=self.dialect,
                 as_of=as_of,
                 options=SqlOptions(
-                    select=tuple(values), sources=self._file_sources(schema), batch=batch
+                    select=tuple(values),
+                    sources=self._file_sources(schema),
+                    batch=batch or bool(points),
+                    points=tuple(points),
                 ),
             )
         except SegqlError as e:

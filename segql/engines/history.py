@@ -64,6 +64,59 @@ def _text(t: dt.datetime) -> str:
 def history(
     db: Any, source: Any, schema: Schema, at: list[dt.datetime], timeout: float | None
 ) -> list[dict[str, Any]]:
+    """One statement over a time grid where the dialect can say it (each stream read
+    once, its aggregates kept per point); else one query per point."""
+    from segql.core.diagnostics import CheckError
+
+    try:
+        grid = db._query(source, schema, at[-1], (), (), points=at)
+    except CheckError as e:
+        if not any(d.code == "unsupported-construct" for d in e.diagnostics):
+            raise
+        return _per_point(db, source, schema, at, timeout)
+    row = db._rows(db._text(_sums(grid, len(at))), timeout)[0]
+    out: list[dict[str, Any]] = []
+    for i, t in enumerate(at):
+        size, entered, exited = (int(v or 0) for v in row[3 * i : 3 * i + 3])
+        out.append(
+            {
+                "as_of": _text(t),
+                "size": size,
+                "entered": None if i == 0 else entered,
+                "exited": None if i == 0 else exited,
+            }
+        )
+    return out
+
+
+def _sums(grid: Any, n: int) -> Any:
+    """Per point: members, members not at the point before, and the reverse."""
+    from sqlglot import exp
+
+    def p(i: int) -> Any:
+        return exp.column(f"p{i}", table="m", quoted=True)
+
+    def count(cond: Any) -> Any:
+        one, zero = exp.Literal.number(1), exp.Literal.number(0)
+        return exp.Sum(this=exp.Case(ifs=[exp.If(this=cond, true=one)], default=zero))
+
+    cols = []
+    for i in range(n):
+        cols.append(count(p(i)))
+        if i == 0:
+            cols += [exp.Literal.number(0), exp.Literal.number(0)]
+        else:
+            cols.append(count(exp.and_(p(i), exp.Not(this=p(i - 1)))))
+            cols.append(count(exp.and_(p(i - 1), exp.Not(this=p(i)))))
+    named = [exp.alias_(c, f"h{j}", quoted=True) for j, c in enumerate(cols)]
+    return exp.select(*named).from_(
+        exp.alias_(exp.Subquery(this=grid), "m", table=True, quoted=True)
+    )
+
+
+def _per_point(
+    db: Any, source: Any, schema: Schema, at: list[dt.datetime], timeout: float | None
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     before: set[Any] | None = None
     for t in at:

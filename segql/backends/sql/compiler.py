@@ -43,6 +43,7 @@ from segql.backends.sql.plan import (
 )
 from segql.core.diagnostics import Span
 from segql.core.schema import Schema
+from segql.core.types import Type
 from segql.ir import dag, timecalc
 from segql.ir import nodes as ir
 from segql.ir.definitions import definitions
@@ -81,6 +82,7 @@ class Compiler(EventQueries):
         # file: sources compiled for a database as tables named after their files
         self.file_tables: dict[str, str] = {}
         self.at_aliases: dict[int, str] = {}  # by id of a value at another instant
+        self.grid_top: dt.datetime | None = None  # a history's last point (SqlOptions.points)
 
     # --- the query --------------------------------------------------------------------
     def query(self, texpr: ir.TExpr) -> Any:
@@ -89,11 +91,16 @@ class Compiler(EventQueries):
         limit = self.p.caps.max_depth
         max_depth = HOIST_DEPTH if limit is None else min(HOIST_DEPTH, limit)
         roots = [texpr, *(v for _, v in self.options.select)]
-        for node in shared_ctes(roots, max_depth):
-            self._hoist(node)
+        if self.options.points:
+            values = self._points(texpr)
+            texpr = ir.Lit(value=True, type=Type.BOOLEAN)
+        else:
+            for node in shared_ctes(roots, max_depth):
+                self._hoist(node)
         self.scope = main
         cond = self.expr(texpr, None)
-        values = [(name, self.expr(v, None)) for name, v in self.options.select]
+        if not self.options.points:
+            values = [(name, self.expr(v, None)) for name, v in self.options.select]
         ent = self.schema.entity
         key = ent.key
         select = exp.select(self.col(key, ENTITY), copy=False).from_(
@@ -126,6 +133,23 @@ class Compiler(EventQueries):
                 materialized=fence if alias in shared else None,
             )
         return select
+
+    def _points(self, texpr: ir.TExpr) -> list[tuple[str, Any]]:
+        """Membership at each point of a history, compiled at that point's as_of: what
+        reads events in queries of their own gets its own per point; a stream's pass is
+        shared, its aggregates bounded by their point (:meth:`_register_agg`). Nothing is
+        hoisted: a shared value holds at one instant only."""
+        points = self.options.points
+        self.grid_top = max(points)
+        member = ir.IsTrue(operand=texpr, segment="")
+        out = []
+        for i, at in enumerate(points):
+            self.as_of = at
+            self.window_aliases, self.pick_aliases = {}, {}
+            self.own_aliases, self.at_aliases = {}, {}
+            out.append((f"p{i}", self.expr(member, None)))
+        self.as_of = self.grid_top
+        return out
 
     def _join_derived(self, select: Any, scope: Scope) -> Any:
         """LEFT JOIN the window and shared CTEs ``scope`` reads, in their order."""
@@ -337,18 +361,22 @@ class Compiler(EventQueries):
         func = ir.AggFunc.COUNT if isinstance(node, ir.Exists) else node.func
         column = None if isinstance(node, ir.Exists) else node.column
         operand = None if isinstance(node, ir.Exists) else node.operand
-        conditioned = node.where is not None or node.within is not None
+        # a point of a history before its last: only the events up to that point
+        upto = self.as_of if self.grid_top is not None and self.as_of < self.grid_top else None
+        conditioned = node.where is not None or node.within is not None or upto is not None
         # An event condition holds no trait or segment, so its repr is small.
-        cond_key = (repr(node.where), node.within) if conditioned else None
+        cond_key = (repr(node.where), node.within, upto) if conditioned else None
         key = (func, column, cond_key, repr(operand) if operand is not None else None)
         if key in s.columns:
             return self.col(s.columns[key].alias, s.alias())
         conds = []
         # the window first: a cheap comparison that rules out most of a long history
         # before the event condition is evaluated
+        time = self.p.timestamp_column(self.col(stream.time, EVENT))
+        if upto is not None:
+            conds.append(exp.LTE(this=time.copy(), expression=self.ts(upto)))
         if since is not None:
-            time = self.p.timestamp_column(self.col(stream.time, EVENT))
-            conds.append(exp.GTE(this=time, expression=self.ts(since)))
+            conds.append(exp.GTE(this=time.copy(), expression=self.ts(since)))
         if node.where is not None:
             conds.append(self.expr(node.where, node.stream))
         cond = exp.and_(*conds, copy=False) if conds else None

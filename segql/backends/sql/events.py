@@ -49,7 +49,7 @@ class EventQueries(ExpressionCompiler):
             inner = sub.query(ir.Lit(value=True, type=Type.BOOLEAN))
             self.file_tables.update(sub.file_tables)
             n = len(self.at_aliases)
-            _rename_ctes(inner, f"_at{n}")
+            _rename_ctes(inner, f"_at{len(self.derived)}")
             query = exp.select(
                 exp.alias_(self.col(self.schema.entity.key, "m"), "k", quoted=True, copy=False),
                 exp.alias_(self.col("v", "m"), "v", quoted=True, copy=False),

@@ -544,6 +544,8 @@ class ExpressionCompiler:
         ``aliases``), placed by ``order`` after what it reads and joined on the key by
         ``outer``, the scope that reads it; returns its alias."""
         alias = self._fresh(f"segql_{prefix}{len(aliases)}")
+        while alias in self.derived:  # (a history's points each have their own)
+            alias += "_"
         aliases[shape] = alias
         self.order[alias] = order
         self.derived[alias] = query

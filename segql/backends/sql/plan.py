@@ -49,6 +49,9 @@ class SqlOptions:
     batch: bool = False
     # Only events after this instant count (an experiment's goal window, CONTRACT §6.5).
     since: dt.datetime | None = None
+    # A history's time grid: the query returns `p0`, `p1`, … — whether each contact is a
+    # member at each of these instants (as_of is the last) — sharing each stream's pass.
+    points: tuple[dt.datetime, ...] = ()
 
 
 # Exact decimal arithmetic on literals (a `top` percent has at most 38 digits).
@@ -276,7 +279,7 @@ class PassAgg:
     func: ir.AggFunc
     target: Any  # the aggregated column (None for count)
     cond: Any  # the event condition (where/within), or None for every event
-    cond_key: tuple[str, ir.Duration | None] | None
+    cond_key: tuple[str, ir.Duration | None, dt.datetime | None] | None
 
 
 @dataclass

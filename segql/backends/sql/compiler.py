@@ -26,6 +26,7 @@ from typing import Any
 from segql.backends.sql.dialects import HasPlan, Profile
 from segql.backends.sql.events import EventQueries
 from segql.backends.sql.functions import AGGREGATES
+from segql.backends.sql.grid import adds_up, grid_pass
 from segql.backends.sql.plan import (
     ENTITY,
     EVENT,
@@ -286,6 +287,9 @@ class Compiler(EventQueries):
             )
         for s in self.streams.values():
             stream = self.schema.streams[s.name]
+            if self.grid_top is not None and all(a.exact for a in s.columns.values()):
+                out.append((s.alias(), grid_pass(self, s, stream)))
+                continue
             windowed = s.windowed
             time = self.p.timestamp_column(self.col(stream.time, EVENT))
             aggs = list(s.columns.values())
@@ -377,8 +381,9 @@ class Compiler(EventQueries):
             conds.append(exp.LTE(this=time.copy(), expression=self.ts(upto)))
         if since is not None:
             conds.append(exp.GTE(this=time.copy(), expression=self.ts(since)))
-        if node.where is not None:
-            conds.append(self.expr(node.where, node.stream))
+        where = self.expr(node.where, node.stream) if node.where is not None else None
+        if where is not None:
+            conds.append(where.copy())
         cond = exp.and_(*conds, copy=False) if conds else None
         target = None
         if func in (ir.AggFunc.FIRST, ir.AggFunc.LAST):
@@ -390,10 +395,23 @@ class Compiler(EventQueries):
             ftype = self._field_type(node.stream, column)
             target = self.typed_col(column, EVENT, ftype, node.span)
         alias = f"a{len(s.columns)}"
+        grid = self.grid_top is not None
         s.columns[key] = PassAgg(
-            alias=alias, func=func, target=target, cond=cond, cond_key=cond_key
+            alias=alias,
+            func=func,
+            target=target,
+            cond=cond,
+            cond_key=cond_key,
+            where=where,
+            point=self.options.points.index(self.as_of) if grid else None,
+            exact=grid and adds_up(func, operand, self._type_of(node), node.within),
         )
         return self.col(alias, s.alias())
+
+    def _type_of(self, node: ir.Agg | ir.Exists) -> Type | None:
+        if isinstance(node, ir.Exists) or node.column is None:
+            return None
+        return self._field_type(node.stream, node.column)
 
     def _agg_sql(self, a: PassAgg, unconditional: bool) -> Any:
         return AGGREGATES[a.func](self, a.target, None if unconditional else a.cond)

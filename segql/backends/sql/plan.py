@@ -280,6 +280,12 @@ class PassAgg:
     target: Any  # the aggregated column (None for count)
     cond: Any  # the event condition (where/within), or None for every event
     cond_key: tuple[str, ir.Duration | None, dt.datetime | None] | None
+    # On a history's time grid (SqlOptions.points): the event condition alone, the
+    # point the aggregate is for, and whether partial aggregates per grid step add up to
+    # it exactly (grid.py).
+    where: Any = None
+    point: int | None = None
+    exact: bool = False
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """A segment over time (CONTRACT §6.4): its size at a series of as_of instants with who
 entered and who left between consecutive points (`history`), and who entered, left and
-stayed between two instants (`diff`). Every point is the segment evaluated at that as_of —
-the same SQL as a `count` there — so a history equals the counts it summarises."""
+stayed between two instants (`diff`). Every point is the segment evaluated at that as_of,
+so a history equals the counts it summarises; a history is one statement over the time
+grid (SqlOptions.points: each stream read once for all points, the sums taken by the
+engine), or one query per point where the dialect cannot hold the grid."""
 
 from __future__ import annotations
 

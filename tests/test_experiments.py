@@ -427,3 +427,15 @@ def test_the_repl_completes_experiments_and_their_arms() -> None:
     assert [d.code for d in warned] == ["unknown-value"]
     assert "not an arm of `promo`" in warned[0].message
     assert "did you mean 'control'?" in warned[0].hints
+
+
+def test_an_experiment_where_a_segment_is_expected_names_its_arms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from segql.tools.cli import main
+
+    opts = _files(tmp_path, CATALOG)
+    assert main(["sql", "@promo", *opts]) == 1
+    err = capsys.readouterr().err
+    assert "`promo` is an experiment, not a segment" in err
+    assert "\"promo = 'control'\"" in err

@@ -143,6 +143,31 @@ def _expr(text: str, schema: Schema, limits: Limits) -> Any:
         hints: tuple[str, ...] = (f"did you mean `@{near[0]}`?",) if near else ()
         if not schema.segments:
             hints = ("no segments are defined; pass a catalog with --catalog",)
+        kind = next(
+            (
+                k
+                for k, names in (
+                    ("segmentation", schema.segmentations),
+                    ("experiment", schema.experiments),
+                )
+                if name in names
+            ),
+            None,
+        )
+        if kind is not None:  # a string value, not a condition: name one of its values
+            values = (
+                schema.segmentations[name].values
+                if kind == "segmentation"
+                else tuple(arm.name for arm in schema.experiments[name].arms)
+            )
+            raise CheckError(
+                Diagnostic(
+                    code="unknown-segment",
+                    message=f"`{name}` is {'an' if kind == 'experiment' else 'a'} {kind}, "
+                    "not a segment",
+                    hints=(f"give one of its values as a condition: \"{name} = '{values[0]}'\"",),
+                )
+            )
         raise CheckError(
             Diagnostic(code="unknown-segment", message=f"unknown segment `{name}`", hints=hints)
         )

@@ -116,6 +116,18 @@ class Adapter(abc.ABC):
             )
         )  # fmt: skip
 
+    def writable(self, what: str) -> None:
+        """Refuse to write through a connection opened read-only (``what``: how the
+        message names it, e.g. "PostgreSQL connection")."""
+        if not getattr(self, "write", False):
+            raise EngineError(
+                Diagnostic(
+                    code="cannot-write",
+                    message=f"this {what} is read-only: a snapshot writes",
+                    hints=("open it with segql.connect(url, write=True)",),
+                )
+            )
+
     def lock(self, table: str) -> str | None:
         """A statement keeping other writers off ``table`` (SQL) until the transaction
         ends; None where writers exclude each other anyway."""

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from segql.core.diagnostics import Diagnostic, EngineError
+from segql.core.diagnostics import EngineError
 from segql.core.types import Type
 from segql.engines.base import BATCH, Adapter, engine_error, mapping_relations
 
@@ -121,14 +121,7 @@ class Postgres(Adapter):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Callable[[str], list[Any]]]:
-        if not self.write:
-            raise EngineError(
-                Diagnostic(
-                    code="cannot-write",
-                    message="this PostgreSQL connection is read-only: a snapshot writes",
-                    hints=("open it with segql.connect(url, write=True)",),
-                )
-            )
+        self.writable("PostgreSQL connection")
 
         def run(sql: str) -> list[Any]:
             with self.con.cursor() as cur:

@@ -67,14 +67,7 @@ class SQLite(Adapter):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Callable[[str], list[Any]]]:
-        if not self.write:
-            raise EngineError(
-                Diagnostic(
-                    code="cannot-write",
-                    message="this SQLite database is open read-only: a snapshot writes",
-                    hints=("open it with segql.connect(url, write=True)",),
-                )
-            )
+        self.writable("SQLite database")
         self.con.execute("BEGIN IMMEDIATE")  # the write lock now, not at the first write
         try:
             yield lambda sql: list(self.con.execute(sql).fetchall())

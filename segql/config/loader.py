@@ -129,9 +129,9 @@ def load_schema(
         segments, keys, cdiags, classes, experiments = _catalog(cat)
         diags.extend(cdiags)
         for sg in classes:
-            _add_segmentation(schema, sg, diags)
+            _add_named(schema.segmentations, sg, "segmentation", diags)
         for ex in experiments:
-            _add_experiment(schema, ex, diags)
+            _add_named(schema.experiments, ex, "experiment", diags)
         for name, seg in segments.items():
             if name in schema.segments:
                 loc = keys.get(name, Located())
@@ -149,10 +149,16 @@ def load_schema(
                 continue
             schema.segments[name] = seg
             places[name] = keys.get(name, Located())
+    taken = [
+        ("profile field", "fields", schema.entity.fields),
+        ("event stream", "streams", schema.streams),
+        ("trait", "traits", schema.traits),
+    ]
     for sg in list(schema.segmentations.values()):
-        _segmentation_name_free(schema, sg, diags)
+        _name_free(schema.segmentations, sg, "segmentation", taken, diags)
+    taken.append(("segmentation", "segmentations", schema.segmentations))
     for ex in list(schema.experiments.values()):
-        _experiment_name_free(schema, ex, diags)
+        _name_free(schema.experiments, ex, "experiment", taken, diags)
     # A broken schema structure would echo through every expression, so stop there; a
     # broken or duplicate catalog entry only hides itself: check everything else.
     if any(d.is_error for d in builder.diags[:structural]):
@@ -170,94 +176,51 @@ def load_schema(
     return schema
 
 
-def _add_segmentation(schema: Schema, sg: SegmentationDef, diags: list[Diagnostic]) -> None:
-    first = schema.segmentations.get(sg.name)
+Named = SegmentationDef | ExperimentDef
+
+
+def _add_named(table: dict[str, Any], item: Named, kind: str, diags: list[Diagnostic]) -> None:
+    """Add a segmentation or experiment from a catalog; a second one of a name is an
+    error at it, naming the first."""
+    first = table.get(item.name)
     if first is None:
-        schema.segmentations[sg.name] = sg
+        table[item.name] = item
         return
     at = place(first.where)
     diags.append(
         Diagnostic(
             code="schema-duplicate-name",
-            message=f"segmentation `{sg.name}` is defined twice",
-            span=sg.where.span or NO_SPAN,
+            message=f"{kind} `{item.name}` is defined twice",
+            span=item.where.span or NO_SPAN,
             hints=(f"it is first defined at {at}",) if at else (),
-            file=sg.where.file,
-            source=sg.where.text,
+            file=item.where.file,
+            source=item.where.text,
         )
     )
 
 
-def _segmentation_name_free(schema: Schema, sg: SegmentationDef, diags: list[Diagnostic]) -> None:
-    """A segmentation is read by its bare name, like fields, streams and traits."""
-    kind = (
-        "profile field"
-        if sg.name in schema.entity.fields
-        else "event stream"
-        if sg.name in schema.streams
-        else "trait"
-        if sg.name in schema.traits
-        else None
-    )
-    if kind is None:
+def _name_free(
+    table: dict[str, Any],
+    item: Named,
+    kind: str,
+    taken: list[tuple[str, str, Any]],
+    diags: list[Diagnostic],
+) -> None:
+    """A segmentation or experiment is read by its bare name, like fields, streams and
+    traits: one whose name is ``taken`` (kind, plural, names) is dropped with an error."""
+    other = next((k for k, _, names in taken if item.name in names), None)
+    if other is None:
         return
-    del schema.segmentations[sg.name]
+    del table[item.name]
+    shared = ", ".join(p for _, p, _ in taken[:-1]) + f" and {taken[-1][1]}"
     diags.append(
         Diagnostic(
             code="schema-duplicate-name",
-            message=f"segmentation `{sg.name}` has the same name as {kind} `{sg.name}`",
-            span=sg.where.span or NO_SPAN,
-            hints=("segmentations share one namespace with fields, streams and traits",),
-            file=sg.where.file,
-            source=sg.where.text,
-        )
-    )
-
-
-def _add_experiment(schema: Schema, ex: ExperimentDef, diags: list[Diagnostic]) -> None:
-    first = schema.experiments.get(ex.name)
-    if first is None:
-        schema.experiments[ex.name] = ex
-        return
-    at = place(first.where)
-    diags.append(
-        Diagnostic(
-            code="schema-duplicate-name",
-            message=f"experiment `{ex.name}` is defined twice",
-            span=ex.where.span or NO_SPAN,
-            hints=(f"it is first defined at {at}",) if at else (),
-            file=ex.where.file,
-            source=ex.where.text,
-        )
-    )
-
-
-def _experiment_name_free(schema: Schema, ex: ExperimentDef, diags: list[Diagnostic]) -> None:
-    """An experiment is read by its bare name (its arm), like fields and segmentations."""
-    kind = (
-        "profile field"
-        if ex.name in schema.entity.fields
-        else "event stream"
-        if ex.name in schema.streams
-        else "trait"
-        if ex.name in schema.traits
-        else "segmentation"
-        if ex.name in schema.segmentations
-        else None
-    )
-    if kind is None:
-        return
-    del schema.experiments[ex.name]
-    diags.append(
-        Diagnostic(
-            code="schema-duplicate-name",
-            message=f"experiment `{ex.name}` has the same name as {kind} `{ex.name}`",
-            span=ex.where.span or NO_SPAN,
-            hints=(
-                "experiments share one namespace with fields, streams, traits and segmentations",
-            ),
-            file=ex.where.file,
-            source=ex.where.text,
+            message=f"{kind} `{item.name}` has the same name as {other} `{item.name}`",
+            span=item.where.span or NO_SPAN,
+            hints=(f"{kind}s share one namespace with {shared}",),
+            file=item.where.file,
+            source=item.where.text,
         )
     )
 

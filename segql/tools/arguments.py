@@ -159,6 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
                 help="stop a query running longer than this",
             )
 
+    def export(sp: argparse.ArgumentParser) -> None:
+        """Where and how rows are written (members, assign)."""
+        sp.add_argument("--format", "-f", choices=FORMATS, default=None)
+        sp.add_argument(
+            "--output",
+            "-o",
+            default=None,
+            metavar="FILE",
+            help="file to write (`-` or none: stdout); the format follows its suffix",
+        )
+
     sp = sub.add_parser(
         "sql",
         help="print the SQL of a segment",
@@ -191,14 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("members", help="export the members of a segment")
     sp.add_argument("expr", help="an expression, or @name for a catalog segment")
     common(sp, db=True)
-    sp.add_argument("--format", "-f", choices=FORMATS, default=None)
-    sp.add_argument(
-        "--output",
-        "-o",
-        default=None,
-        metavar="FILE",
-        help="file to write (`-` or none: stdout); the format follows its suffix",
-    )
+    export(sp)
     sp.add_argument(
         "--fields",
         default="",
@@ -290,14 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("assign", help="an experiment's audience with each member's arm")
     sp.add_argument("name", help="the experiment (from the catalog's `experiments:`)")
-    sp.add_argument("--format", "-f", choices=FORMATS, default=None)
-    sp.add_argument(
-        "--output",
-        "-o",
-        default=None,
-        metavar="FILE",
-        help="file to write (`-` or none: stdout); the format follows its suffix",
-    )
+    export(sp)
     common(sp, db=True)
 
     sp = sub.add_parser(

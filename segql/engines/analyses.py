@@ -231,7 +231,7 @@ class Analyses:
         import segql.engines.experiments as xp
         from segql.engines.values import _key_type
 
-        arm = xp.arm_value(schema, experiment)
+        arm = xp.experiment(schema, experiment)[1]
         cond = ir.Not(operand=ir.IsNull(operand=arm))
         text = self._text(self._query(cond, schema, None, (), [("arm", arm)]))
         return self._table(

@@ -26,7 +26,7 @@ from segql.ir import nodes as ir
 from segql.ir import timecalc
 from segql.ir.definitions import definitions
 
-__all__ = ["SRM_ALPHA", "arm_value", "experiment", "plan", "result", "sample_size", "window_end"]
+__all__ = ["SRM_ALPHA", "experiment", "plan", "result", "sample_size", "window_end"]
 
 SRM_ALPHA = 0.001
 CONFIDENCE = 0.95
@@ -64,10 +64,6 @@ def experiment(schema: Schema, name: str) -> tuple[ExperimentDef, ir.Classify, i
             )
         )
     return ex, arm, goal
-
-
-def arm_value(schema: Schema, name: str) -> ir.Classify:
-    return experiment(schema, name)[1]
 
 
 def window_end(ex: ExperimentDef, tz: dt.tzinfo) -> dt.datetime:

@@ -95,12 +95,10 @@ def _sums(grid: Any, n: int) -> Any:
     """Per point: members, members not at the point before, and the reverse."""
     from sqlglot import exp
 
+    from segql.engines.selection import count_where as count
+
     def p(i: int) -> Any:
         return exp.column(f"p{i}", table="m", quoted=True)
-
-    def count(cond: Any) -> Any:
-        one, zero = exp.Literal.number(1), exp.Literal.number(0)
-        return exp.Sum(this=exp.Case(ifs=[exp.If(this=cond, true=one)], default=zero))
 
     cols = []
     for i in range(n):
@@ -111,9 +109,7 @@ def _sums(grid: Any, n: int) -> Any:
             cols.append(count(exp.and_(p(i), exp.Not(this=p(i - 1)))))
             cols.append(count(exp.and_(p(i - 1), exp.Not(this=p(i)))))
     named = [exp.alias_(c, f"h{j}", quoted=True) for j, c in enumerate(cols)]
-    return exp.select(*named).from_(
-        exp.alias_(exp.Subquery(this=grid), "m", table=True, quoted=True)
-    )
+    return exp.select(*named).from_(grid.subquery("m"))
 
 
 def _per_point(

@@ -55,9 +55,7 @@ def overlap_query(inner: Any, n: int) -> Any:
     def g(i: int) -> Any:
         return exp.column(f"g{i}", table="m", quoted=True)
 
-    def total(cond: Any) -> Any:
-        one, zero = exp.Literal.number(1), exp.Literal.number(0)
-        return exp.Sum(this=exp.Case(ifs=[exp.If(this=cond, true=one)], default=zero))
+    from segql.engines.selection import count_where as total
 
     cols = [total(g(i)) for i in range(n)]
     cols += [total(exp.and_(g(i), g(j))) for i, j in itertools.combinations(range(n), 2)]

@@ -48,10 +48,10 @@ def grid_pass(c: EventQueries, s: StreamAggs, stream: Stream) -> Any:
     # a long history is placed by the first test)
     step = exp.Case(
         ifs=[
-            exp.If(this=exp.LTE(this=time.copy(), expression=c.ts(p)), true=_n(exp, i))
+            exp.If(this=exp.LTE(this=time.copy(), expression=c.ts(p)), true=exp.Literal.number(i))
             for i, p in enumerate(points)
         ],
-        default=_n(exp, len(points)),
+        default=exp.Literal.number(len(points)),
     )
     cols = {"g": step}
     partials: dict[tuple[Any, ...], str] = {}
@@ -68,7 +68,7 @@ def grid_pass(c: EventQueries, s: StreamAggs, stream: Stream) -> Any:
         seen = []
         assert a.point is not None
         if a.point < last:
-            seen.append(exp.LTE(this=c.col("g", "b"), expression=_n(exp, a.point)))
+            seen.append(exp.LTE(this=c.col("g", "b"), expression=exp.Literal.number(a.point)))
         value: Any = c.col(part, "b")
         if seen:
             value = exp.Case(ifs=[exp.If(this=exp.and_(*seen), true=value)])
@@ -101,7 +101,3 @@ def _partial(c: EventQueries, a: PassAgg) -> Any:
     if a.where is not None:
         value = exp.Case(ifs=[exp.If(this=a.where.copy(), true=value)])
     return getattr(exp, _PARTIAL[a.func])(this=value)
-
-
-def _n(exp: Any, i: int) -> Any:
-    return exp.Literal.number(i)

@@ -611,6 +611,7 @@ def engine_database(kind: str, data: Dataset, folder: Any) -> Iterator[Any]:
         with connect(f"sqlite:///{path}") as d:
             yield d
     elif kind == "postgres":
+        require_pg()
         pg = PgDatabase(data)
         url = f"{require_pg()}?options=-csearch_path%3D{pg.schema}"
         try:

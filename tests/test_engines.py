@@ -5,7 +5,6 @@ tables, qualified table names."""
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,21 +12,17 @@ from typing import Any
 import pytest
 from corpus_data import AS_OF, corpus_dataset
 from engines import (
-    ChdbData,
-    ClickHouseHttp,
+    ENGINE_KINDS,
     PgDatabase,
-    SparkData,
-    _q,
-    _sqlite_value,
+    engine_database,
     load_duckdb,
     require,
     require_pg,
-    spark_connect_url,
+    sqlite_file,
 )
 
 import segql
 from segql.engines import connect
-from segql.engines.base import EngineDatabase
 
 DATA = corpus_dataset()
 SEGMENTS = [
@@ -39,30 +34,11 @@ SEGMENTS = [
     "signup_at > 2025-01-01 and coalesce(score, 0) >= 0.5",
 ]
 FIELDS = ["email", "age", "signup_at", "email_consent", "credit", "purchases", "last_order"]
-ENGINES = [
-    "duckdb", "sqlite", "postgres", "spark", "spark-connect", "clickhouse", "clickhouse-server"
-]  # fmt: skip
+ENGINES = ENGINE_KINDS
 
 
 def _sqlite_file(path: Path) -> Path:
-    con = sqlite3.connect(path)
-    for name, table in DATA.tables.items():
-        cols = ", ".join(_q(c) for c, _ in table.columns)
-        con.execute(f"CREATE TABLE {_q(name)} ({cols})")
-        marks = ", ".join("?" for _ in table.columns)
-        con.executemany(
-            f"INSERT INTO {_q(name)} VALUES ({marks})",
-            [
-                tuple(
-                    None if t.is_list else _sqlite_value(v, t)
-                    for v, (_, t) in zip(r, table.columns, strict=True)
-                )
-                for r in table.rows
-            ],
-        )
-    con.commit()
-    con.close()
-    return path
+    return sqlite_file(DATA, path)
 
 
 @pytest.fixture(scope="module")
@@ -86,53 +62,9 @@ def db(
     if kind == "duckdb":
         # (a second DuckDB connection to the same file shares the locked-down instance)
         yield reference
-    elif kind == "sqlite":
-        path = _sqlite_file(tmp_path_factory.mktemp("engines") / "shop.sqlite")
-        with connect(f"sqlite:///{path}") as d:
-            yield d
-    elif kind == "postgres":
-        require_pg()
-        pg = PgDatabase(DATA)
-        url = f"{require_pg()}?options=-csearch_path%3D{pg.schema}"
-        try:
-            with connect(url) as d:
-                yield d
-        finally:
-            pg.close()
-    elif kind == "spark-connect":
-        # through the URL, as a user would: a client session of a separate server
-        with connect(spark_connect_url()) as d:
-            data = SparkData(DATA, session=d.adapter.spark)
-            try:
-                yield d
-            finally:
-                data.close()
-    elif kind == "spark":
-        data = SparkData(DATA)
-        from segql.engines.spark import Spark
-
-        try:
-            yield EngineDatabase(Spark(session=data.spark))
-        finally:
-            data.close()
-    elif kind == "clickhouse-server":
-        require("clickhouse_connect")
-        data = ChdbData(DATA)
-        http = ClickHouseHttp(data.session)
-        try:
-            with connect(f"clickhouse://127.0.0.1:{http.port}/{data.db}") as d:
-                yield d
-        finally:
-            http.close()
-            data.close()
     else:
-        data = ChdbData(DATA)
-        from segql.engines.clickhouse import Chdb
-
-        try:
-            yield EngineDatabase(Chdb(session=data.session))
-        finally:
-            data.close()
+        with engine_database(kind, DATA, tmp_path_factory.mktemp("engines")) as d:
+            yield d
 
 
 def _schema(drop_lists: bool) -> Any:

@@ -274,7 +274,13 @@ def _avg(c: AggCall) -> Fn:
         if not vals:
             return None
         try:
-            return _finite(math.fsum(float(v) for v in vals) / len(vals))
+            if isinstance(vals[0], float):
+                return _finite(math.fsum(vals) / len(vals))
+            # integers and decimals: the exact sum, rounded once, as the SQL computes it
+            total = Decimal(0)
+            for v in vals:
+                total = _EXACT.add(total, v)
+            return _finite(float(total) / len(vals))
         except ArithmeticError:
             raise _out_of_range(node, "`avg`") from None
 

@@ -165,6 +165,7 @@ class Database(Analyses):
         *,
         batch: bool = False,
         points: Sequence[dt.datetime] = (),
+        summed: bool = False,
     ) -> Any:
         from sqlglot import exp
 
@@ -192,6 +193,7 @@ class Database(Analyses):
                     select=tuple(values),
                     batch=batch or bool(points),
                     points=tuple(points),
+                    summed=summed,
                 ),
             )
         except SegqlError as e:  # found while compiling (a time out of range): show the line

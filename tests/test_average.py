@@ -9,7 +9,6 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
-
 from corpus_data import CONTACT_COLUMNS, EMAIL_COLUMNS, ORDER_COLUMNS
 from engines import Dataset, Table, assert_engines_agree, require_pg
 from shop_schema import shop_schema

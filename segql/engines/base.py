@@ -182,6 +182,7 @@ class EngineDatabase(Analyses):
         *,
         batch: bool = False,
         points: Sequence[dt.datetime] = (),
+        summed: bool = False,
     ) -> Any:
         from segql.pipeline import compile
 
@@ -200,6 +201,7 @@ class EngineDatabase(Analyses):
                     sources=self._file_sources(schema),
                     batch=batch or bool(points),
                     points=tuple(points),
+                    summed=summed,
                 ),
             )
         except SegqlError as e:

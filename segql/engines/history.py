@@ -71,12 +71,12 @@ def history(
     from segql.core.diagnostics import CheckError
 
     try:
-        grid = db._query(source, schema, at[-1], (), (), points=at)
+        sums = db._query(source, schema, at[-1], (), (), points=at, summed=True)
     except CheckError as e:
         if not any(d.code == "unsupported-construct" for d in e.diagnostics):
             raise
         return _per_point(db, source, schema, at, timeout)
-    row = db._rows(db._text(_sums(grid, len(at))), timeout)[0]
+    row = db._rows(db._text(sums), timeout)[0]
     out: list[dict[str, Any]] = []
     for i, t in enumerate(at):
         size, entered, exited = (int(v or 0) for v in row[3 * i : 3 * i + 3])
@@ -89,27 +89,6 @@ def history(
             }
         )
     return out
-
-
-def _sums(grid: Any, n: int) -> Any:
-    """Per point: members, members not at the point before, and the reverse."""
-    from sqlglot import exp
-
-    from segql.engines.selection import count_where as count
-
-    def p(i: int) -> Any:
-        return exp.column(f"p{i}", table="m", quoted=True)
-
-    cols = []
-    for i in range(n):
-        cols.append(count(p(i)))
-        if i == 0:
-            cols += [exp.Literal.number(0), exp.Literal.number(0)]
-        else:
-            cols.append(count(exp.and_(p(i), exp.Not(this=p(i - 1)))))
-            cols.append(count(exp.and_(p(i - 1), exp.Not(this=p(i)))))
-    named = [exp.alias_(c, f"h{j}", quoted=True) for j, c in enumerate(cols)]
-    return exp.select(*named).from_(grid.subquery("m"))
 
 
 def _per_point(

@@ -42,6 +42,7 @@ from segql.backends.sql.plan import (
     required_streams,
     shared_ctes,
 )
+from segql.backends.sql.transitions import summed, transitions
 from segql.core.diagnostics import Span
 from segql.core.schema import Schema
 from segql.core.types import Type
@@ -94,6 +95,10 @@ class Compiler(EventQueries):
         roots = [texpr, *(v for _, v in self.options.select)]
         if self.options.points:
             values = self._points(texpr)
+            if self.options.summed:
+                plan = transitions(self, [v for _, v in values])
+                if plan is not None:
+                    return plan
             texpr = ir.Lit(value=True, type=Type.BOOLEAN)
         else:
             for node in shared_ctes(roots, max_depth):
@@ -133,6 +138,8 @@ class Compiler(EventQueries):
                 copy=False,
                 materialized=fence if alias in shared else None,
             )
+        if self.options.points and self.options.summed:
+            return summed(exp, select, len(self.options.points))
         return select
 
     def _points(self, texpr: ir.TExpr) -> list[tuple[str, Any]]:

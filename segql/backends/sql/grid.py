@@ -21,7 +21,7 @@ from segql.ir.definitions import definitions
 if TYPE_CHECKING:
     from segql.backends.sql.events import EventQueries
 
-__all__ = ["adds_up", "grid_pass"]
+__all__ = ["adds_up", "combiner", "grid_partials", "grid_pass"]
 
 A = ir.AggFunc
 _PARTIAL = {A.COUNT: "Sum", A.SUM: "Sum", A.MIN: "Min", A.MAX: "Max", A.FIRST: "Min", A.LAST: "Max"}
@@ -39,54 +39,83 @@ def adds_up(func: ir.AggFunc, operand: ir.TExpr | None, ftype: Type | None, wind
 
 def grid_pass(c: EventQueries, s: StreamAggs, stream: Stream) -> Any:
     exp = c.exp
-    points = c.options.points
-    last = len(points) - 1
-    time = c.p.timestamp_column(c.col(stream.time, EVENT))
-    aggs = list(s.columns.values())
-
-    # the grid step of an event: the first point that sees it (oldest first, so most of
-    # a long history is placed by the first test)
-    step = exp.Case(
-        ifs=[
-            exp.If(this=exp.LTE(this=time.copy(), expression=c.ts(p)), true=exp.Literal.number(i))
-            for i, p in enumerate(points)
-        ],
-        default=exp.Literal.number(len(points)),
-    )
-    cols = {"g": step}
-    partials: dict[tuple[Any, ...], str] = {}
-    inner = exp.select(exp.alias_(c.col(stream.key, EVENT), "k", quoted=True, copy=False))
-    for name, placed in cols.items():
-        inner = inner.select(exp.alias_(placed, name, quoted=True, copy=False), copy=False)
+    last = len(c.options.points) - 1
+    inner, parts = grid_partials(c, s, stream)
     combined = []
-    for a in aggs:
-        key = (a.func is A.COUNT, _PARTIAL[a.func], repr(a.target), repr(a.where))
-        part = partials.get(key)
-        if part is None:
-            part = partials[key] = f"x{len(partials)}"
-            inner = inner.select(exp.alias_(_partial(c, a), part, quoted=True), copy=False)
+    for a in s.columns.values():
         seen = []
         assert a.point is not None
         if a.point < last:
             seen.append(exp.LTE(this=c.col("g", "b"), expression=exp.Literal.number(a.point)))
-        value: Any = c.col(part, "b")
+        value: Any = c.col(parts[a.alias], "b")
         if seen:
             value = exp.Case(ifs=[exp.If(this=exp.and_(*seen), true=value)])
         agg = getattr(exp, _PARTIAL[a.func])(this=value)
         combined.append(exp.alias_(agg, a.alias, quoted=True))
-    conds = c.seen(time)
-    filt = definitions(c.schema).filters.get(s.name)
-    if filt is not None:
-        conds.append(exp.Paren(this=c.expr(filt, s.name)))
-    inner = inner.from_(c.table(stream.source, EVENT), copy=False).where(
-        exp.and_(*conds, copy=False), copy=False
-    )
-    inner = inner.group_by(c.col(stream.key, EVENT), *(v.copy() for v in cols.values()), copy=False)
     return (
         exp.select(exp.alias_(c.col("k", "b"), "k", quoted=True), *combined)
         .from_(exp.alias_(exp.Subquery(this=inner), "b", table=True, quoted=True))
         .group_by(c.col("k", "b"))
     )
+
+
+def grid_partials(c: EventQueries, s: StreamAggs, stream: Stream) -> tuple[Any, dict[str, str]]:
+    """The events grouped by contact (`k`) and grid step (`g`, the first point that sees
+    them) with a partial aggregate per distinct aggregate (`x0`, `x1`, …: the same for
+    every point); and which partial each of the pass's aggregates combines. The events up
+    to the first point (most of a long history) are grouped by contact alone: measured on
+    1M contacts, one grouping by contact and step of all 20M orders cost 0.3 s more."""
+    exp = c.exp
+    points = c.options.points
+    time = c.p.timestamp_column(c.col(stream.time, EVENT))
+    partials: dict[tuple[Any, ...], str] = {}
+    parts: dict[str, str] = {}
+    values = []
+    for a in s.columns.values():
+        key = (a.func is A.COUNT, _PARTIAL[a.func], repr(a.target), repr(a.where))
+        part = partials.get(key)
+        if part is None:
+            part = partials[key] = f"x{len(partials)}"
+            values.append(exp.alias_(_partial(c, a), part, quoted=True))
+        parts[a.alias] = part
+    conds = c.seen(time)
+    filt = definitions(c.schema).filters.get(s.name)
+    if filt is not None:
+        conds.append(exp.Paren(this=c.expr(filt, s.name)))
+
+    def grouped(step: Any, bound: Any) -> Any:
+        q = exp.select(
+            exp.alias_(c.col(stream.key, EVENT), "k", quoted=True, copy=False),
+            exp.alias_(step, "g", quoted=True),
+            *(v.copy() for v in values),
+        )
+        where = exp.and_(bound, *(x.copy() for x in conds), copy=False)
+        q = q.from_(c.table(stream.source, EVENT), copy=False).where(where, copy=False)
+        by = [c.col(stream.key, EVENT)]
+        if not isinstance(step, exp.Literal):
+            by.append(step.copy())
+        return q.group_by(*by, copy=False)
+
+    first = exp.LTE(this=time.copy(), expression=c.ts(points[0]))
+    zero = grouped(exp.Literal.number(0), first)
+    if len(points) == 1:
+        return zero, parts
+    # the later steps: the first point that sees an event (oldest first)
+    step = exp.Case(
+        ifs=[
+            exp.If(this=exp.LTE(this=time.copy(), expression=c.ts(p)), true=exp.Literal.number(i))
+            for i, p in enumerate(points)
+            if i > 0
+        ],
+        default=exp.Literal.number(len(points)),
+    )
+    later = grouped(step, exp.GT(this=time.copy(), expression=c.ts(points[0])))
+    return exp.union(zero, later, distinct=False), parts
+
+
+def combiner(func: ir.AggFunc) -> str:
+    """The aggregate that combines ``func``'s partials (a sqlglot node name)."""
+    return _PARTIAL[func]
 
 
 def _partial(c: EventQueries, a: PassAgg) -> Any:

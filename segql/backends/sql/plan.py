@@ -52,6 +52,9 @@ class SqlOptions:
     # A history's time grid: the query returns `p0`, `p1`, … — whether each contact is a
     # member at each of these instants (as_of is the last) — sharing each stream's pass.
     points: tuple[dt.datetime, ...] = ()
+    # With points: one row of sums instead — per point its size and how many entered and
+    # exited since the point before (`h0`, `h1`, …; transitions.py).
+    summed: bool = False
 
 
 # Exact decimal arithmetic on literals (a `top` percent has at most 38 digits).

@@ -1,0 +1,240 @@
+"""A history (SqlOptions.points with ``summed``) as one row of sums: per point its size,
+and how many contacts entered and exited since the point before (`h0`, `h1`, … — three
+per point).
+
+Where the segment reads, beside the contact's own fields, only one stream's aggregates over
+whole histories that add up exactly (grid.py), a contact's membership can change only at
+the grid steps where it has events, so the condition is evaluated once per contact and
+step instead of once per contact and point (**transitions**): the events grouped by contact
+and step, running aggregates over each contact's steps (window functions), the condition
+on them and on the running aggregates one step before, and the changes counted per step;
+a size is the members without events plus the changes up to its point. On 1M contacts
+this is what brings a 26-point history near a few counts (docs/performance.md).
+Otherwise each contact's membership at every point (the grid query) is summed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from segql.backends.sql.grid import combiner, grid_partials
+from segql.backends.sql.plan import ENTITY
+
+if TYPE_CHECKING:
+    from segql.backends.sql.events import EventQueries
+
+__all__ = ["summed", "transitions"]
+
+
+def _sub(exp: Any, query: Any, alias: str) -> Any:
+    return exp.alias_(exp.Subquery(this=query), alias, table=True, quoted=True)
+
+
+def _count_where(exp: Any, cond: Any) -> Any:
+    one, zero = exp.Literal.number(1), exp.Literal.number(0)
+    return exp.Sum(this=exp.Case(ifs=[exp.If(this=cond, true=one)], default=zero))
+
+
+def summed(exp: Any, grid: Any, n: int) -> Any:
+    """Per point: members, members not at the point before, and the reverse, from the
+    grid query's `p0`, `p1`, … per contact."""
+
+    def p(i: int) -> Any:
+        return exp.column(f"p{i}", table="m", quoted=True)
+
+    cols: list[Any] = []
+    for i in range(n):
+        cols.append(_count_where(exp, p(i)))
+        if i == 0:
+            cols += [exp.Literal.number(0), exp.Literal.number(0)]
+        else:
+            cols.append(_count_where(exp, exp.and_(p(i), exp.Not(this=p(i - 1)))))
+            cols.append(_count_where(exp, exp.and_(p(i - 1), exp.Not(this=p(i)))))
+    named = [exp.alias_(c, f"h{j}", quoted=True) for j, c in enumerate(cols)]
+    return exp.select(*named).from_(grid.subquery("m"))
+
+
+def transitions(c: EventQueries, members: list[Any]) -> Any | None:
+    """The history's sums by transitions, or None where they do not apply: ``members``
+    are the membership conditions compiled at each point (the last one at as_of)."""
+    exp = c.exp
+    if len(c.streams) != 1:
+        return None
+    (s,) = c.streams.values()
+    if not s.columns or not all(a.exact for a in s.columns.values()):
+        return None
+    alias = s.alias()
+    stream = c.schema.streams[s.name]
+    inner, parts = grid_partials(c, s, stream)
+    # the running aggregates are named `r0`, `r1`, … after their partials `x0`, `x1`, …
+    # (ClickHouse reads an alias anywhere in its query: `MAX(x1) OVER … AS x1` nests)
+    funcs = {"r" + parts[a.alias][1:]: combiner(a.func) for a in s.columns.values()}
+
+    # each point's condition must be the same once its aggregates are named by partial:
+    # nothing else in it may depend on the point (a time, a window, a query of its own)
+    def canonical(node: Any) -> Any:
+        if isinstance(node, exp.Column) and node.table == alias and node.name in parts:
+            return exp.column("r" + parts[node.name][1:], table=alias, quoted=True)
+        return node
+
+    forms = [m.transform(canonical) for m in members]
+    cond = forms[-1]
+    if any(f.sql() != cond.sql() for f in forms):
+        return None
+    if cond.find(exp.Subquery, exp.Select, exp.Exists, exp.Window) is not None:
+        return None
+    tables = {col.table for col in cond.find_all(exp.Column)}
+    if not tables <= {alias, ENTITY}:
+        return None
+
+    def window(func: str, part: str, before: bool) -> Any:
+        end = (
+            {"end": exp.Literal.number(1), "end_side": "PRECEDING"}
+            if before
+            else {"end": "CURRENT ROW"}
+        )
+        spec = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", **end)
+        return exp.Window(
+            this=getattr(exp, func)(this=exp.column(part, quoted=True)),
+            partition_by=[exp.column("k", quoted=True)],
+            order=exp.Order(expressions=[exp.Ordered(this=exp.column("g", quoted=True))]),
+            spec=spec,
+        )
+
+    # Over no events a count or a sum is 0 (the condition reads them through COALESCE):
+    # the condition before any event, with the contact's own fields. Where it reads a
+    # min, max, first or last, a null of the column's type is needed instead: every
+    # contact is joined, one without events with null aggregates.
+    def empty(node: Any) -> Any:
+        if (
+            isinstance(node, exp.Coalesce)
+            and isinstance(node.this, exp.Column)
+            and node.this.table == alias
+            and funcs.get(node.this.name) == "Sum"
+        ):
+            return exp.Literal.number(0)
+        return node
+
+    initial = cond.transform(empty)
+    counts_only = not any(col.table == alias for col in initial.find_all(exp.Column))
+
+    # each contact's aggregates at each of its steps, and one step before: a count or an
+    # exact sum less this step's partial (`z…`); a min or max over the steps before
+    # (`y…`; none before a contact's first step, `rn` = 1)
+    order = exp.Order(expressions=[exp.Ordered(this=exp.column("g", quoted=True))])
+    cols = [exp.column("k", quoted=True), exp.column("g", quoted=True)]
+    if not counts_only:
+        first = exp.Window(
+            this=exp.RowNumber(), partition_by=[exp.column("k", quoted=True)], order=order
+        )
+        cols.append(exp.alias_(first, "rn", quoted=True))
+    for name, func in funcs.items():
+        part = "x" + name[1:]
+        cols.append(exp.alias_(window(func, part, False), name, quoted=True))
+        if func == "Sum":
+            cols.append(exp.alias_(exp.column(part, quoted=True), "z" + part[1:], quoted=True))
+        else:
+            cols.append(exp.alias_(window(func, part, True), "y" + part[1:], quoted=True))
+    running = exp.select(*cols).from_(_sub(exp, inner, "b"))
+
+    def before(node: Any) -> Any:
+        if isinstance(node, exp.Column) and node.table == alias and node.name in funcs:
+            if funcs[node.name] == "Sum":  # exact: integers and decimals (grid.adds_up)
+                this = exp.Coalesce(
+                    this=c.col("z" + node.name[1:], alias), expressions=[exp.Literal.number(0)]
+                )
+                return exp.Paren(this=exp.Sub(this=node.copy(), expression=this))
+            later = exp.GT(this=c.col("rn", alias), expression=exp.Literal.number(1))
+            earlier = c.col("y" + node.name[1:], alias)
+            return exp.Case(ifs=[exp.If(this=later, true=earlier)])
+        return node
+
+    ent = c.schema.entity
+    on = exp.EQ(this=c.col("k", alias), expression=c.col(ent.key, ENTITY))
+    g: Any = c.col("g", alias)
+    was = cond.transform(before)
+    pre: Any = None
+    if counts_only:
+        # the contacts with events only (joined: the others are not contacts)
+        states = (
+            exp.select(
+                exp.alias_(g, "g", quoted=True),
+                exp.alias_(cond.copy(), "m", quoted=True),
+                exp.alias_(was, "w", quoted=True),
+            )
+            .from_(_sub(exp, running, alias))
+            .join(c.table(ent.source, ENTITY), on=on)
+        )
+        # members before any event: every contact, once (a row of its own)
+        pre = exp.select(
+            exp.alias_(exp.Literal.number(-1), "g", quoted=True),
+            exp.alias_(exp.Literal.number(0), "ent", quoted=True),
+            exp.alias_(exp.Literal.number(0), "ex", quoted=True),
+            exp.alias_(_count_where(exp, initial), "pre", quoted=True),
+        ).from_(c.table(ent.source, ENTITY))
+    else:
+        # every contact: one without events (its step null) is a member at every point
+        # or at none, counted before the first step (-1); one with events changes at its
+        # steps and is a member before them as its first step's `w` says
+        none = exp.Is(this=g.copy(), expression=exp.Null())
+        states = (
+            exp.select(
+                exp.alias_(
+                    exp.Coalesce(this=g, expressions=[exp.Literal.number(-1)]), "g", quoted=True
+                ),
+                exp.alias_(cond.copy(), "m", quoted=True),
+                exp.alias_(
+                    exp.Case(ifs=[exp.If(this=none, true=c.p.false())], default=was),
+                    "w",
+                    quoted=True,
+                ),
+                exp.alias_(
+                    exp.EQ(this=c.col("rn", alias), expression=exp.Literal.number(1)),
+                    "f",
+                    quoted=True,
+                ),
+            )
+            .from_(_sub(exp, running, alias))
+            # RIGHT: the hash table on the contacts, not on the contacts' steps
+            .join(c.table(ent.source, ENTITY), on=on, join_type="RIGHT")
+        )
+    m, w = exp.column("m", table="t", quoted=True), exp.column("w", table="t", quoted=True)
+    g = exp.column("g", table="t", quoted=True)
+    sums = [
+        exp.alias_(g, "g", quoted=True),
+        exp.alias_(_count_where(exp, exp.and_(m, exp.Not(this=w))), "ent", quoted=True),
+        exp.alias_(
+            _count_where(exp, exp.and_(w.copy(), exp.Not(this=m.copy()))), "ex", quoted=True
+        ),
+    ]
+    if pre is None:
+        f = exp.column("f", table="t", quoted=True)
+        sums.append(exp.alias_(_count_where(exp, exp.and_(f, w.copy())), "pre", quoted=True))
+    else:
+        sums.append(exp.alias_(exp.Literal.number(0), "pre", quoted=True))
+    changes: Any = exp.select(*sums).from_(_sub(exp, states, "t")).group_by(g.copy())
+    if pre is not None:
+        changes = exp.union(changes, pre, distinct=False)
+    d = {name: exp.column(name, table="d", quoted=True) for name in ("g", "ent", "ex", "pre")}
+    zero = exp.Literal.number(0)
+    pre = exp.Coalesce(this=exp.Sum(this=d["pre"].copy()), expressions=[zero.copy()])
+
+    def total(value: Any, upto: int, exactly: bool) -> Any:
+        at = exp.Literal.number(upto)
+        test = (
+            exp.EQ(this=d["g"].copy(), expression=at)
+            if exactly
+            else exp.LTE(this=d["g"].copy(), expression=at)
+        )
+        summed_ = exp.Sum(this=exp.Case(ifs=[exp.If(this=test, true=value)], default=zero.copy()))
+        return exp.Coalesce(this=summed_, expressions=[zero.copy()])
+
+    out: list[Any] = []
+    for i in range(len(members)):
+        delta = exp.Sub(this=d["ent"].copy(), expression=d["ex"].copy())
+        out.append(exp.Add(this=pre.copy(), expression=total(delta, i, False)))
+        if i == 0:
+            out += [zero.copy(), zero.copy()]
+        else:
+            out += [total(d["ent"].copy(), i, True), total(d["ex"].copy(), i, True)]
+    named = [exp.alias_(v, f"h{j}", quoted=True) for j, v in enumerate(out)]
+    return exp.select(*named).from_(_sub(exp, changes, "d"))

@@ -42,6 +42,8 @@ def plan(expr: str, dialect: str = "duckdb") -> str:
         return "transitions, every contact joined"
     if "z0" in names:
         return "transitions"
+    if q.find(segql_exp().BitwiseOrAgg) is not None:
+        return "grid, masks"
     return "grid"
 
 
@@ -62,7 +64,9 @@ def segql_exp() -> Any:
         ("last(orders) is null or last(orders) < 2026-01-01", "transitions, every contact joined"),
         ("last_order - first_order > 30d", "transitions, every contact joined"),
         # the point matters beyond the events it sees: a grid
-        ("has orders within 30d", "grid"),
+        ("has orders within 30d", "grid, masks"),
+        ("has orders where gift within 1mo and not has email_opens within 7d", "grid, masks"),
+        ("count(orders within 30d) >= 2", "grid"),
         ("last(orders) > 30d", "grid"),
         ("days_since(last_order) > 30", "grid"),
         ("top 10% by total_spent", "grid"),
@@ -130,3 +134,35 @@ def test_named_histories_equal_one_query_per_point() -> None:
                 for at in (WEEKS, [AS_OF - dt.timedelta(days=d) for d in range(400, -1, -40)]):
                     want = hist._per_point(db, expr, data.schema, at, None)
                     assert hist.history(db, expr, data.schema, at, None) == want, (kind, expr)
+
+
+def test_masks_need_a_bitwise_or_and_at_most_62_points() -> None:
+    assert plan("has orders within 30d", "sqlite") == "grid"
+    many = [AS_OF - dt.timedelta(days=d) for d in range(62, -1, -1)]
+    q = build_query(
+        compile("has orders within 30d", SCHEMA),
+        SCHEMA,
+        profile=profile_for("duckdb"),  # type: ignore[arg-type]
+        as_of=AS_OF,
+        options=SqlOptions(points=tuple(many), summed=True, batch=True),
+    )
+    assert q.find(segql_exp().BitwiseOrAgg) is None
+
+
+def test_windows_on_a_long_daily_grid_equal_one_query_per_point() -> None:
+    """Masks cover up to 62 points: 40 and 70 daily points (the second without masks)
+    around the 30- and 60-day windows of the corpus data."""
+    import tempfile
+    from pathlib import Path
+
+    from corpus_data import corpus_dataset
+    from engines import engine_database
+
+    data = corpus_dataset()
+    expr = "has orders within 30d and not has email_opens where campaign = 'feb' within 60d"
+    with tempfile.TemporaryDirectory() as tmp, engine_database("duckdb", data, Path(tmp)) as db:
+        for days in (40, 70):
+            at = [AS_OF - dt.timedelta(days=d, hours=7) for d in range(days, -1, -1)]
+            want = hist._per_point(db, expr, data.schema, at, None)
+            assert hist.history(db, expr, data.schema, at, None) == want, days
+            assert any(p["entered"] for p in want[1:]) and any(p["exited"] for p in want[1:])

@@ -26,7 +26,7 @@ from typing import Any
 from segql.backends.sql.dialects import HasPlan, Profile
 from segql.backends.sql.events import EventQueries
 from segql.backends.sql.functions import AGGREGATES
-from segql.backends.sql.grid import adds_up, grid_pass
+from segql.backends.sql.grid import adds_up, grid_pass, window_mask
 from segql.backends.sql.plan import (
     ENTITY,
     EVENT,
@@ -363,6 +363,10 @@ class Compiler(EventQueries):
         s = self.streams.setdefault(node.stream, StreamAggs(name=node.stream))
         self.scope.streams.add(node.stream)
         stream = self.schema.streams[node.stream]
+        if self.grid_top is not None and isinstance(node, ir.Exists):
+            bit = window_mask(self, s, stream, node)
+            if bit is not None:
+                return bit
         since = None
         if node.within is not None:
             since = self._ago(node.within)
@@ -421,7 +425,14 @@ class Compiler(EventQueries):
         return self._field_type(node.stream, node.column)
 
     def _agg_sql(self, a: PassAgg, unconditional: bool) -> Any:
+        if a.mask:
+            value = a.target if unconditional else exp_case(self.exp, a.cond, a.target)
+            return self.exp.BitwiseOrAgg(this=value)
         return AGGREGATES[a.func](self, a.target, None if unconditional else a.cond)
 
     def _ago(self, d: ir.Duration) -> dt.datetime:
         return timecalc.ago(self.as_of, d.amount, d.unit, self.tz, d.span)
+
+
+def exp_case(exp: Any, cond: Any, value: Any) -> Any:
+    return exp.Case(ifs=[exp.If(this=cond.copy(), true=value.copy())])

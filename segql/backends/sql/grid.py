@@ -1,12 +1,17 @@
-"""A stream's pass on a history's time grid (SqlOptions.points), in two steps: the events
-grouped by contact and grid step (the first point that sees them) with partial
-aggregates, then each point's aggregate as the partials of the steps it sees — each
-point's bound is tested on a few rows per contact instead of on every event. Only for
-passes over whole histories whose aggregates' partials add up exactly (count, min, max,
-first, last, and sums of integers or decimals): measured on 1M contacts, a `within`
-window placed on the grid the same way cost more than it saved (every event gets a
-second step; re_engagement 3.2 -> 6.4 s), so windowed passes keep one conditional
-aggregate per point over the events."""
+"""A stream's pass on a history's time grid (SqlOptions.points).
+
+- Passes over whole histories whose aggregates' partials add up exactly (count, min,
+  max, first, last, and sums of integers or decimals) go in two steps: the events grouped
+  by contact and grid step (the first point that sees them) with partial aggregates, then
+  each point's aggregate as the partials of the steps it sees — each point's bound is
+  tested on a few rows per contact instead of on every event (and transitions.py goes
+  further where the condition reads nothing else).
+- `has E within D` is one mask per contact of the points whose window sees an event,
+  OR-ed over the events (window_mask): one aggregate for every point instead of a
+  conditional count per point (re_engagement, 26 weekly points on 1M contacts: 3.3 s ->
+  0.9 s). Placing windowed events on the grid with a step where they leave it cost more
+  than it saved (every event gets a second step; 3.2 -> 6.4 s).
+- Other windowed aggregates keep one conditional aggregate per point over the events."""
 
 from __future__ import annotations
 
@@ -16,12 +21,13 @@ from segql.backends.sql.plan import EVENT, PassAgg, StreamAggs
 from segql.core.schema import Stream
 from segql.core.types import Type
 from segql.ir import nodes as ir
+from segql.ir import timecalc
 from segql.ir.definitions import definitions
 
 if TYPE_CHECKING:
     from segql.backends.sql.events import EventQueries
 
-__all__ = ["adds_up", "combiner", "grid_partials", "grid_pass"]
+__all__ = ["adds_up", "combiner", "grid_partials", "grid_pass", "window_mask"]
 
 A = ir.AggFunc
 _PARTIAL = {A.COUNT: "Sum", A.SUM: "Sum", A.MIN: "Min", A.MAX: "Max", A.FIRST: "Min", A.LAST: "Max"}
@@ -130,3 +136,72 @@ def _partial(c: EventQueries, a: PassAgg) -> Any:
     if a.where is not None:
         value = exp.Case(ifs=[exp.If(this=a.where.copy(), true=value)])
     return getattr(exp, _PARTIAL[a.func])(this=value)
+
+
+MAX_MASK_POINTS = 62  # bits of a BIGINT, clear of its sign
+
+
+def window_mask(c: EventQueries, s: StreamAggs, stream: Stream, node: ir.Exists) -> Any | None:
+    """`has E [where C] within D` at the point being compiled, as a bit of one mask per
+    contact — the points whose window sees one of its events, OR-ed over the events —
+    shared by every point: one aggregate instead of a conditional count per point (the
+    column returned is 1, 0 or null, read as a count). None where the dialect has no
+    bitwise-or aggregate or the grid has too many points."""
+    points = c.options.points
+    window = node.within
+    if (
+        window is None
+        or not c.p.caps.bitmasks
+        or len(points) > MAX_MASK_POINTS
+        or c.options.since is not None
+    ):
+        return None
+    exp = c.exp
+    bounds = [timecalc.ago(p, window.amount, window.unit, c.tz, window.span) for p in points]
+    key = ("mask", repr(node.where), window)
+    a = s.columns.get(key)
+    if a is None:
+        time = c.p.timestamp_column(c.col(stream.time, EVENT))
+        where = c.expr(node.where, node.stream) if node.where is not None else None
+        seen = exp.GTE(this=time.copy(), expression=c.ts(bounds[0]))
+        a = PassAgg(
+            alias=f"a{len(s.columns)}",
+            func=A.COUNT,
+            target=_mask_of(c, time, list(points), bounds),
+            cond=exp.and_(seen, *([exp.Paren(this=where.copy())] if where is not None else [])),
+            cond_key=(f"mask {node.where!r}", window, None),
+            where=where,
+            mask=True,
+        )
+        s.columns[key] = a
+    s.earliest = bounds[0] if s.earliest is None else min(s.earliest, bounds[0])
+    return c.p.bit(c.col(a.alias, s.alias()), points.index(c.as_of))
+
+
+def _mask_of(c: EventQueries, time: Any, points: list[Any], bounds: list[Any]) -> Any:
+    """The BIGINT mask of the points ``i`` with ``bounds[i] <= time <= points[i]``: a
+    binary search over the sorted cuts (`time < bound`, `time <= point`), each interval
+    between two cuts a constant."""
+    exp = c.exp
+    cuts = sorted({(b, 0) for b in bounds} | {(p, 1) for p in points})  # `<` before `<=`
+    where = {cut: j for j, cut in enumerate(cuts)}
+
+    def mask(j: int) -> int:  # of the events left of cut j and right of cut j - 1
+        return sum(
+            1 << i for i in range(len(points)) if where[(bounds[i], 0)] < j <= where[(points[i], 1)]
+        )
+
+    def left_of(j: int) -> Any:
+        value, closed = cuts[j]
+        op = exp.LTE if closed else exp.LT
+        return op(this=time.copy(), expression=c.ts(value))
+
+    def search(lo: int, hi: int) -> Any:  # the interval, one of lo..hi
+        if lo == hi:
+            return exp.cast(exp.Literal.number(mask(lo)), "BIGINT")
+        mid = (lo + hi) // 2
+        return exp.Case(
+            ifs=[exp.If(this=left_of(mid), true=search(lo, mid))], default=search(mid + 1, hi)
+        )
+
+    return search(0, len(cuts))

@@ -289,6 +289,9 @@ class PassAgg:
     where: Any = None
     point: int | None = None
     exact: bool = False
+    # A mask of the points whose window sees the event (grid.window_mask): OR-ed, not
+    # counted
+    mask: bool = False
 
 
 @dataclass

@@ -43,6 +43,9 @@ class Capabilities:
     # A subquery may read columns of a query two levels out (a sequence's inner EXISTS
     # reading the contact); Spark resolves outer references one level out only.
     deep_correlation: bool = True
+    # A bitwise-or aggregate over BIGINTs: a history's `has … within` as one mask of
+    # points per contact (grid.window_mask)
+    bitmasks: bool = True
 
 
 def _exp() -> Any:
@@ -106,6 +109,12 @@ class Profile:
     def to_double(self, e: Any) -> Any:
         exp = _exp()
         return exp.cast(e, dtype("DOUBLE"), copy=False)
+
+    def bit(self, mask: Any, i: int) -> Any:
+        """Bit ``i`` of the BIGINT ``mask`` (0 or 1; null for a null mask)."""
+        exp = _exp()
+        shifted = exp.BitwiseRightShift(this=mask, expression=exp.Literal.number(i))
+        return exp.BitwiseAnd(this=exp.Paren(this=shifted), expression=exp.Literal.number(1))
 
     def date_to_timestamp(self, d: Any, zone: str) -> Any:
         """Midnight of date ``d`` in ``zone`` as a naive UTC timestamp."""

@@ -20,6 +20,12 @@ class ClickHouse(Profile):
         lists=False, materialized_ctes=False, has_plan=HasPlan.IN_SET, filtered_passes=True
     )
 
+    def bit(self, mask: Any, i: int) -> Any:
+        # ClickHouse has no `&` operator
+        exp = _exp()
+        shifted = exp.Anonymous(this="bitShiftRight", expressions=[mask, exp.Literal.number(i)])
+        return exp.Anonymous(this="bitAnd", expressions=[shifted, exp.Literal.number(1)])
+
     # Zone conversions through text: sqlglot's `AT TIME ZONE` for ClickHouse casts to
     # DateTime, whose seconds start in 1970 (a 1969 birthday would wrap).
     def _utc_of_local(self, ts: Any, zone: str) -> Any:

@@ -23,6 +23,7 @@ class SQLite(Profile):
         time_zones=False,
         float_modulo=False,
         max_joins=64,
+        bitmasks=False,  # no bitwise-or aggregate
         max_depth=16,
         median=False,
     )

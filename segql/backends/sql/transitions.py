@@ -164,6 +164,13 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
             .from_(_sub(exp, running, alias))
             .join(c.table(ent.source, ENTITY), on=on)
         )
+        if ENTITY not in tables:
+            # only the steps that change the contact are joined (the condition and its
+            # value one step before are never unknown: IsTrue)
+            changed = exp.NEQ(
+                this=exp.Paren(this=cond.copy()), expression=exp.Paren(this=was.copy())
+            )
+            states = states.where(changed)
         # members before any event: every contact, once (a row of its own)
         pre = exp.select(
             exp.alias_(exp.Literal.number(-1), "g", quoted=True),

@@ -26,7 +26,7 @@ __all__ = ["summed", "transitions"]
 
 
 def _sub(exp: Any, query: Any, alias: str) -> Any:
-    return exp.alias_(exp.Subquery(this=query), alias, table=True, quoted=True)
+    return exp.alias_(exp.Subquery(this=query), alias, table=True, quoted=True, copy=False)
 
 
 def _count_where(exp: Any, cond: Any) -> Any:
@@ -39,7 +39,7 @@ def summed(exp: Any, grid: Any, n: int) -> Any:
     grid query's `p0`, `p1`, … per contact."""
 
     def p(i: int) -> Any:
-        return exp.column(f"p{i}", table="m", quoted=True)
+        return exp.column(f"p{i}", table="m", quoted=True, copy=False)
 
     cols: list[Any] = []
     for i in range(n):
@@ -49,8 +49,8 @@ def summed(exp: Any, grid: Any, n: int) -> Any:
         else:
             cols.append(_count_where(exp, exp.and_(p(i), exp.Not(this=p(i - 1)))))
             cols.append(_count_where(exp, exp.and_(p(i - 1), exp.Not(this=p(i)))))
-    named = [exp.alias_(c, f"h{j}", quoted=True) for j, c in enumerate(cols)]
-    return exp.select(*named).from_(grid.subquery("m"))
+    named = [exp.alias_(c, f"h{j}", quoted=True, copy=False) for j, c in enumerate(cols)]
+    return exp.select(*named).from_(grid.subquery("m"), copy=False)
 
 
 def transitions(c: EventQueries, members: list[Any]) -> Any | None:
@@ -73,12 +73,12 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
     # nothing else in it may depend on the point (a time, a window, a query of its own)
     def canonical(node: Any) -> Any:
         if isinstance(node, exp.Column) and node.table == alias and node.name in parts:
-            return exp.column("r" + parts[node.name][1:], table=alias, quoted=True)
+            return exp.column("r" + parts[node.name][1:], table=alias, quoted=True, copy=False)
         return node
 
     forms = [m.transform(canonical) for m in members]
     cond = forms[-1]
-    if any(f.sql() != cond.sql() for f in forms):
+    if any(f != cond for f in forms):
         return None
     if cond.find(exp.Subquery, exp.Select, exp.Exists, exp.Window) is not None:
         return None
@@ -94,9 +94,11 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
         )
         spec = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", **end)
         return exp.Window(
-            this=getattr(exp, func)(this=exp.column(part, quoted=True)),
-            partition_by=[exp.column("k", quoted=True)],
-            order=exp.Order(expressions=[exp.Ordered(this=exp.column("g", quoted=True))]),
+            this=getattr(exp, func)(this=exp.column(part, quoted=True, copy=False)),
+            partition_by=[exp.column("k", quoted=True, copy=False)],
+            order=exp.Order(
+                expressions=[exp.Ordered(this=exp.column("g", quoted=True, copy=False))]
+            ),
             spec=spec,
         )
 
@@ -120,21 +122,32 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
     # each contact's aggregates at each of its steps, and one step before: a count or an
     # exact sum less this step's partial (`z…`); a min or max over the steps before
     # (`y…`; none before a contact's first step, `rn` = 1)
-    order = exp.Order(expressions=[exp.Ordered(this=exp.column("g", quoted=True))])
-    cols = [exp.column("k", quoted=True), exp.column("g", quoted=True)]
+    order = exp.Order(expressions=[exp.Ordered(this=exp.column("g", quoted=True, copy=False))])
+    cols = [exp.column("k", quoted=True, copy=False), exp.column("g", quoted=True, copy=False)]
     if not counts_only:
         first = exp.Window(
-            this=exp.RowNumber(), partition_by=[exp.column("k", quoted=True)], order=order
+            this=exp.RowNumber(),
+            partition_by=[exp.column("k", quoted=True, copy=False)],
+            order=order,
         )
-        cols.append(exp.alias_(first, "rn", quoted=True))
+        cols.append(exp.alias_(first, "rn", quoted=True, copy=False))
     for name, func in funcs.items():
         part = "x" + name[1:]
-        cols.append(exp.alias_(window(func, part, False), name, quoted=True))
+        cols.append(exp.alias_(window(func, part, False), name, quoted=True, copy=False))
         if func == "Sum":
-            cols.append(exp.alias_(exp.column(part, quoted=True), "z" + part[1:], quoted=True))
+            cols.append(
+                exp.alias_(
+                    exp.column(part, quoted=True, copy=False),
+                    "z" + part[1:],
+                    quoted=True,
+                    copy=False,
+                )
+            )
         else:
-            cols.append(exp.alias_(window(func, part, True), "y" + part[1:], quoted=True))
-    running = exp.select(*cols).from_(_sub(exp, inner, "b"))
+            cols.append(
+                exp.alias_(window(func, part, True), "y" + part[1:], quoted=True, copy=False)
+            )
+    running = exp.select(*cols).from_(_sub(exp, inner, "b"), copy=False)
 
     def before(node: Any) -> Any:
         if isinstance(node, exp.Column) and node.table == alias and node.name in funcs:
@@ -157,12 +170,12 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
         # the contacts with events only (joined: the others are not contacts)
         states = (
             exp.select(
-                exp.alias_(g, "g", quoted=True),
-                exp.alias_(cond.copy(), "m", quoted=True),
-                exp.alias_(was, "w", quoted=True),
+                exp.alias_(g, "g", quoted=True, copy=False),
+                exp.alias_(cond.copy(), "m", quoted=True, copy=False),
+                exp.alias_(was, "w", quoted=True, copy=False),
             )
-            .from_(_sub(exp, running, alias))
-            .join(c.table(ent.source, ENTITY), on=on)
+            .from_(_sub(exp, running, alias), copy=False)
+            .join(c.table(ent.source, ENTITY), on=on, copy=False)
         )
         if ENTITY not in tables:
             # only the steps that change the contact are joined (the condition and its
@@ -170,14 +183,14 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
             changed = exp.NEQ(
                 this=exp.Paren(this=cond.copy()), expression=exp.Paren(this=was.copy())
             )
-            states = states.where(changed)
+            states = states.where(changed, copy=False)
         # members before any event: every contact, once (a row of its own)
         pre = exp.select(
-            exp.alias_(exp.Literal.number(-1), "g", quoted=True),
-            exp.alias_(exp.Literal.number(0), "ent", quoted=True),
-            exp.alias_(exp.Literal.number(0), "ex", quoted=True),
-            exp.alias_(_count_where(exp, initial), "pre", quoted=True),
-        ).from_(c.table(ent.source, ENTITY))
+            exp.alias_(exp.Literal.number(-1), "g", quoted=True, copy=False),
+            exp.alias_(exp.Literal.number(0), "ent", quoted=True, copy=False),
+            exp.alias_(exp.Literal.number(0), "ex", quoted=True, copy=False),
+            exp.alias_(_count_where(exp, initial), "pre", quoted=True, copy=False),
+        ).from_(c.table(ent.source, ENTITY), copy=False)
     else:
         # every contact: one without events (its step null) is a member at every point
         # or at none, counted before the first step (-1); one with events changes at its
@@ -188,7 +201,7 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
                 exp.alias_(
                     exp.Coalesce(this=g, expressions=[exp.Literal.number(-1)]), "g", quoted=True
                 ),
-                exp.alias_(cond.copy(), "m", quoted=True),
+                exp.alias_(cond.copy(), "m", quoted=True, copy=False),
                 exp.alias_(
                     exp.Case(ifs=[exp.If(this=none, true=c.p.false())], default=was),
                     "w",
@@ -200,28 +213,38 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
                     quoted=True,
                 ),
             )
-            .from_(_sub(exp, running, alias))
+            .from_(_sub(exp, running, alias), copy=False)
             # RIGHT: the hash table on the contacts, not on the contacts' steps
-            .join(c.table(ent.source, ENTITY), on=on, join_type="RIGHT")
+            .join(c.table(ent.source, ENTITY), on=on, join_type="RIGHT", copy=False)
         )
-    m, w = exp.column("m", table="t", quoted=True), exp.column("w", table="t", quoted=True)
-    g = exp.column("g", table="t", quoted=True)
+    m, w = (
+        exp.column("m", table="t", quoted=True, copy=False),
+        exp.column("w", table="t", quoted=True, copy=False),
+    )
+    g = exp.column("g", table="t", quoted=True, copy=False)
     sums = [
-        exp.alias_(g, "g", quoted=True),
-        exp.alias_(_count_where(exp, exp.and_(m, exp.Not(this=w))), "ent", quoted=True),
+        exp.alias_(g, "g", quoted=True, copy=False),
+        exp.alias_(_count_where(exp, exp.and_(m, exp.Not(this=w))), "ent", quoted=True, copy=False),
         exp.alias_(
             _count_where(exp, exp.and_(w.copy(), exp.Not(this=m.copy()))), "ex", quoted=True
         ),
     ]
     if pre is None:
-        f = exp.column("f", table="t", quoted=True)
-        sums.append(exp.alias_(_count_where(exp, exp.and_(f, w.copy())), "pre", quoted=True))
+        f = exp.column("f", table="t", quoted=True, copy=False)
+        sums.append(
+            exp.alias_(_count_where(exp, exp.and_(f, w.copy())), "pre", quoted=True, copy=False)
+        )
     else:
-        sums.append(exp.alias_(exp.Literal.number(0), "pre", quoted=True))
-    changes: Any = exp.select(*sums).from_(_sub(exp, states, "t")).group_by(g.copy())
+        sums.append(exp.alias_(exp.Literal.number(0), "pre", quoted=True, copy=False))
+    changes: Any = (
+        exp.select(*sums).from_(_sub(exp, states, "t"), copy=False).group_by(g.copy(), copy=False)
+    )
     if pre is not None:
         changes = exp.union(changes, pre, distinct=False)
-    d = {name: exp.column(name, table="d", quoted=True) for name in ("g", "ent", "ex", "pre")}
+    d = {
+        name: exp.column(name, table="d", quoted=True, copy=False)
+        for name in ("g", "ent", "ex", "pre")
+    }
     zero = exp.Literal.number(0)
     pre = exp.Coalesce(this=exp.Sum(this=d["pre"].copy()), expressions=[zero.copy()])
 
@@ -243,5 +266,5 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
             out += [zero.copy(), zero.copy()]
         else:
             out += [total(d["ent"].copy(), i, True), total(d["ex"].copy(), i, True)]
-    named = [exp.alias_(v, f"h{j}", quoted=True) for j, v in enumerate(out)]
-    return exp.select(*named).from_(_sub(exp, changes, "d"))
+    named = [exp.alias_(v, f"h{j}", quoted=True, copy=False) for j, v in enumerate(out)]
+    return exp.select(*named).from_(_sub(exp, changes, "d"), copy=False)

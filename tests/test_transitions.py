@@ -112,6 +112,34 @@ def test_a_history_equals_one_query_per_point(
         con.close()
 
 
+# weekly from March 1 to April 26, 2026 at 01:30 UTC: Europe/Berlin (March 29), Australia/
+# Lord_Howe (April 5) and America/Los_Angeles (March 8) change their clocks in between
+ACROSS_DST = [
+    dt.datetime(2026, 3, 1, 1, 30, tzinfo=dt.UTC) + dt.timedelta(weeks=w) for w in range(9)
+]
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    data=datasets(zoned=True),
+    exprs=st.lists(expressions, min_size=1, max_size=4),
+    at=st.one_of(GRIDS, st.just(ACROSS_DST)),
+    monthly=st.booleans(),
+)
+def test_a_history_in_a_zone_with_daylight_saving_equals_one_query_per_point(
+    data: Dataset, exprs: list[str], at: list[dt.datetime], monthly: bool
+) -> None:
+    """Windows and grid steps on the zone's calendar (`within 1mo`, weekly steps across a
+    daylight-saving change): masks and transitions place events as each point would."""
+    if monthly:
+        exprs = [*exprs, "has orders within 1mo", "has email_opens within 1w or purchases > 1"]
+    test_a_history_equals_one_query_per_point.hypothesis.inner_test(data, exprs, at)  # type: ignore[attr-defined]
+
+
 def test_named_histories_equal_one_query_per_point() -> None:
     """Boundary cases of each plan on the corpus data, on DuckDB and SQLite."""
     from corpus_data import corpus_dataset

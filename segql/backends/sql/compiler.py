@@ -26,7 +26,7 @@ from typing import Any
 from segql.backends.sql.dialects import HasPlan, Profile
 from segql.backends.sql.events import EventQueries
 from segql.backends.sql.functions import AGGREGATES
-from segql.backends.sql.grid import adds_up, grid_pass, window_mask
+from segql.backends.sql.grid import adds_up, grid_pass, mask_sql, window_mask
 from segql.backends.sql.plan import (
     ENTITY,
     EVENT,
@@ -426,13 +426,8 @@ class Compiler(EventQueries):
 
     def _agg_sql(self, a: PassAgg, unconditional: bool) -> Any:
         if a.mask:
-            value = a.target if unconditional else exp_case(self.exp, a.cond, a.target)
-            return self.exp.BitwiseOrAgg(this=value)
+            return mask_sql(self, a, unconditional)
         return AGGREGATES[a.func](self, a.target, None if unconditional else a.cond)
 
     def _ago(self, d: ir.Duration) -> dt.datetime:
         return timecalc.ago(self.as_of, d.amount, d.unit, self.tz, d.span)
-
-
-def exp_case(exp: Any, cond: Any, value: Any) -> Any:
-    return exp.Case(ifs=[exp.If(this=cond.copy(), true=value.copy())])

@@ -27,7 +27,7 @@ from segql.ir.definitions import definitions
 if TYPE_CHECKING:
     from segql.backends.sql.events import EventQueries
 
-__all__ = ["adds_up", "combiner", "grid_partials", "grid_pass", "window_mask"]
+__all__ = ["adds_up", "combiner", "grid_partials", "grid_pass", "mask_sql", "window_mask"]
 
 A = ir.AggFunc
 _PARTIAL = {A.COUNT: "Sum", A.SUM: "Sum", A.MIN: "Min", A.MAX: "Max", A.FIRST: "Min", A.LAST: "Max"}
@@ -176,6 +176,16 @@ def window_mask(c: EventQueries, s: StreamAggs, stream: Stream, node: ir.Exists)
         s.columns[key] = a
     s.earliest = bounds[0] if s.earliest is None else min(s.earliest, bounds[0])
     return c.p.bit(c.col(a.alias, s.alias()), points.index(c.as_of))
+
+
+def mask_sql(c: EventQueries, a: PassAgg, unconditional: bool) -> Any:
+    """A mask column of a pass: the OR of its events' masks (those meeting its condition,
+    unless the pass keeps only them)."""
+    exp = c.exp
+    value = a.target.copy()
+    if not unconditional:
+        value = exp.Case(ifs=[exp.If(this=a.cond.copy(), true=value)])
+    return exp.BitwiseOrAgg(this=value)
 
 
 def _mask_of(c: EventQueries, time: Any, points: list[Any], bounds: list[Any]) -> Any:

@@ -165,7 +165,6 @@ class Database(Analyses):
         *,
         batch: bool = False,
         points: Sequence[dt.datetime] = (),
-        summed: bool = False,
     ) -> Any:
         from sqlglot import exp
 
@@ -191,9 +190,8 @@ class Database(Analyses):
                 options=SqlOptions(
                     sources=sources,
                     select=tuple(values),
-                    batch=batch or bool(points),
+                    batch=batch,
                     points=tuple(points),
-                    summed=summed,
                 ),
             )
         except SegqlError as e:  # found while compiling (a time out of range): show the line

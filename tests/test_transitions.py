@@ -35,7 +35,7 @@ def plan(expr: str, dialect: str = "duckdb") -> str:
         SCHEMA,
         profile=profile_for(dialect),  # type: ignore[arg-type]
         as_of=AS_OF,
-        options=SqlOptions(points=tuple(WEEKS), summed=True, batch=True),
+        options=SqlOptions(points=tuple(WEEKS)),
     )
     names = {c.alias_or_name for c in q.find_all(segql_exp().Alias)}
     if "rn" in names:
@@ -172,7 +172,7 @@ def test_masks_need_a_bitwise_or_and_at_most_62_points() -> None:
         SCHEMA,
         profile=profile_for("duckdb"),  # type: ignore[arg-type]
         as_of=AS_OF,
-        options=SqlOptions(points=tuple(many), summed=True, batch=True),
+        options=SqlOptions(points=tuple(many)),
     )
     assert q.find(segql_exp().BitwiseOrAgg) is None
 

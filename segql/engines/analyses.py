@@ -38,7 +38,8 @@ class Analyses:
         points: Sequence[dt.datetime] = (),
     ) -> Any:
         """The query of ``source`` with ``values`` (else the ``fields`` named) beside the
-        key; ``batch``: every contact's values are wanted, not a filter (SqlOptions.batch)."""
+        key; ``batch``: every contact's values are wanted, not a filter (SqlOptions.batch);
+        ``points``: a history's one row of sums over that time grid (SqlOptions.points)."""
         raise NotImplementedError
 
     def _text(self, query: Any) -> str:

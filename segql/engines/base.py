@@ -182,7 +182,6 @@ class EngineDatabase(Analyses):
         *,
         batch: bool = False,
         points: Sequence[dt.datetime] = (),
-        summed: bool = False,
     ) -> Any:
         from segql.pipeline import compile
 
@@ -199,9 +198,8 @@ class EngineDatabase(Analyses):
                 options=SqlOptions(
                     select=tuple(values),
                     sources=self._file_sources(schema),
-                    batch=batch or bool(points),
+                    batch=batch,
                     points=tuple(points),
-                    summed=summed,
                 ),
             )
         except SegqlError as e:

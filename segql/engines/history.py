@@ -71,7 +71,7 @@ def history(
     from segql.core.diagnostics import CheckError
 
     try:
-        sums = db._query(source, schema, at[-1], (), (), points=at, summed=True)
+        sums = db._query(source, schema, at[-1], (), (), points=at)
     except CheckError as e:
         if not any(d.code == "unsupported-construct" for d in e.diagnostics):
             raise

@@ -166,7 +166,8 @@ def counts_query(inner: Any, values: Sequence[tuple[str, ir.TExpr]]) -> tuple[An
     count after the first (a segment's name, or (segmentation, class))."""
     from sqlglot import exp
 
-    total = count_where
+    from segql.backends.sql.transitions import count_where as total
+
     cols: list[Any] = [exp.Count(this=exp.Star())]
     labels: list[Any] = []
     for i, (name, v) in enumerate(values):
@@ -180,15 +181,6 @@ def counts_query(inner: Any, values: Sequence[tuple[str, ir.TExpr]]) -> tuple[An
             labels.append(name)
     aliased = [exp.alias_(c, f"n{i}", quoted=True) for i, c in enumerate(cols)]
     return exp.select(*aliased).from_(inner.subquery("m")), labels
-
-
-def count_where(cond: Any) -> Any:
-    """How many rows meet ``cond`` (unknown counts as not): ``SUM(CASE WHEN … 1 ELSE 0)``,
-    the same on every dialect."""
-    from sqlglot import exp
-
-    one, zero = exp.Literal.number(1), exp.Literal.number(0)
-    return exp.Sum(this=exp.Case(ifs=[exp.If(this=cond, true=one)], default=zero))
 
 
 def counts_of(row: Sequence[Any], labels: Sequence[Any]) -> dict[str, Any]:

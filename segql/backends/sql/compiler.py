@@ -95,10 +95,9 @@ class Compiler(EventQueries):
         roots = [texpr, *(v for _, v in self.options.select)]
         if self.options.points:
             values = self._points(texpr)
-            if self.options.summed:
-                plan = transitions(self, [v for _, v in values])
-                if plan is not None:
-                    return plan
+            plan = transitions(self, [v for _, v in values])
+            if plan is not None:
+                return plan
             texpr = ir.Lit(value=True, type=Type.BOOLEAN)
         else:
             for node in shared_ctes(roots, max_depth):
@@ -128,7 +127,7 @@ class Compiler(EventQueries):
         select = select.where(cond, copy=False)
         fence = True if self.p.caps.materialized_ctes else None
         shared = {level.alias for level in self.levels.values()}
-        if self.options.batch:
+        if self.options.every_contact:
             # a batch's passes are read by many of its queries: computed once
             shared |= {s.alias() for s in self.streams.values()}
         for alias, cte in ctes:
@@ -138,7 +137,7 @@ class Compiler(EventQueries):
                 copy=False,
                 materialized=fence if alias in shared else None,
             )
-        if self.options.points and self.options.summed:
+        if self.options.points:  # each contact's membership per point, summed
             return summed(exp, select, len(self.options.points))
         return select
 

@@ -335,7 +335,7 @@ class ExpressionCompiler:
                     return exp.Coalesce(this=column, expressions=[exp.Literal.number(0)])
                 return column
             case ir.Exists():
-                batch = self.options.batch
+                batch = self.options.every_contact
                 if self.p.caps.has_plan is not HasPlan.COUNTED and not batch:
                     return self._exists(node)
                 if correlated(node):  # its own query: the contact's key when it has one

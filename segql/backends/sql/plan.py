@@ -49,12 +49,16 @@ class SqlOptions:
     batch: bool = False
     # Only events after this instant count (an experiment's goal window, CONTRACT §6.5).
     since: dt.datetime | None = None
-    # A history's time grid: the query returns `p0`, `p1`, … — whether each contact is a
-    # member at each of these instants (as_of is the last) — sharing each stream's pass.
+    # A history's time grid (as_of is the last point): the query is one row of sums — per
+    # point its size and how many entered and exited since the point before (`h0`, `h1`,
+    # …; transitions.py) — sharing each stream's pass; every contact's value is needed,
+    # as in a batch.
     points: tuple[dt.datetime, ...] = ()
-    # With points: one row of sums instead — per point its size and how many entered and
-    # exited since the point before (`h0`, `h1`, …; transitions.py).
-    summed: bool = False
+
+    @property
+    def every_contact(self) -> bool:
+        """Every contact's values are wanted, not a filter (a batch, a history)."""
+        return self.batch or bool(self.points)
 
 
 # Exact decimal arithmetic on literals (a `top` percent has at most 38 digits).

@@ -22,14 +22,18 @@ from segql.backends.sql.plan import ENTITY
 if TYPE_CHECKING:
     from segql.backends.sql.events import EventQueries
 
-__all__ = ["summed", "transitions"]
+__all__ = ["count_where", "summed", "transitions"]
 
 
 def _sub(exp: Any, query: Any, alias: str) -> Any:
     return exp.alias_(exp.Subquery(this=query), alias, table=True, quoted=True, copy=False)
 
 
-def _count_where(exp: Any, cond: Any) -> Any:
+def count_where(cond: Any) -> Any:
+    """How many rows meet ``cond`` (unknown counts as not): ``SUM(CASE WHEN … 1 ELSE 0)``,
+    the same on every dialect (also the engines' counts and overlaps)."""
+    from sqlglot import exp
+
     one, zero = exp.Literal.number(1), exp.Literal.number(0)
     return exp.Sum(this=exp.Case(ifs=[exp.If(this=cond, true=one)], default=zero))
 
@@ -43,12 +47,12 @@ def summed(exp: Any, grid: Any, n: int) -> Any:
 
     cols: list[Any] = []
     for i in range(n):
-        cols.append(_count_where(exp, p(i)))
+        cols.append(count_where(p(i)))
         if i == 0:
             cols += [exp.Literal.number(0), exp.Literal.number(0)]
         else:
-            cols.append(_count_where(exp, exp.and_(p(i), exp.Not(this=p(i - 1)))))
-            cols.append(_count_where(exp, exp.and_(p(i - 1), exp.Not(this=p(i)))))
+            cols.append(count_where(exp.and_(p(i), exp.Not(this=p(i - 1)))))
+            cols.append(count_where(exp.and_(p(i - 1), exp.Not(this=p(i)))))
     named = [exp.alias_(c, f"h{j}", quoted=True, copy=False) for j, c in enumerate(cols)]
     return exp.select(*named).from_(grid.subquery("m"), copy=False)
 
@@ -189,7 +193,7 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
             exp.alias_(exp.Literal.number(-1), "g", quoted=True, copy=False),
             exp.alias_(exp.Literal.number(0), "ent", quoted=True, copy=False),
             exp.alias_(exp.Literal.number(0), "ex", quoted=True, copy=False),
-            exp.alias_(_count_where(exp, initial), "pre", quoted=True, copy=False),
+            exp.alias_(count_where(initial), "pre", quoted=True, copy=False),
         ).from_(c.table(ent.source, ENTITY), copy=False)
     else:
         # every contact: one without events (its step null) is a member at every point
@@ -224,16 +228,12 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
     g = exp.column("g", table="t", quoted=True, copy=False)
     sums = [
         exp.alias_(g, "g", quoted=True, copy=False),
-        exp.alias_(_count_where(exp, exp.and_(m, exp.Not(this=w))), "ent", quoted=True, copy=False),
-        exp.alias_(
-            _count_where(exp, exp.and_(w.copy(), exp.Not(this=m.copy()))), "ex", quoted=True
-        ),
+        exp.alias_(count_where(exp.and_(m, exp.Not(this=w))), "ent", quoted=True, copy=False),
+        exp.alias_(count_where(exp.and_(w.copy(), exp.Not(this=m.copy()))), "ex", quoted=True),
     ]
     if pre is None:
         f = exp.column("f", table="t", quoted=True, copy=False)
-        sums.append(
-            exp.alias_(_count_where(exp, exp.and_(f, w.copy())), "pre", quoted=True, copy=False)
-        )
+        sums.append(exp.alias_(count_where(exp.and_(f, w.copy())), "pre", quoted=True, copy=False))
     else:
         sums.append(exp.alias_(exp.Literal.number(0), "pre", quoted=True, copy=False))
     changes: Any = (

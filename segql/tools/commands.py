@@ -143,28 +143,18 @@ def _expr(text: str, schema: Schema, limits: Limits) -> Any:
         hints: tuple[str, ...] = (f"did you mean `@{near[0]}`?",) if near else ()
         if not schema.segments:
             hints = ("no segments are defined; pass a catalog with --catalog",)
-        kind = next(
-            (
-                k
-                for k, names in (
-                    ("segmentation", schema.segmentations),
-                    ("experiment", schema.experiments),
-                )
-                if name in names
-            ),
-            None,
-        )
-        if kind is not None:  # a string value, not a condition: name one of its values
-            values = (
-                schema.segmentations[name].values
-                if kind == "segmentation"
-                else tuple(arm.name for arm in schema.experiments[name].arms)
-            )
+        # a string value, not a condition: name one of its values
+        kind: str = ""
+        values: tuple[str, ...] = ()
+        if name in schema.segmentations:
+            kind, values = "a segmentation", schema.segmentations[name].values
+        elif name in schema.experiments:
+            kind, values = "an experiment", tuple(a.name for a in schema.experiments[name].arms)
+        if kind:
             raise CheckError(
                 Diagnostic(
                     code="unknown-segment",
-                    message=f"`{name}` is {'an' if kind == 'experiment' else 'a'} {kind}, "
-                    "not a segment",
+                    message=f"`{name}` is {kind}, not a segment",
                     hints=(f"give one of its values as a condition: \"{name} = '{values[0]}'\"",),
                 )
             )

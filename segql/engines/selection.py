@@ -133,18 +133,26 @@ def membership_values(
     diags: list[Diagnostic] = []
     for raw in names:
         name = raw[1:] if raw.startswith("@") else raw
+        errors: list[Diagnostic] = []
         if (name in schema.segments and name not in defs.segments) or (
             name in schema.segmentations and name not in defs.segmentations
         ):
             from segql.checker import check_schema
 
-            check_schema(schema)
+            # (checking fills the schema's definitions)
+            errors = [d for d in check_schema(schema) if d.is_error]
         if name in defs.segments:
             out.append((name, ir.IsTrue(operand=defs.segments[name], segment=name)))
         elif name in defs.segmentations:
             out.append((name, defs.segmentations[name]))
         elif name in schema.broken:
             diags.extend(schema.broken[name])
+        elif name in schema.segments or name in schema.segmentations:
+            # defined but not valid (a schema built in code, not loaded): its errors, not
+            # "unknown … did you mean" its own name
+            broken = "broken-segment" if name in schema.segments else "broken-segmentation"
+            diags.append(Diagnostic(code=broken, message=f"`{name}` has errors"))
+            diags.extend(errors)
         else:
             known = [*schema.segments, *schema.segmentations]
             near = difflib.get_close_matches(name, known, n=1)

@@ -380,7 +380,12 @@ class Compiler(EventQueries):
         conditioned = node.where is not None or node.within is not None or upto is not None
         # An event condition holds no trait or segment, so its repr is small.
         cond_key = (repr(node.where), node.within, upto) if conditioned else None
-        key = (func, column, cond_key, repr(operand) if operand is not None else None)
+        key: tuple[Any, ...] = (func, column, cond_key, repr(operand) if operand else None)
+        latest = None
+        if isinstance(node, ir.Exists) and self.grid_top is None:
+            latest = self.latest_test(node, since)
+            if latest is not None:
+                key = ("latest", cond_key)
         if key in s.columns:
             return self.col(s.columns[key].alias, s.alias())
         conds = []
@@ -415,6 +420,7 @@ class Compiler(EventQueries):
             where=where,
             point=self.options.points.index(self.as_of) if grid else None,
             exact=grid and adds_up(func, operand, self._type_of(node), node.within),
+            latest=latest,
         )
         return self.col(alias, s.alias())
 
@@ -426,6 +432,10 @@ class Compiler(EventQueries):
     def _agg_sql(self, a: PassAgg, unconditional: bool) -> Any:
         if a.mask:
             return mask_sql(self, a, unconditional)
+        if a.latest is not None and not unconditional:
+            exp = self.exp
+            one = exp.If(this=a.latest.copy(), true=exp.Literal.number(1))
+            return exp.Case(ifs=[one], default=exp.Literal.number(0))
         return AGGREGATES[a.func](self, a.target, None if unconditional else a.cond)
 
     def _ago(self, d: ir.Duration) -> dt.datetime:

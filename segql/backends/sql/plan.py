@@ -296,6 +296,8 @@ class PassAgg:
     # A mask of the points whose window sees the event (grid.window_mask): OR-ed, not
     # counted
     mask: bool = False
+    # `has E within D` as a test of E's latest time (EventQueries.latest_test): 1 or 0
+    latest: Any = None
 
 
 @dataclass

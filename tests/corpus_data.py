@@ -122,6 +122,20 @@ def corpus_dataset() -> Dataset:
     )
 
 
+def orders_only(keys: list[int], orders: list[tuple[object, ...]]) -> Dataset:
+    """Contacts with a key and nothing else, the given orders (rows of ORDER_COLUMNS) and
+    no email events: the data of a small test about one aggregate's boundaries."""
+    blank = (None,) * (len(CONTACT_COLUMNS) - 1)
+    return Dataset(
+        schema=shop_schema(),
+        tables={
+            "contacts": Table(CONTACT_COLUMNS, [(k, *blank) for k in keys]),
+            "orders": Table(ORDER_COLUMNS, orders),
+            "email_events": Table(EMAIL_COLUMNS, []),
+        },
+    )
+
+
 # (expression, expected member ids, dialects that cannot express it)
 CASES: list[tuple[str, set[int], set[str]]] = [
     ("purchases > 3", {1}, set()),

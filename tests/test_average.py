@@ -9,9 +9,8 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
-from corpus_data import CONTACT_COLUMNS, EMAIL_COLUMNS, ORDER_COLUMNS
-from engines import Dataset, Table, assert_engines_agree, require_pg
-from shop_schema import shop_schema
+from corpus_data import orders_only
+from engines import Dataset, assert_engines_agree, require_pg
 
 from segql.backends.python import Predicate
 from segql.checker import typed
@@ -22,22 +21,13 @@ AMOUNTS = ["2.90", "12.60", "131.89", "18.32", "23.35", "14.94"]
 
 
 def _data() -> Dataset:
-    blank = (None,) * (len(CONTACT_COLUMNS) - 1)
-    contacts = [(i, *blank) for i in (1, 2, 3)]
     orders = []
     for n, amount in enumerate(AMOUNTS):
         t = AS_OF - dt.timedelta(days=n + 1)
         orders.append((1, t, D(amount), "shoes", "p", 1, False))
         orders.append((2, t, D(amount) + D("0.01") * (n == 0), "shoes", "p", 1, False))
     orders.append((3, AS_OF - dt.timedelta(days=1), None, "shoes", "p", 1, False))
-    return Dataset(
-        schema=shop_schema(),
-        tables={
-            "contacts": Table(CONTACT_COLUMNS, contacts),
-            "orders": Table(ORDER_COLUMNS, orders),
-            "email_events": Table(EMAIL_COLUMNS, []),
-        },
-    )
+    return orders_only([1, 2, 3], orders)
 
 
 @pytest.mark.postgres

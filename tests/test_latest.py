@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus_data import CONTACT_COLUMNS, EMAIL_COLUMNS, ORDER_COLUMNS
-from engines import ENGINE_KINDS, Dataset, Table, engine_database
-from shop_schema import shop_schema
+from corpus_data import orders_only
+from engines import ENGINE_KINDS, Dataset, engine_database
 
 from segql.backends.python import Predicate
 from segql.checker import typed
@@ -61,21 +60,12 @@ ORDERS: dict[int, list[dt.datetime | None]] = {
 
 
 def _data() -> Dataset:
-    blank = (None,) * (len(CONTACT_COLUMNS) - 1)
-    contacts = [(i, *blank) for i in ORDERS]
     orders = [
         (k, t, D("150.00") if k in (3, 7) else D("20.00"), "shoes", "p", 1, False)
         for k, times in ORDERS.items()
         for t in times
     ]
-    return Dataset(
-        schema=shop_schema(),
-        tables={
-            "contacts": Table(CONTACT_COLUMNS, contacts),
-            "orders": Table(ORDER_COLUMNS, orders),
-            "email_events": Table(EMAIL_COLUMNS, []),
-        },
-    )
+    return orders_only(list(ORDERS), orders)
 
 
 DATA = _data()

@@ -55,7 +55,7 @@ def overlap_query(inner: Any, n: int) -> Any:
     def g(i: int) -> Any:
         return exp.column(f"g{i}", table="m", quoted=True)
 
-    from segql.backends.sql.transitions import count_where as total
+    from segql.backends.sql.functions import count_where as total
 
     cols = [total(g(i)) for i in range(n)]
     cols += [total(exp.and_(g(i), g(j))) for i, j in itertools.combinations(range(n), 2)]

@@ -174,7 +174,7 @@ def counts_query(inner: Any, values: Sequence[tuple[str, ir.TExpr]]) -> tuple[An
     count after the first (a segment's name, or (segmentation, class))."""
     from sqlglot import exp
 
-    from segql.backends.sql.transitions import count_where as total
+    from segql.backends.sql.functions import count_where as total
 
     cols: list[Any] = [exp.Count(this=exp.Star())]
     labels: list[Any] = []

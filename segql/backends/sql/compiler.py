@@ -380,7 +380,8 @@ class Compiler(EventQueries):
         conditioned = node.where is not None or node.within is not None or upto is not None
         # An event condition holds no trait or segment, so its repr is small.
         cond_key = (repr(node.where), node.within, upto) if conditioned else None
-        key: tuple[Any, ...] = (func, column, cond_key, repr(operand) if operand else None)
+        shape = repr(operand) if operand is not None else None
+        key: tuple[Any, ...] = (func, column, cond_key, shape)
         latest = None
         if isinstance(node, ir.Exists) and self.grid_top is None:
             latest = self.latest_test(node, since)

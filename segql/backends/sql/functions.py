@@ -20,7 +20,7 @@ from segql.ir import timecalc
 if TYPE_CHECKING:
     from segql.backends.sql.expressions import ExpressionCompiler
 
-__all__ = ["AGGREGATES", "FUNCTIONS"]
+__all__ = ["AGGREGATES", "FUNCTIONS", "count_where"]
 
 Renderer = Callable[["ExpressionCompiler", ir.Func, str | None], Any]
 # (the compiler, the aggregated column or None for count, the event condition or None)
@@ -267,3 +267,12 @@ AGGREGATES: dict[ir.AggFunc, AggRenderer] = {
     A.LAST_VALUE: _in_own_query,
     A.MODE: _in_own_query,
 }
+
+
+def count_where(cond: Any) -> Any:
+    """How many rows meet ``cond`` (unknown counts as not): ``SUM(CASE WHEN … 1 ELSE 0)``,
+    the same on every dialect (also the engines' counts and overlaps)."""
+    from sqlglot import exp
+
+    one, zero = exp.Literal.number(1), exp.Literal.number(0)
+    return exp.Sum(this=exp.Case(ifs=[exp.If(this=cond, true=one)], default=zero))

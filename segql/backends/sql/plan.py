@@ -14,7 +14,7 @@ from segql.ir import nodes as ir
 from segql.lang.ast import COMPARE, FLIPPED, BoolOpKind
 from segql.lang.functions import FUNCTIONS, Empty
 
-__all__ = ["HOIST_DEPTH", "HOIST_SIZE", "SqlOptions"]
+__all__ = ["HOIST_DEPTH", "HOIST_SIZE", "SqlOptions", "conjuncts"]
 
 
 def refuse(code: str, message: str, span: Span, *hints: str) -> CheckError:
@@ -83,6 +83,13 @@ _CMP = COMPARE
 _FLIP = FLIPPED
 
 
+def conjuncts(texpr: ir.TExpr) -> tuple[ir.TExpr, ...]:
+    """The operands of a top-level `and`, else the condition itself."""
+    if isinstance(texpr, ir.BoolOp) and texpr.op is BoolOpKind.AND:
+        return texpr.operands
+    return (texpr,)
+
+
 def required_streams(texpr: ir.TExpr, counted_has: bool = False) -> frozenset[str]:
     """Streams without whose events the whole condition cannot be true.
 
@@ -90,9 +97,7 @@ def required_streams(texpr: ir.TExpr, counted_has: bool = False) -> frozenset[st
     empty values (count and sum 0, the others null) makes that stream required, so its
     pass can be inner-joined; so does a top-level ``has`` when it is counted in the pass
     (``counted_has``; as an EXISTS subquery its events need not be in the pass)."""
-    parts = (
-        texpr.operands if isinstance(texpr, ir.BoolOp) and texpr.op is BoolOpKind.AND else (texpr,)
-    )
+    parts = conjuncts(texpr)
     out: set[str] = set()
 
     def null_when_empty(x: ir.TExpr) -> str | None:
@@ -172,9 +177,7 @@ def profile_only(node: ir.TExpr) -> bool:
 
 def entity_only_conjuncts(texpr: ir.TExpr) -> list[ir.TExpr]:
     """Top-level conjuncts that read only profile fields."""
-    parts = (
-        texpr.operands if isinstance(texpr, ir.BoolOp) and texpr.op is BoolOpKind.AND else (texpr,)
-    )
+    parts = conjuncts(texpr)
     # (a constant restricts nothing: `true`, the condition of a batch, would cost a
     # semi join of every event with every contact)
     return [c for c in parts if profile_only(c) and not isinstance(c, ir.Lit)]

@@ -1,4 +1,4 @@
-"""A history (SqlOptions.points with ``summed``) as one row of sums: per point its size,
+"""A history (SqlOptions.points) as one row of sums: per point its size,
 and how many contacts entered and exited since the point before (`h0`, `h1`, … — three
 per point).
 
@@ -16,26 +16,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from segql.backends.sql.functions import count_where
 from segql.backends.sql.grid import combiner, grid_partials
 from segql.backends.sql.plan import ENTITY
 
 if TYPE_CHECKING:
     from segql.backends.sql.events import EventQueries
 
-__all__ = ["count_where", "summed", "transitions"]
+__all__ = ["summed", "transitions"]
 
 
 def _sub(exp: Any, query: Any, alias: str) -> Any:
     return exp.alias_(exp.Subquery(this=query), alias, table=True, quoted=True, copy=False)
-
-
-def count_where(cond: Any) -> Any:
-    """How many rows meet ``cond`` (unknown counts as not): ``SUM(CASE WHEN … 1 ELSE 0)``,
-    the same on every dialect (also the engines' counts and overlaps)."""
-    from sqlglot import exp
-
-    one, zero = exp.Literal.number(1), exp.Literal.number(0)
-    return exp.Sum(this=exp.Case(ifs=[exp.If(this=cond, true=one)], default=zero))
 
 
 def summed(exp: Any, grid: Any, n: int) -> Any:
@@ -90,6 +82,8 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
     if not tables <= {alias, ENTITY}:
         return None
 
+    order = exp.Order(expressions=[exp.Ordered(this=exp.column("g", quoted=True, copy=False))])
+
     def window(func: str, part: str, before: bool) -> Any:
         end = (
             {"end": exp.Literal.number(1), "end_side": "PRECEDING"}
@@ -100,9 +94,7 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
         return exp.Window(
             this=getattr(exp, func)(this=exp.column(part, quoted=True, copy=False)),
             partition_by=[exp.column("k", quoted=True, copy=False)],
-            order=exp.Order(
-                expressions=[exp.Ordered(this=exp.column("g", quoted=True, copy=False))]
-            ),
+            order=order.copy(),
             spec=spec,
         )
 
@@ -126,13 +118,12 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
     # each contact's aggregates at each of its steps, and one step before: a count or an
     # exact sum less this step's partial (`z…`); a min or max over the steps before
     # (`y…`; none before a contact's first step, `rn` = 1)
-    order = exp.Order(expressions=[exp.Ordered(this=exp.column("g", quoted=True, copy=False))])
     cols = [exp.column("k", quoted=True, copy=False), exp.column("g", quoted=True, copy=False)]
     if not counts_only:
         first = exp.Window(
             this=exp.RowNumber(),
             partition_by=[exp.column("k", quoted=True, copy=False)],
-            order=order,
+            order=order.copy(),
         )
         cols.append(exp.alias_(first, "rn", quoted=True, copy=False))
     for name, func in funcs.items():

@@ -161,7 +161,29 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
     g: Any = c.col("g", alias)
     was = cond.transform(before)
     pre: Any = None
-    if counts_only:
+    if counts_only and ENTITY not in tables:
+        # only the steps that change the contact are joined to the contacts (the others
+        # are not contacts); the condition and its value one step before (never unknown:
+        # IsTrue) named first, so that each is evaluated once per step (0.06 s less on
+        # vip's 3.7M steps than comparing the two conditions as written)
+        q = "q"
+        named = exp.select(
+            exp.column("k", quoted=True, copy=False),
+            exp.alias_(g, "g", quoted=True, copy=False),
+            exp.alias_(cond.copy(), "m", quoted=True, copy=False),
+            exp.alias_(was, "w", quoted=True, copy=False),
+        ).from_(_sub(exp, running, alias), copy=False)
+        states = (
+            exp.select(*(c.col(n, q) for n in ("g", "m", "w")))
+            .from_(_sub(exp, named, q), copy=False)
+            .join(
+                c.table(ent.source, ENTITY),
+                on=exp.EQ(this=c.col("k", q), expression=c.col(ent.key, ENTITY)),
+                copy=False,
+            )
+            .where(exp.NEQ(this=c.col("m", q), expression=c.col("w", q)), copy=False)
+        )
+    elif counts_only:
         # the contacts with events only (joined: the others are not contacts)
         states = (
             exp.select(
@@ -172,13 +194,7 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
             .from_(_sub(exp, running, alias), copy=False)
             .join(c.table(ent.source, ENTITY), on=on, copy=False)
         )
-        if ENTITY not in tables:
-            # only the steps that change the contact are joined (the condition and its
-            # value one step before are never unknown: IsTrue)
-            changed = exp.NEQ(
-                this=exp.Paren(this=cond.copy()), expression=exp.Paren(this=was.copy())
-            )
-            states = states.where(changed, copy=False)
+    if counts_only:
         # members before any event: every contact, once (a row of its own)
         pre = exp.select(
             exp.alias_(exp.Literal.number(-1), "g", quoted=True, copy=False),

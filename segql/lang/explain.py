@@ -8,6 +8,7 @@ An unexpected token is explained by :func:`explain_token`, which tries small nam
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
@@ -407,6 +408,38 @@ def _not_after_bare_where(c: _Context) -> Diagnostic | None:
     return None
 
 
+def _and_in_bare_where(c: _Context) -> Diagnostic | None:
+    # `has E where A and B within D`: the bare `where` took A alone, so `within` follows a
+    # contact-level `and B`
+    if c.tok.type != "_WITHIN" or "_WITHIN" in c.expected:
+        return None
+    depth = 0
+    joined: str | None = None
+    toks = c.prev_tokens
+    for i in range(len(toks) - 1, -1, -1):
+        t = toks[i]
+        if t.type in ("RPAR", "RSQB"):
+            depth += 1
+        elif t.type in ("LPAR", "LSQB"):
+            if depth == 0:
+                return None
+            depth -= 1
+        elif depth == 0 and t.type in ("_AND", "_OR"):
+            joined = str(t.value).lower()
+        elif depth == 0 and t.type == "_WHERE":
+            if joined is None or i < 2 or toks[i - 2].type not in ("HAS", "_BY"):
+                return None
+            cond = c.text[t.end_pos : c.tok.start_pos].strip()
+            head = c.text[toks[i - 2].start_pos : t.end_pos]
+            hint = (
+                f"in `has E where C`, C is one comparison, so `{joined}` ended it; put "
+                f"the whole condition in parentheses: `{head} ({cond}) {c.tok.value} …`"
+            )
+            generic = _generic(c)
+            return dataclasses.replace(generic, hints=(*generic.hints, hint))
+    return None
+
+
 def _keyword_as_value(c: _Context) -> Diagnostic | None:
     # keyword used where a value belongs
     if (
@@ -584,6 +617,7 @@ RULES: tuple[Callable[[_Context], Diagnostic | None], ...] = (
     _end_of_input,
     _chained_comparison,
     _not_after_bare_where,
+    _and_in_bare_where,
     _keyword_as_value,
     _quote_in_string,
     _after_keyword,

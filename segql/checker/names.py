@@ -104,6 +104,22 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
                 e.span,
             )
             return None
+        owners = [s.name for s in schema.streams.values() if n in s.fields or n == s.time]
+        if owners:
+            # most often `has E where A and B`: the bare `where` takes one comparison, so
+            # B is read at the contact's level
+            first = quote_name(owners[0])
+            ctx.error(
+                "misplaced-event-field",
+                f"`{n}` is a field of each "
+                + " and ".join(f"`{o}`" for o in owners)
+                + " event, not of the contact; use it inside an aggregate",
+                e.span,
+                f"e.g. `count({first} where {n} = …)` or `has {first} where {n} = …`",
+                "after `has E where A and`, names are the contact's again (the bare "
+                "`where` takes one comparison): write `has E where (A and B)`",
+            )
+            return None
         ctx.error(
             "unknown-name",
             f"unknown name `{n}`",

@@ -26,6 +26,7 @@ from segql.lang.explain_tokens import (
     _describe_expected,
     _describe_token,
     _in_comparison,
+    _level,
     _open_between,
     _unclosed_bracket,
     _unit_guess,
@@ -273,20 +274,12 @@ def _and_in_bare_where(c: _Context) -> Diagnostic | None:
     # contact-level `and B`
     if c.tok.type != "_WITHIN" or "_WITHIN" in c.expected:
         return None
-    depth = 0
     joined: str | None = None
     toks = c.prev_tokens
-    for i in range(len(toks) - 1, -1, -1):
-        t = toks[i]
-        if t.type in ("RPAR", "RSQB"):
-            depth += 1
-        elif t.type in ("LPAR", "LSQB"):
-            if depth == 0:
-                return None
-            depth -= 1
-        elif depth == 0 and t.type in ("_AND", "_OR"):
+    for i, t in _level(toks):
+        if t.type in ("_AND", "_OR"):
             joined = str(t.value).lower()
-        elif depth == 0 and t.type == "_WHERE":
+        elif t.type == "_WHERE":
             if joined is None or i < 2 or toks[i - 2].type not in ("HAS", "_BY"):
                 return None
             cond = c.text[t.end_pos : c.tok.start_pos].strip()

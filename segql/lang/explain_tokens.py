@@ -3,6 +3,7 @@ token for the user, and what the tokens before an unexpected one are in the midd
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -126,36 +127,37 @@ _AFTER_KEYWORD = {
 }
 
 
-def _open_between(tokens: list[Any]) -> bool:
-    """Whether the tokens end inside `x between low` (before its `and`)."""
+def _level(tokens: list[Any]) -> Iterator[tuple[int, Any]]:
+    """The tokens (with their index) at the bracket level the tokens end at, newest first,
+    up to the bracket that opens that level; bracketed groups skipped."""
     depth = 0
-    for t in reversed(tokens):
+    for i in range(len(tokens) - 1, -1, -1):
+        t = tokens[i]
         if t.type in ("RPAR", "RSQB"):
             depth += 1
         elif t.type in ("LPAR", "LSQB"):
             if depth == 0:
-                return False
+                return
             depth -= 1
-        elif depth == 0 and t.type in ("_AND", "_OR", "NOT"):
+        elif depth == 0:
+            yield i, t
+
+
+def _open_between(tokens: list[Any]) -> bool:
+    """Whether the tokens end inside `x between low` (before its `and`)."""
+    for _, t in _level(tokens):
+        if t.type in ("_AND", "_OR", "NOT"):
             return False
-        elif depth == 0 and t.type == "_BETWEEN":
+        if t.type == "_BETWEEN":
             return True
     return False
 
 
 def _in_comparison(tokens: list[Any]) -> bool:
     """Whether the current predicate (since the last and/or/not/bracket) has an operator."""
-    depth = 0
-    for t in reversed(tokens):
-        if t.type in ("RPAR", "RSQB"):
-            depth += 1
-        elif t.type in ("LPAR", "LSQB"):
-            if depth == 0:
-                return False
-            depth -= 1
-        elif depth == 0:
-            if str(t.value).lower() in ("and", "or", "not", "where") and t.type != "QUOTED_NAME":
-                return False
-            if t.value in _CMP_VALUES:
-                return True
+    for _, t in _level(tokens):
+        if str(t.value).lower() in ("and", "or", "not", "where") and t.type != "QUOTED_NAME":
+            return False
+        if t.value in _CMP_VALUES:
+            return True
     return False

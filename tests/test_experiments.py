@@ -439,3 +439,10 @@ def test_an_experiment_where_a_segment_is_expected_names_its_arms(
     err = capsys.readouterr().err
     assert "`promo` is an experiment, not a segment" in err
     assert "\"promo = 'control'\"" in err
+
+
+def test_in_segment_of_an_experiment_names_its_arms() -> None:
+    # the checker says what the CLI's `@promo` says, with the first arm as the example
+    (d,) = segql.check("in segment promo", DATA.schema)
+    assert (d.code, d.message) == ("unknown-segment", "`promo` is an experiment, not a segment")
+    assert d.hints == ("compare it with one of its arms: `promo = 'control'`",)

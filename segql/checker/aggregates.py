@@ -273,6 +273,15 @@ def _in_segment(ctx: _Ctx, e: a.InSegment, name: str) -> ir.TExpr | None:
             f"compare it with one of its classes: `{name} = '{first}'`",
         )
         return None
+    experiment = ctx.schema.experiments.get(name)
+    if experiment is not None and name not in ctx.schema.segments:
+        ctx.error(
+            "unknown-segment",
+            f"`{name}` is an experiment, not a segment",
+            e.span,
+            f"compare it with one of its arms: `{name} = '{experiment.arms[0].name}'`",
+        )
+        return None
     if name not in ctx.schema.segments:
         ctx.error(
             "unknown-segment",

@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from segql.backends.sql.functions import count_where
-from segql.backends.sql.grid import combiner, grid_partials
+from segql.backends.sql.grid import combiner, grid_steps
+from segql.backends.sql.monotone import direction
 from segql.backends.sql.plan import ENTITY
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
         return None
     alias = s.alias()
     stream = c.schema.streams[s.name]
-    inner, parts = grid_partials(c, s, stream)
+    zero, later, parts = grid_steps(c, s, stream)
     # the running aggregates are named `r0`, `r1`, … after their partials `x0`, `x1`, …
     # (ClickHouse reads an alias anywhere in its query: `MAX(x1) OVER … AS x1` nests)
     funcs = {"r" + parts[a.alias][1:]: combiner(a.func) for a in s.columns.values()}
@@ -142,6 +143,13 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
             cols.append(
                 exp.alias_(window(func, part, True), "y" + part[1:], quoted=True, copy=False)
             )
+    settled = None
+    if counts_only and later is not None and c.p.caps.materialized_ctes:
+        settled = _settled(c, cond, initial, funcs, zero, later, ENTITY in tables)
+    if settled is not None:
+        inner = settled[0]
+    else:
+        inner = zero if later is None else exp.union(zero, later, distinct=False)
     running = exp.select(*cols).from_(_sub(exp, inner, "b"), copy=False)
 
     def before(node: Any) -> Any:
@@ -236,6 +244,8 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
     )
     if pre is not None:
         changes = exp.union(changes, pre, distinct=False)
+    if settled is not None:
+        changes = exp.union(changes, settled[2], distinct=False)
     d = {
         name: exp.column(name, table="d", quoted=True, copy=False)
         for name in ("g", "ent", "ex", "pre")
@@ -262,4 +272,111 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
         else:
             out += [total(d["ent"].copy(), i, True), total(d["ex"].copy(), i, True)]
     named = [exp.alias_(v, f"h{j}", quoted=True, copy=False) for j, v in enumerate(out)]
-    return exp.select(*named).from_(_sub(exp, changes, "d"), copy=False)
+    sums_ = exp.select(*named).from_(_sub(exp, changes, "d"), copy=False)
+    if settled is not None:
+        sums_ = sums_.with_(c.ident(SETTLED), as_=settled[1], materialized=True, copy=False)
+    return sums_
+
+
+SETTLED = "segql_settled"
+
+
+def _settled(
+    c: EventQueries,
+    cond: Any,
+    initial: Any,
+    funcs: dict[str, str],
+    zero: Any,
+    later: Any,
+    reads_contact: bool,
+) -> tuple[Any, Any, Any] | None:
+    """Where the condition only rises (or only falls) as the contact's events accumulate
+    (monotone.py), a contact already in it (out of it) at the first point stays so: it
+    needs no running aggregates, and its later events are not grouped by step — on vip
+    (1M contacts, 26 weeks) 456k of 500k contacts, the statement 0.98 -> 0.31 s. A sum
+    grows only while the events added hold no negative value: a contact with one after
+    the first point is followed as before. Returns the rows to run over (the unsettled
+    contacts' steps), the settled CTE (`k`, `g`, partials, `s`), and the settled
+    contacts' changes at step 0; None where the condition's direction is not known."""
+    exp = c.exp
+    alias = c.streams[next(iter(c.streams))].alias()
+    parts = [e.alias for e in zero.expressions[2:]]
+    counts = {e.alias for e in zero.expressions[2:] if isinstance(e.this, exp.Count)}
+    grows = {name: "x" + name[1:] in counts for name in funcs}
+    way = direction(cond, alias, grows)
+    if way not in (1, -1):
+        return None
+
+    def at_zero(node: Any) -> Any:
+        if isinstance(node, exp.Column) and node.table == alias and node.name in funcs:
+            return c.col("x" + node.name[1:], "z")
+        return node
+
+    now = cond.transform(at_zero)
+    stays = (
+        exp.Coalesce(this=now, expressions=[c.p.false()])
+        if way == 1
+        else exp.Not(this=exp.Coalesce(this=now, expressions=[c.p.true()]))
+    )
+    key = c.col("k", "z")
+    cte = exp.select(*(c.col(n, "z") for n in ("k", "g", *parts))).from_(
+        _sub(exp, zero, "z"), copy=False
+    )
+    ent = c.schema.entity
+    if reads_contact:
+        on = exp.EQ(this=key.copy(), expression=c.col(ent.key, ENTITY))
+        cte = cte.join(c.table(ent.source, ENTITY), on=on, copy=False)
+    # a contact with a negative value among its later events may fall out of a sum
+    negative = [
+        exp.LT(this=e.this.this.copy(), expression=exp.Literal.number(0))
+        for e in zero.expressions[2:]
+        if isinstance(e.this, exp.Sum)
+    ]
+    if negative:
+        neg = later.copy()
+        neg.set("group", None)
+        neg.set("expressions", [later.expressions[0].copy()])
+        neg.set("distinct", exp.Distinct())
+        neg = neg.where(exp.or_(*negative), copy=False)
+        on = exp.EQ(this=key.copy(), expression=c.col("k", "n"))
+        cte = cte.join(_sub(exp, neg, "n"), on=on, join_type="LEFT", copy=False)
+        stays = exp.and_(stays, exp.Is(this=c.col("k", "n"), expression=exp.Null()))
+    cte = cte.select(exp.alias_(stays, "s", quoted=True, copy=False), copy=False)
+
+    def mine() -> Any:
+        return exp.Table(this=c.ident(SETTLED), alias=exp.TableAlias(this=c.ident("z")))
+
+    s_col = c.col("s", "z")
+    steps = (
+        exp.select(*(c.col(n, "z") for n in ("k", "g", *parts)))
+        .from_(mine(), copy=False)
+        .where(exp.Not(this=s_col.copy()), copy=False)
+    )
+    done = exp.select(c.col("k", "z")).from_(mine(), copy=False).where(s_col.copy(), copy=False)
+    rest = later.copy().join(
+        _sub(exp, done, "v"),
+        on=exp.EQ(this=later.expressions[0].this.copy(), expression=c.col("k", "v")),
+        join_type="LEFT",
+        copy=False,
+    )
+    rest = rest.where(exp.Is(this=c.col("k", "v"), expression=exp.Null()), copy=False)
+
+    # the settled contacts (joined: the others are not contacts) enter or leave at step 0
+    zero_ = exp.Literal.number(0)
+    moved = count_where(exp.Not(this=initial.copy()) if way == 1 else initial.copy())
+    direct = (
+        exp.select(
+            exp.alias_(zero_.copy(), "g", quoted=True, copy=False),
+            exp.alias_(moved if way == 1 else zero_.copy(), "ent", quoted=True, copy=False),
+            exp.alias_(zero_.copy() if way == 1 else moved, "ex", quoted=True, copy=False),
+            exp.alias_(zero_.copy(), "pre", quoted=True, copy=False),
+        )
+        .from_(mine(), copy=False)
+        .join(
+            c.table(ent.source, ENTITY),
+            on=exp.EQ(this=c.col("k", "z"), expression=c.col(ent.key, ENTITY)),
+            copy=False,
+        )
+        .where(s_col.copy(), copy=False)
+    )
+    return exp.union(steps, rest, distinct=False), cte, direct

@@ -158,6 +158,11 @@ CASES: list[tuple[str, set[int], set[str]]] = [
     ("max(orders.amount) >= 400", {1, 5}, set()),
     ("min(orders.quantity) = 1", {1, 2, 5}, set()),
     ("first(orders) < 1y", {1, 2, 4, 5}, set()),
+    # counted in the pass (EventQueries.first_within): unknown without orders, as the time
+    ("first(orders) within 30d", {2}, set()),  # 2's first order exactly 30 days ago
+    ("not (first(orders) within 30d)", {1, 4, 5}, set()),
+    ("first(orders where gift) within 1y", {1}, set()),
+    ("not (first(orders where gift) within 30d)", {1}, set()),
     ("last_open < 30d", {1}, set()),
     ("last_open is null", {3, 4, 6}, set()),
     ("last_open <= 60d and last_open >= 60d", {5}, set()),

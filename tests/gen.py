@@ -170,6 +170,7 @@ _NUM_TERMS = [
 _TIME_TERMS = [
     "last_order",
     "first_order",
+    "first(orders where gift)",
     "last_open",
     "signup_at",
     "birthday",

@@ -15,7 +15,7 @@ from segql.backends.sql.plan import ENTITY, EVENT, Scope, SqlOptions, conjuncts,
 from segql.core.types import Type
 from segql.ir import nodes as ir
 from segql.ir.definitions import definitions
-from segql.lang.ast import CmpOp
+from segql.lang.ast import BoolOpKind, CmpOp
 
 
 class EventQueries(ExpressionCompiler):
@@ -63,6 +63,49 @@ class EventQueries(ExpressionCompiler):
                 n.replace(exp.Max(this=n.copy()))
             tests.append(sql)
         return exp.and_(*tests, copy=False)
+
+    def first_within(self, node: ir.Within) -> Any | None:
+        """``first(E [where C]) within D`` in E's pass, as two counts instead of a MIN of
+        the time: E's events (C) exist, and none is before ``as_of - D`` — null without
+        events, as the first time is. A conditional count costs the pass less than a MIN
+        (the batch's orders pass: 0.11 s less on 20M orders, docs/performance.md); in a
+        history the grid keeps the MIN (one partial for every point). None otherwise."""
+        agg = node.operand
+        if not (
+            isinstance(agg, ir.Agg)
+            and agg.func is ir.AggFunc.FIRST
+            and agg.operand is None
+            and agg.within is None
+            and self.grid_top is None
+            and not correlated(agg)
+        ):
+            return None
+        stream = self.schema.streams[agg.stream]
+        time = ir.EventField(
+            stream=agg.stream, name=stream.time, column=stream.time, type=Type.TIMESTAMP
+        )
+        earlier = ir.Compare(op=CmpOp.LT, left=time, right=ir.Ago(duration=node.duration))
+        where = (
+            earlier
+            if agg.where is None
+            else ir.BoolOp(op=BoolOpKind.AND, operands=(agg.where, earlier))
+        )
+        exp = self.exp
+        zero = exp.Literal.number(0)
+
+        def count(cond: ir.TExpr | None) -> Any:
+            node = ir.Agg(
+                func=ir.AggFunc.COUNT,
+                stream=agg.stream,
+                column=None,
+                where=cond,
+                within=None,
+                type=Type.INTEGER,
+            )
+            return self.expr(node, None)
+
+        seen = exp.GT(this=count(agg.where), expression=zero)
+        return exp.Case(ifs=[exp.If(this=seen, true=exp.EQ(this=count(where), expression=zero))])
 
     def _at_time(self, node: ir.AtTime) -> Any:
         """A value at another instant: every contact's value, from a query of its own

@@ -71,6 +71,7 @@ class ExpressionCompiler:
     prior_alias: str
     file_tables: dict[str, str]
     at_aliases: dict[int, str]
+    grid_top: dt.datetime | None
 
     # --- provided by the query half -----------------------------------------------------
     def query(self, texpr: ir.TExpr) -> Any:
@@ -80,6 +81,9 @@ class ExpressionCompiler:
         raise NotImplementedError
 
     def _at_time(self, node: ir.AtTime) -> Any:
+        raise NotImplementedError
+
+    def first_within(self, node: ir.Within) -> Any | None:
         raise NotImplementedError
 
     def _register_agg(self, node: ir.Agg | ir.Exists) -> Any:
@@ -313,6 +317,9 @@ class ExpressionCompiler:
                     default=self.p.list_contains(self.expr(lst, stream), value.copy()),
                 )
             case ir.Within(operand=o, duration=d):
+                first = self.first_within(node) if stream is None else None
+                if first is not None:
+                    return first
                 return exp.Between(
                     this=self.operand(o, stream),
                     low=self.ts(self._ago(d)),

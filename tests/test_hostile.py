@@ -1127,3 +1127,30 @@ def test_top_percent_boundary_is_exact() -> None:
         assert set(run_rows(con, sql)) == {2, 3}
     finally:
         con.close()
+
+
+def test_a_table_named_like_segqls_own_ctes_is_refused(tmp_path: Path) -> None:
+    """A statement's CTEs are `segql_<stream>`, `segql_settled`, … and a CTE hides a table
+    of its name (DuckDB then failed to bind, or read the CTE): an unqualified source table
+    named `segql_…` is refused where it is declared, and when a schema is built in code."""
+    path = tmp_path / "schema.yaml"
+    path.write_text(
+        "entity:\n  table: contacts\n  key: id\n  fields: {}\n"
+        "events:\n  orders:\n    table: segql_orders\n    key: contact_id\n"
+        "    time: ordered_at\n    fields: {}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(segql.SchemaError) as err:
+        segql.load_schema(path)
+    got = [(d.code, d.line) for d in err.value.diagnostics]
+    assert got == [("reserved-table", 6)], got
+    assert "public.segql_orders" in printable(err.value)
+    path.write_text(path.read_text().replace("segql_orders", "crm.segql_orders"))
+    segql.load_schema(path)  # qualified: no CTE hides it
+    schema = Schema(
+        timezone="UTC",
+        entity=Entity(source=Source(table="SEGQL_settled"), key="id", fields={}),
+        streams={},
+    )
+    err = raises(lambda: segql.to_sql("true", schema, as_of=AS_OF), "reserved-table")
+    assert "main.SEGQL_settled" in printable(err)

@@ -135,8 +135,9 @@ _NO_USE = Span(start=0, end=0, line=1, column=1, end_line=1, end_column=1)
 
 
 def _unsafe_names(schema: Schema) -> list[Diagnostic]:
-    """Tables, files and columns that SQL text cannot carry (NUL, lone surrogates),
-    reported where they are declared: no SQL is generated for such a schema."""
+    """Tables, files and columns that SQL text cannot carry (NUL, lone surrogates), and
+    unqualified tables named like segql's own CTEs, reported where they are declared: no
+    SQL is generated for such a schema."""
     out: list[Diagnostic] = []
 
     def test(text: str | None, what: str, where: Located) -> None:
@@ -161,6 +162,23 @@ def _unsafe_names(schema: Schema) -> list[Diagnostic]:
         owners.append((f"stream `{st.name}`", st.source, st.key, st.fields, st.where, (st.time,)))
     for owner, source, key, fields, where, extra in owners:
         test(source.table, f"the table of {owner}", where)
+        table = source.table or ""
+        if "." not in table and table.lower().startswith("segql_"):
+            # the statement's own CTEs are called so, and a CTE hides a table of its name
+            out.append(
+                Diagnostic(
+                    code="reserved-table",
+                    message=f"the table of {owner}, `{_printable(table)}`, has a name segql "
+                    "keeps for the parts of its own queries (`segql_…`)",
+                    span=where.span or NO_SPAN,
+                    file=where.file,
+                    source=where.text,
+                    hints=(
+                        "rename the table or view, or qualify it with its schema: "
+                        f"`main.{_printable(table)}`, `public.{_printable(table)}`",
+                    ),
+                )
+            )
         test(str(source.file) if source.file is not None else None, f"the file of {owner}", where)
         for column in (key, *extra):
             test(column, f"a key or time column of {owner}", where)

@@ -43,6 +43,7 @@ _TABLE = (
     _c("unterminated-name", (_L,), "a `backticked` name is not closed"),
     _c("invalid-escape", (_L,), "an unknown backslash escape in a string"),
     _c("invalid-character", (_L, _C, _S), "NUL or a lone surrogate, which SQL cannot carry"),
+    _c("reserved-table", (_C, _S), "an unqualified table named `segql_…`, as segql's CTEs are"),
     _c("invalid-number", (_L,), "a malformed or out-of-range number literal"),
     _c("invalid-date", (_L,), "a date literal that is not a real calendar date"),
     _c("invalid-timestamp", (_L,), "a timestamp literal that is not a real instant"),

@@ -163,6 +163,10 @@ class ExpressionCompiler:
         """A table by name: ``crm.customers`` is table ``customers`` in schema ``crm`` (and
         ``a.b.c`` adds a catalog), each part quoted."""
         parts = name.split(".")
+        if len(parts) == 1 and name.lower().startswith("segql_"):  # checker: reserved-table
+            hint = f"rename it, or qualify it with its schema (`main.{name}`, `public.{name}`)"
+            message = f"the table `{name}` is named like segql's CTEs"
+            raise refuse("reserved-table", message, NO_SPAN, hint)
         kw: dict[str, Any] = {"this": self.ident(parts[-1])}
         if len(parts) >= 2:
             kw["db"] = self.ident(parts[-2])

@@ -274,11 +274,12 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
     named = [exp.alias_(v, f"h{j}", quoted=True, copy=False) for j, v in enumerate(out)]
     sums_ = exp.select(*named).from_(_sub(exp, changes, "d"), copy=False)
     if settled is not None:
-        sums_ = sums_.with_(c.ident(SETTLED), as_=settled[1], materialized=True, copy=False)
+        name = c._fresh(SETTLED)
+        sums_ = sums_.with_(c.ident(name), as_=settled[1], materialized=True, copy=False)
     return sums_
 
 
-SETTLED = "segql_settled"
+SETTLED = "segql_settled"  # (a stream named `settled` has its pass called so: _fresh)
 
 
 def _settled(
@@ -344,7 +345,8 @@ def _settled(
     cte = cte.select(exp.alias_(stays, "s", quoted=True, copy=False), copy=False)
 
     def mine() -> Any:
-        return exp.Table(this=c.ident(SETTLED), alias=exp.TableAlias(this=c.ident("z")))
+        name = c._fresh(SETTLED)
+        return exp.Table(this=c.ident(name), alias=exp.TableAlias(this=c.ident("z")))
 
     s_col = c.col("s", "z")
     steps = (

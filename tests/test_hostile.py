@@ -59,6 +59,14 @@ def raises(fn: Callable[[], object], code: str) -> segql.SegqlError:
     return err.value
 
 
+def schema_errors(path: Path, text: str) -> segql.SchemaError:
+    """The error of loading ``text`` as the schema file ``path``."""
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(segql.SchemaError) as err:
+        segql.load_schema(path)
+    return err.value
+
+
 def m(expr: str, contact: dict[str, Any] | None = None, *, schema: Schema = S, **kw: Any) -> bool:
     kw.setdefault("as_of", AS_OF)
     return segql.matches(expr, schema, contact=contact or {"id": 1}, **kw)
@@ -111,7 +119,8 @@ def test_check_reports_times_outside_the_range_and_never_raises() -> None:
 
 def test_load_schema_reports_a_time_out_of_range_where_it_is_written(tmp_path: Path) -> None:
     path = tmp_path / "schema.yaml"
-    path.write_text(
+    err = schema_errors(
+        path,
         "entity:\n"
         "  table: contacts\n"
         "  key: id\n"
@@ -120,14 +129,11 @@ def test_load_schema_reports_a_time_out_of_range_where_it_is_written(tmp_path: P
         "  recent: signup_at > 9999-12-31T23:59-12:00\n"
         "segments:\n"
         "  early: signup_at within 10000y\n",
-        encoding="utf-8",
     )
-    with pytest.raises(segql.SchemaError) as err:
-        segql.load_schema(path)
-    got = [(d.code, d.line, d.column) for d in err.value.diagnostics]
+    got = [(d.code, d.line, d.column) for d in err.diagnostics]
     assert ("out-of-range", 6, 23) in got
     assert ("out-of-range", 8, 27) in got
-    printable(err.value)
+    printable(err)
 
 
 @pytest.mark.parametrize(
@@ -590,18 +596,15 @@ def test_overflowing_results_are_positioned_out_of_range(
 
 
 def test_nul_in_a_schema_column_is_refused_where_it_is_declared(tmp_path: Path) -> None:
-    path = tmp_path / "schema.yaml"
-    path.write_text(
+    err = schema_errors(
+        tmp_path / "schema.yaml",
         'entity:\n  table: "con\\0tacts"\n  key: id\n  fields:\n'
         '    email: {type: string, column: "e\\0mail"}\n',
-        encoding="utf-8",
     )
-    with pytest.raises(segql.SchemaError) as err:
-        segql.load_schema(path)
-    got = sorted((d.code, d.line) for d in err.value.diagnostics)
+    got = sorted((d.code, d.line) for d in err.diagnostics)
     # The table at the entity (its Source carries no position), the column at its field.
     assert got == [("invalid-character", 1), ("invalid-character", 5)], got
-    assert "\0" not in printable(err.value)
+    assert "\0" not in printable(err)
 
 
 def test_a_schema_built_in_code_with_nul_produces_no_sql() -> None:
@@ -1134,18 +1137,16 @@ def test_a_table_named_like_segqls_own_ctes_is_refused(tmp_path: Path) -> None:
     of its name (DuckDB then failed to bind, or read the CTE): an unqualified source table
     named `segql_…` is refused where it is declared, and when a schema is built in code."""
     path = tmp_path / "schema.yaml"
-    path.write_text(
+    text = (
         "entity:\n  table: contacts\n  key: id\n  fields: {}\n"
         "events:\n  orders:\n    table: segql_orders\n    key: contact_id\n"
-        "    time: ordered_at\n    fields: {}\n",
-        encoding="utf-8",
+        "    time: ordered_at\n    fields: {}\n"
     )
-    with pytest.raises(segql.SchemaError) as err:
-        segql.load_schema(path)
-    got = [(d.code, d.line) for d in err.value.diagnostics]
+    err = schema_errors(path, text)
+    got = [(d.code, d.line) for d in err.diagnostics]
     assert got == [("reserved-table", 6)], got
-    assert "public.segql_orders" in printable(err.value)
-    path.write_text(path.read_text().replace("segql_orders", "crm.segql_orders"))
+    assert "public.segql_orders" in printable(err)
+    path.write_text(text.replace("segql_orders", "crm.segql_orders"), encoding="utf-8")
     segql.load_schema(path)  # qualified: no CTE hides it
     schema = Schema(
         timezone="UTC",

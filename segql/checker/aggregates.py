@@ -264,22 +264,22 @@ def _in_segment(ctx: _Ctx, e: a.InSegment, name: str) -> ir.TExpr | None:
         )
         return None
     ctx = ctx.inner(None) if ctx.stream is not None else ctx
-    if name in ctx.schema.segmentations and name not in ctx.schema.segments:
-        first = ctx.schema.segmentations[name].classes[0].name
+    # a segmentation or an experiment is a string value: one of its classes or arms
+    seg, experiment = ctx.schema.segmentations.get(name), ctx.schema.experiments.get(name)
+    value = (
+        ("a segmentation", "classes", seg.classes[0].name)
+        if seg is not None
+        else ("an experiment", "arms", experiment.arms[0].name)
+        if experiment is not None
+        else None
+    )
+    if value is not None and name not in ctx.schema.segments:
+        kind, values, first = value
         ctx.error(
             "unknown-segment",
-            f"`{name}` is a segmentation, not a segment",
+            f"`{name}` is {kind}, not a segment",
             e.span,
-            f"compare it with one of its classes: `{name} = '{first}'`",
-        )
-        return None
-    experiment = ctx.schema.experiments.get(name)
-    if experiment is not None and name not in ctx.schema.segments:
-        ctx.error(
-            "unknown-segment",
-            f"`{name}` is an experiment, not a segment",
-            e.span,
-            f"compare it with one of its arms: `{name} = '{experiment.arms[0].name}'`",
+            f"compare it with one of its {values}: `{name} = '{first}'`",
         )
         return None
     if name not in ctx.schema.segments:

@@ -162,21 +162,16 @@ def _unsafe_names(schema: Schema) -> list[Diagnostic]:
         owners.append((f"stream `{st.name}`", st.source, st.key, st.fields, st.where, (st.time,)))
     for owner, source, key, fields, where, extra in owners:
         test(source.table, f"the table of {owner}", where)
-        table = source.table or ""
-        if "." not in table and table.lower().startswith("segql_"):
-            # the statement's own CTEs are called so, and a CTE hides a table of its name
+        if source.reserved:
             out.append(
                 Diagnostic(
                     code="reserved-table",
-                    message=f"the table of {owner}, `{_printable(table)}`, has a name segql "
-                    "keeps for the parts of its own queries (`segql_…`)",
+                    message=f"the table of {owner}, `{_printable(source.label)}`, has a name "
+                    "segql keeps for the parts of its own queries (`segql_…`)",
                     span=where.span or NO_SPAN,
                     file=where.file,
                     source=where.text,
-                    hints=(
-                        "rename the table or view, or qualify it with its schema: "
-                        f"`main.{_printable(table)}`, `public.{_printable(table)}`",
-                    ),
+                    hints=(_printable(source.reserved_hint),),
                 )
             )
         test(str(source.file) if source.file is not None else None, f"the file of {owner}", where)

@@ -68,6 +68,20 @@ class Source:
     file: Path | None = None
 
     @property
+    def reserved(self) -> bool:
+        """An unqualified table named like the parts of segql's own statements (its CTEs,
+        `segql_…`), one of which would hide it (`reserved-table`)."""
+        t = self.table
+        return t is not None and "." not in t and t.lower().startswith("segql_")
+
+    @property
+    def reserved_hint(self) -> str:
+        return (
+            f"rename the table or view, or qualify it with its schema: `main.{self.table}`, "
+            f"`public.{self.table}`"
+        )
+
+    @property
     def label(self) -> str:
         return self.table if self.table is not None else str(self.file)
 

@@ -94,7 +94,7 @@ class EventQueries(ExpressionCompiler):
         zero = exp.Literal.number(0)
 
         def count(cond: ir.TExpr | None) -> Any:
-            node = ir.Agg(
+            events = ir.Agg(
                 func=ir.AggFunc.COUNT,
                 stream=agg.stream,
                 column=None,
@@ -102,10 +102,11 @@ class EventQueries(ExpressionCompiler):
                 within=None,
                 type=Type.INTEGER,
             )
-            return self.expr(node, None)
+            return self.expr(events, None)
 
         seen = exp.GT(this=count(agg.where), expression=zero)
-        return exp.Case(ifs=[exp.If(this=seen, true=exp.EQ(this=count(where), expression=zero))])
+        none_before = exp.EQ(this=count(where), expression=zero.copy())
+        return exp.Case(ifs=[exp.If(this=seen, true=none_before)])
 
     def _at_time(self, node: ir.AtTime) -> Any:
         """A value at another instant: every contact's value, from a query of its own

@@ -146,6 +146,9 @@ class ExpressionCompiler:
         elif src.file is not None and str(src.file) in self.options.sources:
             node = self.options.sources[str(src.file)].copy()
         elif src.table is not None:
+            if src.reserved:  # a schema built in code (the checker reports a file's)
+                message = f"the table `{src.table}` is named like segql's CTEs"
+                raise refuse("reserved-table", message, NO_SPAN, src.reserved_hint)
             node = self.qualified(src.table)
         elif src.file is not None and self.p.caps.reads_files:
             reader = "read_csv_auto" if src.file.suffix.lower() == ".csv" else "read_parquet"
@@ -163,10 +166,6 @@ class ExpressionCompiler:
         """A table by name: ``crm.customers`` is table ``customers`` in schema ``crm`` (and
         ``a.b.c`` adds a catalog), each part quoted."""
         parts = name.split(".")
-        if len(parts) == 1 and name.lower().startswith("segql_"):  # checker: reserved-table
-            hint = f"rename it, or qualify it with its schema (`main.{name}`, `public.{name}`)"
-            message = f"the table `{name}` is named like segql's CTEs"
-            raise refuse("reserved-table", message, NO_SPAN, hint)
         kw: dict[str, Any] = {"this": self.ident(parts[-1])}
         if len(parts) >= 2:
             kw["db"] = self.ident(parts[-2])

@@ -144,10 +144,12 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
                 exp.alias_(window(func, part, True), "y" + part[1:], quoted=True, copy=False)
             )
     settled = None
+    settled_cte = c._fresh(SETTLED)  # a stream named `settled` has its pass called so
     if counts_only and later is not None and c.p.caps.materialized_ctes:
-        settled = _settled(c, cond, initial, funcs, zero, later, ENTITY in tables)
+        reads = ENTITY in tables
+        settled = _settled(c, cond, initial, alias, funcs, zero, later, settled_cte, reads)
     if settled is not None:
-        inner = settled[0]
+        inner, cte, direct = settled
     else:
         inner = zero if later is None else exp.union(zero, later, distinct=False)
     running = exp.select(*cols).from_(_sub(exp, inner, "b"), copy=False)
@@ -245,7 +247,7 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
     if pre is not None:
         changes = exp.union(changes, pre, distinct=False)
     if settled is not None:
-        changes = exp.union(changes, settled[2], distinct=False)
+        changes = exp.union(changes, direct, distinct=False)
     d = {
         name: exp.column(name, table="d", quoted=True, copy=False)
         for name in ("g", "ent", "ex", "pre")
@@ -274,21 +276,22 @@ def transitions(c: EventQueries, members: list[Any]) -> Any | None:
     named = [exp.alias_(v, f"h{j}", quoted=True, copy=False) for j, v in enumerate(out)]
     sums_ = exp.select(*named).from_(_sub(exp, changes, "d"), copy=False)
     if settled is not None:
-        name = c._fresh(SETTLED)
-        sums_ = sums_.with_(c.ident(name), as_=settled[1], materialized=True, copy=False)
+        sums_ = sums_.with_(c.ident(settled_cte), as_=cte, materialized=True, copy=False)
     return sums_
 
 
-SETTLED = "segql_settled"  # (a stream named `settled` has its pass called so: _fresh)
+SETTLED = "segql_settled"
 
 
 def _settled(
     c: EventQueries,
     cond: Any,
     initial: Any,
+    alias: str,
     funcs: dict[str, str],
     zero: Any,
     later: Any,
+    name: str,
     reads_contact: bool,
 ) -> tuple[Any, Any, Any] | None:
     """Where the condition only rises (or only falls) as the contact's events accumulate
@@ -298,9 +301,9 @@ def _settled(
     grows only while the events added hold no negative value: a contact with one after
     the first point is followed as before. Returns the rows to run over (the unsettled
     contacts' steps), the settled CTE (`k`, `g`, partials, `s`), and the settled
-    contacts' changes at step 0; None where the condition's direction is not known."""
+    contacts' changes at step 0; None where the condition's direction is not known. The
+    CTE is called ``name``."""
     exp = c.exp
-    alias = c.streams[next(iter(c.streams))].alias()
     parts = [e.alias for e in zero.expressions[2:]]
     counts = {e.alias for e in zero.expressions[2:] if isinstance(e.this, exp.Count)}
     grows = {name: "x" + name[1:] in counts for name in funcs}
@@ -345,7 +348,6 @@ def _settled(
     cte = cte.select(exp.alias_(stays, "s", quoted=True, copy=False), copy=False)
 
     def mine() -> Any:
-        name = c._fresh(SETTLED)
         return exp.Table(this=c.ident(name), alias=exp.TableAlias(this=c.ident("z")))
 
     s_col = c.col("s", "z")

@@ -204,6 +204,51 @@ class PgDatabase:
         self.con.close()
 
 
+def assert_batch_agrees(
+    data: Dataset, want: dict[str, set[Any]], *, as_of: dt.datetime, pg: bool
+) -> None:
+    """Every expression of ``want`` as a column of one batch query (the batch's own plans:
+    a `has` counted in its pass, the largest value of a `has … where F > X`, `top … by` as
+    a threshold) on DuckDB, SQLite and, with ``pg``, PostgreSQL: its members (the rows where
+    it is true) equal ``want``. Expressions a dialect refuses alone are left out there."""
+    import segql
+    from segql.backends.sql.dialects import profile_for
+    from segql.backends.sql.plan import SqlOptions
+    from segql.backends.sql.query import build_query, render
+    from segql.core.types import Type
+    from segql.ir import nodes as ir
+    from segql.pipeline import compile, to_sql
+
+    def supported(expr: str, dialect: str) -> bool:
+        try:
+            to_sql(expr, data.schema, dialect=dialect, as_of=as_of)
+        except segql.CheckError as e:
+            assert e.code == "unsupported-construct", e
+            return False
+        return True
+
+    runs: list[tuple[str, Any]] = [("duckdb", load_duckdb(data)), ("sqlite", load_sqlite(data))]
+    pgdb = PgDatabase(data) if pg else None
+    if pgdb is not None:
+        runs.append(("postgres", pgdb.con))
+    every = ir.Lit(value=True, type=Type.BOOLEAN)
+    try:
+        for dialect, con in runs:
+            exprs = [e for e in want if supported(e, dialect)]
+            select = tuple((f"m{i}", compile(e, data.schema)) for i, e in enumerate(exprs))
+            profile = profile_for(dialect)
+            assert profile is not None
+            options = SqlOptions(select=select, batch=True)
+            query = build_query(every, data.schema, profile=profile, as_of=as_of, options=options)
+            rows = con.execute(render(query, profile)).fetchall()
+            for i, expr in enumerate(exprs):
+                got = {r[0] for r in rows if r[i + 1] is not None and bool(r[i + 1])}
+                assert got == want[expr], (dialect, "batch", expr)
+    finally:
+        if pgdb is not None:
+            pgdb.close()
+
+
 def run_rows(con: Any, sql: str) -> list[Any]:
     return [r[0] for r in con.execute(sql).fetchall()]
 

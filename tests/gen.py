@@ -269,7 +269,20 @@ def predicate(draw: Any, depth: int = 0) -> str:
         if stream == "email_opens":
             cond = draw(st.sampled_from(["", " where campaign = 'may'"]))
         if stream == "orders" and draw(st.booleans()):
-            cond = draw(st.sampled_from([cond, " where amount > avg_order", " where age > 20"]))
+            cond = draw(
+                st.sampled_from(
+                    [
+                        cond,
+                        " where amount > avg_order",
+                        " where age > 20",
+                        # the largest (smallest) field against the contact's value
+                        " where (amount <= avg_order and gift)",
+                        " where (avg_order < amount and category = 'shoes')",
+                        " where quantity >= age / 20",
+                        " where ordered_at > last_open",
+                    ]
+                )
+            )
         form = draw(st.integers(0, 3))
         if form == 0:
             return f"has {stream}{cond}{within}"

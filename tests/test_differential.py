@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from engines import Dataset, assert_engines_agree, require, require_pg
+from engines import Dataset, assert_batch_agrees, assert_engines_agree, require, require_pg
 from gen import AS_OF, datasets, expressions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,7 +28,9 @@ def _evaluate(data: Dataset, expr: str) -> set[Any]:
 )
 @given(data=datasets(), exprs=st.lists(expressions, min_size=1, max_size=6))
 def test_evaluator_duckdb_sqlite_agree(data: Dataset, exprs: list[str]) -> None:
-    assert_engines_agree(data, exprs, lambda e: _evaluate(data, e), as_of=AS_OF, pg=False)
+    want = {e: _evaluate(data, e) for e in exprs}
+    assert_engines_agree(data, exprs, want.__getitem__, as_of=AS_OF, pg=False)
+    assert_batch_agrees(data, want, as_of=AS_OF, pg=False)
 
 
 @pytest.mark.postgres
@@ -40,7 +42,9 @@ def test_evaluator_duckdb_sqlite_agree(data: Dataset, exprs: list[str]) -> None:
 @given(data=datasets(), exprs=st.lists(expressions, min_size=1, max_size=6))
 def test_postgres_agrees_too(data: Dataset, exprs: list[str]) -> None:
     require_pg()
-    assert_engines_agree(data, exprs, lambda e: _evaluate(data, e), as_of=AS_OF, pg=True)
+    want = {e: _evaluate(data, e) for e in exprs}
+    assert_engines_agree(data, exprs, want.__getitem__, as_of=AS_OF, pg=True)
+    assert_batch_agrees(data, want, as_of=AS_OF, pg=True)
 
 
 @settings(

@@ -9,7 +9,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from engines import Dataset, assert_engines_agree, require_pg
+from engines import Dataset, assert_batch_agrees, assert_engines_agree, require_pg
 from gen import AS_OF, datasets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,6 +42,8 @@ def population_exprs(draw: Any) -> tuple[str, str, str, str]:
     rest = draw(st.sampled_from(REST))
     if draw(st.booleans()):
         p = draw(st.sampled_from(PERCENTS))
+        if draw(st.booleans()):  # null (no value) and false (not in the top) differ here
+            return f"not (top {p}% by {x}){rest}", x, "not top", p
         return f"top {p}% by {x}{rest}", x, "top", p
     if draw(st.booleans()):
         tiles = draw(st.sampled_from([1, 2, 3, 4, 7]))
@@ -88,11 +90,10 @@ def _reference(data: Dataset, expr: str, operand: str, kind: str, param: str) ->
             k = int(param.split()[1])
             t = tile_of[who]
             return {"ntile =": t == k, "ntile <": t < k, "ntile >=": t >= k}[kind]
-        if kind == "top":
+        if kind in ("top", "not top"):
             need = 100 - Fraction(Decimal(param))
-            if n == 1:
-                return need <= 0
-            return rank0(v) * 100 >= need * (n - 1)
+            top = need <= 0 if n == 1 else rank0(v) * 100 >= need * (n - 1)
+            return top if kind == "top" else not top
         pct = Fraction(0) if n == 1 else Fraction(100 * rank0(v), n - 1)
         limit = Fraction(Decimal(param))
         return {
@@ -135,13 +136,9 @@ def _or(a: bool | None, b: bool | None) -> bool | None:
 
 def _check(data: Dataset, cases: list[tuple[str, str, str, str]], pg: bool) -> None:
     meaning = {expr: (operand, kind, param) for expr, operand, kind, param in cases}
-    assert_engines_agree(
-        data,
-        list(meaning),
-        lambda expr: _reference(data, expr, *meaning[expr]),
-        as_of=AS_OF,
-        pg=pg,
-    )
+    want = {expr: _reference(data, expr, *m) for expr, m in meaning.items()}
+    assert_engines_agree(data, list(meaning), want.__getitem__, as_of=AS_OF, pg=pg)
+    assert_batch_agrees(data, want, as_of=AS_OF, pg=pg)
 
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]

@@ -72,6 +72,7 @@ class Compiler(EventQueries):
         self.derived: dict[str, Any] = {}
         self.order: dict[str, tuple[int, int, int]] = {}
         self.window_aliases: dict[int, str] = {}  # by shape of the ranking
+        self.scalars: set[str] = set()  # one-row CTEs (thresholds): read, never joined
         self.pick_aliases: dict[int, str] = {}  # by shape of the first_value/last_value/mode
         self.shapes = dag.Shapes()
         self.shared: dict[int, tuple[str, str]] = {}  # id of a hoisted node -> CTE, column
@@ -230,6 +231,8 @@ class Compiler(EventQueries):
     def _join(self, select: Any, alias: str, *, inner: bool, key: Any = None) -> Any:
         """Join the CTE ``alias`` on its key ``k`` = the contact's (or ``key``) (built
         directly: sqlglot's ``join`` builder parses the join type from text)."""
+        if alias in self.scalars:
+            return select
         exp = self.exp
         if key is None:
             key = self.col(self.schema.entity.key, ENTITY)

@@ -359,8 +359,8 @@ class EventQueries(ExpressionCompiler):
                 target = self.typed_col(node.column, EVENT, ftype, node.span)
         self.scope = scope = Scope()
         try:
-            assert node.where is not None
-            conds.append(exp.Paren(this=self.expr(node.where, node.stream)))
+            if node.where is not None:  # (none: a largest value, backends/sql/extremes.py)
+                conds.append(exp.Paren(this=self.expr(node.where, node.stream)))
         finally:
             self.scope = outer
         key = self.col(stream.key, EVENT)

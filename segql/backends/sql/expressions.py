@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, assert_never
 
 from segql.backends.sql.dialects import HasPlan, Profile
+from segql.backends.sql.extremes import extreme
 from segql.backends.sql.functions import FUNCTIONS
 from segql.backends.sql.plan import (
     ENTITY,
@@ -20,6 +21,7 @@ from segql.backends.sql.plan import (
     profile_only,
     refuse,
 )
+from segql.backends.sql.thresholds import top_percent
 from segql.core.diagnostics import NO_SPAN, Span
 from segql.core.schema import Schema, Source
 from segql.core.text import unsafe_char
@@ -64,6 +66,7 @@ class ExpressionCompiler:
     derived: dict[str, Any]
     order: dict[str, tuple[int, int, int]]
     window_aliases: dict[int, str]
+    scalars: set[str]  # CTEs of one row, read by scalar subqueries: never joined
     shapes: dag.Shapes
     shared: dict[int, tuple[str, str]]
     scope: Scope
@@ -279,15 +282,7 @@ class ExpressionCompiler:
                     else exp.or_(*parts, copy=False)
                 )
             case ir.Compare(op=op, left=x, right=y):
-                cls = {
-                    CmpOp.EQ: exp.EQ,
-                    CmpOp.NE: exp.NEQ,
-                    CmpOp.LT: exp.LT,
-                    CmpOp.LE: exp.LTE,
-                    CmpOp.GT: exp.GT,
-                    CmpOp.GE: exp.GTE,
-                }[op]
-                return cls(this=self.operand(x, stream), expression=self.operand(y, stream))
+                return self.compare(op, self.operand(x, stream), self.operand(y, stream))
             case ir.Between(operand=o, low=lo, high=hi):
                 return exp.Between(
                     this=self.operand(o, stream),
@@ -348,6 +343,10 @@ class ExpressionCompiler:
                 batch = self.options.every_contact
                 if self.p.caps.has_plan is not HasPlan.COUNTED and not batch:
                     return self._exists(node)
+                if correlated(node) and (found := extreme(node)) is not None:
+                    agg, op, x = found  # the largest (smallest) F against X
+                    test = self.compare(op, self._own_query(agg), self.operand(x, stream))
+                    return exp.Coalesce(this=exp.Paren(this=test), expressions=[self.p.false()])
                 if correlated(node):  # its own query: the contact's key when it has one
                     return exp.Not(this=exp.Is(this=self._own_query(node), expression=exp.null()))
                 # Counted in the stream's pass (one grouped scan, hash-joined): engines
@@ -374,9 +373,23 @@ class ExpressionCompiler:
             case ir.Percentile(operand=o):
                 return self._window(node, o, None)
             case ir.TopPercent(percent=pct, operand=o):
+                if self.p.caps.materialized_ctes and self.options.batch:
+                    return top_percent(self, node, stream)
                 return self._window(node, o, pct)
             case _:
                 assert_never(node)
+
+    def compare(self, op: CmpOp, left: Any, right: Any) -> Any:
+        exp = self.exp
+        cls = {
+            CmpOp.EQ: exp.EQ,
+            CmpOp.NE: exp.NEQ,
+            CmpOp.LT: exp.LT,
+            CmpOp.LE: exp.LTE,
+            CmpOp.GT: exp.GT,
+            CmpOp.GE: exp.GTE,
+        }[op]
+        return cls(this=left, expression=right)
 
     def operand(self, node: ir.TExpr, stream: str | None) -> Any:
         e = self.expr(node, stream)

@@ -29,7 +29,7 @@ import crm
 from bench_engine import SEGMENTS
 
 AS_OF = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
-TABLES = ("contacts", "orders", "email_events")
+TABLES = ("contacts", "orders", "email_events", "cart_adds")
 
 
 def _parquet(duck: Path, folder: Path) -> dict[str, Path]:

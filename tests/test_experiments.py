@@ -95,6 +95,10 @@ def _schema() -> Schema:
             "promo_spend": _experiment(
                 "promo_spend", "purchases >= 1", "sum(orders.amount)", ARMS, "promo"
             ),
+            # a ranked audience (a batch's threshold, a window on Spark and ClickHouse)
+            "top_half": _experiment(
+                "top_half", "top 50% by sum(orders.amount)", "has orders", ARMS, "top_half"
+            ),
             # the audience is cut by the split's own hash: a sample-ratio mismatch
             "skewed": _experiment(
                 "skewed", "bucket('skewed') < 7000", "has orders", {"c": 1, "t": 1}, "skewed"
@@ -157,7 +161,20 @@ def _expected() -> dict[str, Any]:
     arms = {k: _arm("promo", k, ARMS) for k in audience}
     keys = {r[0] for r in DATA.tables["contacts"].rows}
     skewed = {k: _arm("skewed", k, {"c": 1, "t": 1}) for k in keys if _bucket("skewed", k) < 7000}
-    return {"arms": arms, "converted": converted, "spend": spend, "skewed": skewed}
+    before: dict[int, Decimal] = {k: Decimal(0) for k in keys}
+    for k, at, amount in rows:
+        if at <= START and amount is not None and k in before:
+            before[k] += amount
+    n = len(before)  # top 50%: (rank - 1) * 100 >= 50 * (n - 1)
+    top = {k for k, v in before.items() if sum(w < v for w in before.values()) * 2 >= n - 1}
+    top_half = {k: _arm("top_half", k, ARMS) for k in top}
+    return {
+        "arms": arms,
+        "converted": converted,
+        "spend": spend,
+        "skewed": skewed,
+        "top_half": top_half,
+    }
 
 
 EXPECTED = _expected()
@@ -237,6 +254,12 @@ def test_assignments_equal_hashlib_on_every_engine(db: Any) -> None:
         want = {k for k, a in EXPECTED["arms"].items() if a == arm}
         assert set(db.member_ids(f"promo = '{arm}'", DATA.schema, as_of=AS_OF)) == want
         assert set(db.member_ids(f"promo = '{arm}'", DATA.schema, as_of=END)) == want
+
+
+def test_a_ranked_audience_is_frozen_at_the_start_on_every_engine(db: Any) -> None:
+    got = db.assignments(DATA.schema, "top_half").to_pylist()
+    assert {r["id"]: r["arm"] for r in got} == EXPECTED["top_half"]
+    assert 0 < len(EXPECTED["top_half"]) < len(DATA.tables["contacts"].rows)
 
 
 def test_conversion_results_equal_scipy_on_every_engine(db: Any) -> None:

@@ -116,8 +116,8 @@ def _name(ctx: _Ctx, e: a.Name) -> ir.TExpr | None:
                 + " event, not of the contact; use it inside an aggregate",
                 e.span,
                 f"e.g. `count({first} where {n} = …)` or `has {first} where {n} = …`",
-                "after `has E where A and`, names are the contact's again (the bare "
-                "`where` takes one comparison): write `has E where (A and B)`",
+                "after `has E where A and …` (or `or …`), names are the contact's again "
+                "(the bare `where` takes one comparison): write `has E where (A and B)`",
             )
             return None
         ctx.error(

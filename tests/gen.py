@@ -216,7 +216,8 @@ def predicate(draw: Any, depth: int = 0) -> str:
     if kind == 4:
         t = draw(st.sampled_from(_TIME_TERMS))
         d = draw(st.sampled_from(["30d", "1d", "7d", "1mo", "1y"]))
-        return f"{t} within {d}"
+        # under `not`, a null time (a contact without such events) must stay unknown
+        return f"not ({t} within {d})" if draw(st.booleans()) else f"{t} within {d}"
     if kind == 5:
         t = draw(st.sampled_from(_TIME_TERMS))
         lit = draw(st.sampled_from(["2026-05-02", "2026-05-02T12:00:00Z", "today", "now"]))

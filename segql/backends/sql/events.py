@@ -11,7 +11,15 @@ from typing import Any
 from segql.backends.sql.dialects import HasPlan
 from segql.backends.sql.expressions import ExpressionCompiler
 from segql.backends.sql.functions import AGGREGATES
-from segql.backends.sql.plan import ENTITY, EVENT, Scope, SqlOptions, conjuncts, correlated
+from segql.backends.sql.plan import (
+    ENTITY,
+    EVENT,
+    Scope,
+    SqlOptions,
+    conjuncts,
+    correlated,
+    reads_event,
+)
 from segql.core.types import Type
 from segql.ir import nodes as ir
 from segql.ir.definitions import definitions
@@ -523,11 +531,6 @@ def _lower_bound(c: ir.Compare, time: str) -> bool:
         (c.left, c.right, (CmpOp.GE, CmpOp.GT)),
         (c.right, c.left, (CmpOp.LE, CmpOp.LT)),
     ):
-        if (
-            c.op in ops
-            and isinstance(t, ir.EventField)
-            and t.column == time
-            and not any(isinstance(n, ir.EventField | ir.PriorField) for n in ir.walk(x))
-        ):
+        if c.op in ops and isinstance(t, ir.EventField) and t.column == time and not reads_event(x):
             return True
     return False

@@ -13,11 +13,11 @@ from segql.backends.sql.functions import FUNCTIONS
 from segql.backends.sql.plan import (
     ENTITY,
     EXACT,
-    ZERO_WHEN_EMPTY,
     Scope,
     SqlOptions,
     StreamAggs,
     correlated,
+    never_null,
     profile_only,
     refuse,
 )
@@ -343,11 +343,13 @@ class ExpressionCompiler:
                 batch = self.options.every_contact
                 if self.p.caps.has_plan is not HasPlan.COUNTED and not batch:
                     return self._exists(node)
-                if correlated(node) and (found := extreme(node)) is not None:
-                    agg, op, x = found  # the largest (smallest) F against X
-                    test = self.compare(op, self._own_query(agg), self.operand(x, stream))
-                    return exp.Coalesce(this=exp.Paren(this=test), expressions=[self.p.false()])
-                if correlated(node):  # its own query: the contact's key when it has one
+                if correlated(node):
+                    found = extreme(node)
+                    if found is not None:  # the largest (smallest) F against X
+                        agg, op, x = found
+                        test = self.compare(op, self._own_query(agg), self.operand(x, stream))
+                        return exp.Coalesce(this=exp.Paren(this=test), expressions=[self.p.false()])
+                    # its own query: the contact's key when it has one
                     return exp.Not(this=exp.Is(this=self._own_query(node), expression=exp.null()))
                 # Counted in the stream's pass (one grouped scan, hash-joined): engines
                 # whose planners run a correlated (NOT) EXISTS as a per-contact loop.
@@ -501,8 +503,7 @@ class ExpressionCompiler:
             return self.col("v", alias)
         self.scope = scope = Scope()
         x = self.expr(operand, None)
-        # A count or a sum is never null; anything else may be, and nulls are not ranked.
-        nullable = not (isinstance(operand, ir.Agg) and operand.func in ZERO_WHEN_EMPTY)
+        nullable = not never_null(operand)  # nulls are not ranked
         present = exp.Not(this=exp.Is(this=x.copy(), expression=exp.null())) if nullable else None
         order = exp.Order(expressions=[exp.Ordered(this=x)])
         tiles = node.tiles if isinstance(node, ir.Percentile) else None

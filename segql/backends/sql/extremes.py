@@ -12,10 +12,10 @@ Only where F is an integer, decimal, date or timestamp field of the event: a flo
 NaN, which engines do not all order as they compare it.
 """
 
-from segql.backends.sql.plan import CONTACT_LEVEL
+from segql.backends.sql.plan import conjunction, conjuncts, reads_contact, reads_event
 from segql.core.types import Type
 from segql.ir import nodes as ir
-from segql.lang.ast import BoolOpKind, CmpOp
+from segql.lang.ast import FLIPPED, CmpOp
 
 ORDERED = (Type.INTEGER, Type.DECIMAL, Type.DATE, Type.TIMESTAMP)
 # F op X, with F on the left: the aggregate that decides it
@@ -25,7 +25,6 @@ EXTREME = {
     CmpOp.LT: ir.AggFunc.MIN,
     CmpOp.LE: ir.AggFunc.MIN,
 }
-FLIPPED = {CmpOp.GT: CmpOp.LT, CmpOp.GE: CmpOp.LE, CmpOp.LT: CmpOp.GT, CmpOp.LE: CmpOp.GE}
 
 
 def extreme(node: ir.Exists) -> tuple[ir.Agg, CmpOp, ir.TExpr] | None:
@@ -34,46 +33,26 @@ def extreme(node: ir.Exists) -> tuple[ir.Agg, CmpOp, ir.TExpr] | None:
     field with a value of the contact, `and`-ed with conditions on the event alone."""
     if node.where is None:
         return None
-    parts = (
-        node.where.operands
-        if isinstance(node.where, ir.BoolOp) and node.where.op is BoolOpKind.AND
-        else (node.where,)
-    )
-    reading = [p for p in parts if _reads_contact(p)]
-    if len(reading) != 1:
+    parts = conjuncts(node.where)
+    reading = [p for p in parts if reads_contact(p)]
+    if len(reading) != 1 or not isinstance(c := reading[0], ir.Compare):
         return None
-    c = reading[0]
-    if not isinstance(c, ir.Compare):
-        return None
-    for f, x, op in ((c.left, c.right, c.op), (c.right, c.left, FLIPPED.get(c.op))):
+    for f, x, op in ((c.left, c.right, c.op), (c.right, c.left, FLIPPED[c.op])):
         if (
             op in EXTREME
             and isinstance(f, ir.EventField)
             and f.stream == node.stream
             and f.type in ORDERED
-            and not any(isinstance(n, ir.EventField | ir.PriorField) for n in ir.walk(x))
+            and not reads_event(x)
         ):
-            assert op is not None
-            rest = tuple(p for p in parts if p is not c)
-            where = (
-                None
-                if not rest
-                else rest[0]
-                if len(rest) == 1
-                else ir.BoolOp(op=BoolOpKind.AND, operands=rest)
-            )
             agg = ir.Agg(
                 func=EXTREME[op],
                 stream=node.stream,
                 column=f.column,
-                where=where,
+                where=conjunction(tuple(p for p in parts if p is not c)),
                 within=node.within,
                 type=f.type,
                 span=node.span,
             )
             return agg, op, x
     return None
-
-
-def _reads_contact(cond: ir.TExpr) -> bool:
-    return any(isinstance(n, CONTACT_LEVEL) for n in ir.walk(cond))

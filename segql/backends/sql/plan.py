@@ -79,6 +79,13 @@ def constant_int(node: ir.TExpr) -> int:
 
 # Aggregates that are 0, not null, over no events (declared in the function table).
 ZERO_WHEN_EMPTY = frozenset(f for f in ir.AggFunc if FUNCTIONS[f.value].empty is Empty.ZERO)
+
+
+def never_null(operand: ir.TExpr) -> bool:
+    """A count or a sum (0 over no events); anything else may be null (and is not ranked)."""
+    return isinstance(operand, ir.Agg) and operand.func in ZERO_WHEN_EMPTY
+
+
 _CMP = COMPARE
 _FLIP = FLIPPED
 
@@ -88,6 +95,13 @@ def conjuncts(texpr: ir.TExpr) -> tuple[ir.TExpr, ...]:
     if isinstance(texpr, ir.BoolOp) and texpr.op is BoolOpKind.AND:
         return texpr.operands
     return (texpr,)
+
+
+def conjunction(parts: tuple[ir.TExpr, ...]) -> ir.TExpr | None:
+    """The `and` of ``parts`` (the inverse of :func:`conjuncts`); None for no parts."""
+    if len(parts) <= 1:
+        return parts[0] if parts else None
+    return ir.BoolOp(op=BoolOpKind.AND, operands=parts)
 
 
 def required_streams(texpr: ir.TExpr, counted_has: bool = False) -> frozenset[str]:
@@ -167,7 +181,17 @@ def correlated(node: ir.Agg | ir.Exists | ir.Sequence) -> bool:
     """Whether an aggregate's event condition reads the contact: then the stream's events
     are joined to the contact (the pass, grouped by the key alone, cannot see it)."""
     conds = [node.where, node.then_where] if isinstance(node, ir.Sequence) else [node.where]
-    return any(isinstance(n, CONTACT_LEVEL) for c in conds if c is not None for n in ir.walk(c))
+    return any(reads_contact(c) for c in conds if c is not None)
+
+
+def reads_contact(cond: ir.TExpr) -> bool:
+    """Whether an event condition (or a part of one) reads the contact (CONTRACT §5.3)."""
+    return any(isinstance(n, CONTACT_LEVEL) for n in ir.walk(cond))
+
+
+def reads_event(x: ir.TExpr) -> bool:
+    """Whether ``x`` reads a field of an event (the one aggregated, or a sequence's first)."""
+    return any(isinstance(n, ir.EventField | ir.PriorField) for n in ir.walk(x))
 
 
 def profile_only(node: ir.TExpr) -> bool:
@@ -202,7 +226,8 @@ def shared_ctes(roots: list[ir.TExpr], max_depth: int) -> list[ir.TExpr]:
     Ordinary segments have no such node: their SQL does not change. Event conditions are
     never hoisted (they are about one event, and the expression limits bound them)."""
     # Several roots are analysed as the operands of one (never hoisted) node.
-    texpr = roots[0] if len(roots) == 1 else ir.BoolOp(op=BoolOpKind.AND, operands=tuple(roots))
+    texpr = conjunction(tuple(roots))
+    assert texpr is not None
     sc = dag.scan(texpr)
     if not sc.shared and sc.depth[id(texpr)] <= max_depth:
         return []  # the common case: nothing shared, nothing deep

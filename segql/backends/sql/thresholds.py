@@ -16,7 +16,7 @@ Spark and ClickHouse would compute a stream's pass once more (docs/performance.m
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from segql.backends.sql.plan import ENTITY, EXACT, ZERO_WHEN_EMPTY, Scope
+from segql.backends.sql.plan import ENTITY, EXACT, Scope, never_null
 from segql.ir import nodes as ir
 
 if TYPE_CHECKING:
@@ -37,15 +37,11 @@ def top_percent(c: "ExpressionCompiler", node: ir.TopPercent, stream: str | None
             query = _threshold(c, node)
         finally:
             c.scope = outer
-        alias = c._fresh(f"segql_p{len(c.window_aliases)}")
-        while alias in c.derived:  # (a history's points each have their own)
-            alias += "_"
-        c.window_aliases[shape] = alias
-        c.order[alias] = (c._level(scope) - 1, 1, len(c.order))
-        c.derived[alias] = query
-        c.scalars.add(alias)
-    # read by a scalar subquery, not joined (_join skips it); in scope for its order
-    outer.derived.add(alias)
+        order = (c._level(scope) - 1, 1, len(c.order))
+        alias = c._derive(c.window_aliases, "p", shape, query, order, outer)
+        c.scalars.add(alias)  # read by a scalar subquery, never joined (_join skips it)
+    else:
+        outer.derived.add(alias)  # (in scope for its order only)
     x = c.operand(node.operand, stream)
     threshold = exp.Subquery(
         this=exp.select(c.col("v", alias), copy=False).from_(
@@ -57,17 +53,12 @@ def top_percent(c: "ExpressionCompiler", node: ir.TopPercent, stream: str | None
         this=exp.Paren(this=exp.GTE(this=x, expression=threshold)),
         expressions=[c.p.false()],
     )
-    if not _nullable(node.operand):
+    if never_null(node.operand):
         return test
     return exp.Case(
         ifs=[exp.If(this=exp.Is(this=x.copy(), expression=exp.null()), true=exp.null())],
         default=test,
     )
-
-
-def _nullable(operand: ir.TExpr) -> bool:
-    # A count or a sum is never null; anything else may be, and nulls are not ranked.
-    return not (isinstance(operand, ir.Agg) and operand.func in ZERO_WHEN_EMPTY)
 
 
 def _threshold(c: "ExpressionCompiler", node: ir.TopPercent) -> Any:
@@ -91,7 +82,7 @@ def _threshold(c: "ExpressionCompiler", node: ir.TopPercent) -> Any:
     values = c._join_aggs(values, only=c.scope.streams)
     values = c._join_derived(values, c.scope)
     c._fits(values)
-    if _nullable(node.operand):
+    if not never_null(node.operand):
         values = values.where(exp.Not(this=exp.Is(this=x.copy(), expression=exp.null())))
     counted = (
         exp.select(col("v"), named(exp.Count(this=exp.Star()), "c"), copy=False)
